@@ -1,0 +1,46 @@
+//! Hand-written support shared by the generated Kubernetes API types (`k8s-api`) and the runtime
+//! (`k8s-client`, `k8s-testserver`).
+//!
+//! * special value types of the Kubernetes wire format: [`Quantity`], [`IntOrString`], [`Time`],
+//!   [`MicroTime`], [`ByteString`];
+//! * the resource model: [`Resource`] (group, version, kind, plural, scope, verbs) and [`Object`]
+//!   (metadata accessors), plus [`ResourceInfo`] tables for discovery and test servers;
+//! * generic envelopes: [`List<T>`], [`WatchEvent<T>`], [`Status`];
+//! * the sans-IO request description: [`Request`], the [`ApiRequest`] trait and the typed request
+//!   builders in [`ops`] that every generated operation returns.
+//!
+//! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
+
+mod byte_string;
+mod int_or_string;
+mod list;
+pub mod ops;
+mod patch;
+mod quantity;
+mod request;
+mod resource;
+mod serde_util;
+mod status;
+mod time;
+mod watch;
+
+pub use byte_string::ByteString;
+pub use int_or_string::IntOrString;
+pub use list::{List, ListMeta};
+pub use ops::{
+    DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,
+    ResourceVersionMatch, WatchParams, WriteParams,
+};
+pub use patch::Patch;
+pub use quantity::{Quantity, QuantityError};
+pub use request::{ApiRequest, DecodeError, Request, RequestError, ResponseKind};
+pub use resource::{Object, Resource, ResourceInfo, Scope};
+pub use status::{Status, StatusCause, StatusDetails};
+pub use time::{MicroTime, Time};
+pub use watch::{WatchEvent, WatchEventType};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Helpers for generated code; not a stable API.
+    pub use crate::serde_util::*;
+}

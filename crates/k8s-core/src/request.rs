@@ -1,0 +1,246 @@
+//! The sans-IO request description.
+
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Characters escaped in a path segment: everything but RFC 3986 unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Characters escaped in a query key or value (like Go's `url.QueryEscape`; space becomes `+`).
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b' ');
+
+/// Percent-encodes one path segment (a namespace, a name, a proxy path component).
+#[doc(hidden)]
+pub fn encode_path_segment_pub(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
+fn encode_query_component(s: &str) -> String {
+    utf8_percent_encode(s, QUERY).to_string().replace(' ', "+")
+}
+
+/// What the body of a successful response is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseKind {
+    /// One JSON document.
+    Json,
+    /// Plain text (logs).
+    Text,
+    /// A stream of newline-separated JSON watch events.
+    WatchStream,
+    /// The operation needs an upgraded connection (WebSocket/SPDY): exec, attach, portforward.
+    Upgrade,
+}
+
+/// One HTTP request to the API server, described completely. Performs no I/O.
+///
+/// The path is already percent-encoded; query pairs are kept unencoded in the order they were set
+/// and encoded by [`Request::query_string`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Request {
+    /// HTTP method.
+    pub method: http::Method,
+    /// Percent-encoded path, starting with `/`.
+    pub path: String,
+    /// Query parameters, unencoded, in insertion order. A key may repeat (e.g. exec's `command`).
+    pub query: Vec<(String, String)>,
+    /// Request body, if any.
+    pub body: Option<Vec<u8>>,
+    /// `Content-Type` of the body.
+    pub content_type: Option<&'static str>,
+    /// `Accept` header value.
+    pub accept: &'static str,
+    /// What a successful response carries.
+    pub response_kind: ResponseKind,
+}
+
+impl fmt::Debug for Request {
+    // The body may hold a Secret's data: show its size only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("content_type", &self.content_type)
+            .field("accept", &self.accept)
+            .field("response_kind", &self.response_kind)
+            .finish()
+    }
+}
+
+impl Request {
+    /// A request with no query, no body, accepting JSON.
+    pub fn new(method: http::Method, path: impl Into<String>) -> Self {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            content_type: None,
+            accept: "application/json",
+            response_kind: ResponseKind::Json,
+        }
+    }
+
+    /// Appends a query parameter.
+    pub fn push_query(&mut self, key: &str, value: impl Into<String>) {
+        self.query.push((key.to_owned(), value.into()));
+    }
+
+    /// Sets a query parameter, replacing an earlier value of the same key.
+    pub fn set_query(&mut self, key: &str, value: impl Into<String>) {
+        self.query.retain(|(k, _)| k != key);
+        self.push_query(key, value);
+    }
+
+    /// The encoded query string without the leading `?`, sorted by key like client-go's
+    /// `url.Values.Encode` (repeated keys keep their relative order).
+    pub fn query_string(&self) -> String {
+        let mut pairs: Vec<&(String, String)> = self.query.iter().collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = String::new();
+        for (k, v) in pairs {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(&encode_query_component(k));
+            out.push('=');
+            out.push_str(&encode_query_component(v));
+        }
+        out
+    }
+
+    /// Path and query, as sent on the request line.
+    pub fn path_and_query(&self) -> String {
+        let q = self.query_string();
+        if q.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, q)
+        }
+    }
+
+    /// Converts to an [`http::Request`] with a relative URI (`path?query`).
+    pub fn to_http(&self) -> Result<http::Request<Vec<u8>>, RequestError> {
+        let mut b = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.path_and_query())
+            .header(http::header::ACCEPT, self.accept);
+        if let Some(ct) = self.content_type {
+            b = b.header(http::header::CONTENT_TYPE, ct);
+        }
+        b.body(self.body.clone().unwrap_or_default())
+            .map_err(|e| RequestError::Http(e.to_string()))
+    }
+}
+
+/// A request could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The body could not be serialized.
+    #[error("cannot serialize the request body: {0}")]
+    Body(String),
+    /// A required option is missing (e.g. `fieldManager` for server-side apply).
+    #[error("missing required option `{0}`")]
+    Missing(&'static str),
+    /// The request could not be converted to an HTTP request.
+    #[error("invalid HTTP request: {0}")]
+    Http(String),
+}
+
+/// A successful response body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The body is not the JSON that was expected.
+    #[error("cannot decode {what} from the response body: {source}")]
+    Json {
+        /// What was being decoded (a Rust type name).
+        what: &'static str,
+        /// The JSON error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The body is not UTF-8 text.
+    #[error("the response body is not UTF-8 text: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+    /// A watch event line is malformed.
+    #[error("malformed watch event: {0}")]
+    WatchEvent(String),
+    /// The operation needs an upgraded connection, which this response is not.
+    #[error("operation needs an upgraded (WebSocket/SPDY) connection")]
+    NeedsUpgrade,
+}
+
+/// A typed API request: builds its [`Request`] and decodes the body of a successful response.
+///
+/// Every generated operation returns a value implementing this trait.
+pub trait ApiRequest {
+    /// The typed result of a successful (2xx) response.
+    type Response;
+
+    /// Describes the HTTP request. Can be called again (e.g. to retry).
+    fn to_request(&self) -> Result<Request, RequestError>;
+
+    /// Decodes the body of a successful (2xx) response.
+    fn decode_response(&self, body: &[u8]) -> Result<Self::Response, DecodeError>;
+}
+
+/// Decodes a JSON body into `T`.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    serde_json::from_slice(body).map_err(|source| DecodeError::Json {
+        what: std::any::type_name::<T>(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_sorted_and_encoded_like_client_go() {
+        let mut r = Request::new(http::Method::GET, "/api/v1/pods");
+        r.push_query("limit", "3");
+        r.push_query("labelSelector", "tier in (a,b)");
+        r.push_query("command", "sh");
+        r.push_query("command", "-c");
+        assert_eq!(
+            r.query_string(),
+            "command=sh&command=-c&labelSelector=tier+in+%28a%2Cb%29&limit=3"
+        );
+        assert_eq!(
+            r.path_and_query(),
+            "/api/v1/pods?command=sh&command=-c&labelSelector=tier+in+%28a%2Cb%29&limit=3"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(encode_path_segment_pub("a b/c?"), "a%20b%2Fc%3F");
+        assert_eq!(encode_path_segment_pub("web-0.x_y~"), "web-0.x_y~");
+    }
+
+    #[test]
+    fn debug_hides_body() {
+        let mut r = Request::new(http::Method::POST, "/api/v1/namespaces/d/secrets");
+        r.body = Some(b"{\"data\":{\"password\":\"c2VjcmV0\"}}".to_vec());
+        let d = format!("{r:?}");
+        assert!(!d.contains("c2VjcmV0"), "{d}");
+        assert!(d.contains("body_len"));
+    }
+}
