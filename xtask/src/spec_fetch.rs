@@ -1,0 +1,1004 @@
+//! `cargo xtask spec ...`: the pinned Kubernetes OpenAPI specs.
+//!
+//! The table of supported versions lives in `spec/versions.toml`: for every version the URL,
+//! sha256 and byte count of `swagger.json` and of each OpenAPI v3 document. [`fetch`] downloads
+//! one version into `<dest>/v<version>/swagger.json` and `<dest>/v<version>/v3/<file>`, checking
+//! size and hash of every file before it is moved into place, so that a destination file is either
+//! absent, left as it was, or complete and verified; never half-written.
+//!
+//! [`resolve_spec_dir`] decides where the generator reads specs from: an explicit `--spec-dir`,
+//! the `K8S_SPEC_DIR` environment variable, the fetched cache under `<workspace>/spec/`, or
+//! (when none of these applies) the API model committed to the repository.
+
+// This file is compiled both into the xtask binary (`mod spec_fetch;` in main.rs) and into
+// `xtask/tests/spec_fetch.rs` (via `#[path]`); neither uses every public item.
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Name of the environment variable that points at a directory of specs laid out as
+/// `v<version>/swagger.json` and `v<version>/v3/<file>`.
+pub const SPEC_DIR_ENV: &str = "K8S_SPEC_DIR";
+
+/// Path of the versions table relative to the workspace root.
+pub const VERSIONS_FILE: &str = "spec/versions.toml";
+
+/// Default per-file timeout of [`FetchOptions`]: from connecting to the end of the body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Errors of loading the versions table and of fetching specs.
+///
+/// Every variant names the file and, for network errors, the URL concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The versions table could not be read.
+    #[error("cannot read versions table {path}: {source}")]
+    ReadVersions {
+        /// Path of the table.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: io::Error,
+    },
+    /// The versions table is not valid TOML or does not have the expected shape.
+    #[error("cannot parse versions table {path}: {source}")]
+    ParseVersions {
+        /// Path of the table.
+        path: PathBuf,
+        /// Underlying TOML error (it carries the line and column).
+        source: toml::de::Error,
+    },
+    /// The versions table parsed but breaks a rule (duplicate version, bad hash, ...).
+    #[error("invalid versions table {path}: {message}")]
+    InvalidVersions {
+        /// Path of the table.
+        path: PathBuf,
+        /// What is wrong, naming the version and file concerned.
+        message: String,
+    },
+    /// A version was requested that the table does not list.
+    #[error("unknown Kubernetes version {requested:?}; the versions table lists: {known}")]
+    UnknownVersion {
+        /// The version asked for.
+        requested: String,
+        /// Comma-separated list of the known versions.
+        known: String,
+    },
+    /// The HTTP request could not be made or its response head could not be read.
+    #[error("GET {url} (for {file}) failed: {source}")]
+    Request {
+        /// URL requested.
+        url: String,
+        /// Destination file.
+        file: PathBuf,
+        /// Underlying client error.
+        source: Box<ureq::Error>,
+    },
+    /// The server answered with a status other than 200.
+    #[error("GET {url} (for {file}) failed: HTTP status {status}")]
+    HttpStatus {
+        /// URL requested.
+        url: String,
+        /// Destination file.
+        file: PathBuf,
+        /// The HTTP status code received.
+        status: u16,
+    },
+    /// The response body ended early (truncated: the connection closed before the announced
+    /// `Content-Length`) or could not be read to the end.
+    #[error(
+        "GET {url} (for {file}): body truncated or unreadable after {received} of the expected \
+         {expected} bytes: {source}"
+    )]
+    BodyRead {
+        /// URL requested.
+        url: String,
+        /// Destination file.
+        file: PathBuf,
+        /// Pinned byte count.
+        expected: u64,
+        /// Bytes received before the error.
+        received: u64,
+        /// Underlying I/O error.
+        source: io::Error,
+    },
+    /// The response's size differs from the pinned byte count.
+    #[error("GET {url} (for {file}): expected {expected} bytes, but the {found}")]
+    LengthMismatch {
+        /// URL requested.
+        url: String,
+        /// Destination file.
+        file: PathBuf,
+        /// Pinned byte count.
+        expected: u64,
+        /// What was found, e.g. `body has 12 bytes` or `Content-Length header says 12`.
+        found: String,
+    },
+    /// The downloaded bytes do not have the pinned sha256.
+    #[error(
+        "GET {url} (for {file}): sha256 mismatch: expected {expected}, got {actual} \
+         ({bytes} bytes received)"
+    )]
+    HashMismatch {
+        /// URL requested.
+        url: String,
+        /// Destination file.
+        file: PathBuf,
+        /// Pinned sha256 (lowercase hex).
+        expected: String,
+        /// sha256 of the received body (lowercase hex).
+        actual: String,
+        /// Number of bytes received.
+        bytes: u64,
+    },
+    /// A local file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `cannot create directory`.
+        action: &'static str,
+        /// File or directory concerned.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: io::Error,
+    },
+    /// The command line of `cargo xtask spec` is wrong.
+    #[error("{0}\n\n{usage}", usage = USAGE)]
+    Usage(String),
+}
+
+/// Usage text of `cargo xtask spec`.
+pub const USAGE: &str = "\
+usage: cargo xtask spec <command>
+
+commands:
+  fetch [--version V] [--dest DIR] [--base-url URL] [--timeout SECS] [--versions FILE]
+        Download swagger.json and the OpenAPI v3 documents of version V (default: every
+        version in spec/versions.toml) into DIR/v<V>/ (default DIR: <workspace>/spec),
+        verifying the pinned size and sha256 of each file. Files already present with the
+        right hash are skipped. --base-url URL fetches URL/v<V>/swagger.json and
+        URL/v<V>/v3/<file> instead of the pinned upstream URLs (a mirror or test server).
+        V may be written 1.36.0, v1.36.0 or latest.
+  list  [--versions FILE]
+        Print the versions of spec/versions.toml.
+  where [--spec-dir DIR]
+        Print where the generator would read specs from.";
+
+/// The parsed `spec/versions.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionsFile {
+    /// The `[[version]]` tables, in file order.
+    #[serde(rename = "version", default)]
+    pub versions: Vec<VersionEntry>,
+}
+
+/// One `[[version]]` table: the pinned spec files of one Kubernetes version.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionEntry {
+    /// `X.Y.Z`, without a leading `v`.
+    pub version: String,
+    /// Whether this is the latest supported version (the default). Exactly one entry has it.
+    #[serde(default)]
+    pub latest: bool,
+    /// Whether the version is kept only as a generator regression input.
+    #[serde(default)]
+    pub regression_only: bool,
+    /// Upstream URL of `swagger.json`.
+    pub swagger_url: String,
+    /// Pinned sha256 of `swagger.json`, lowercase hex.
+    pub swagger_sha256: String,
+    /// Pinned size of `swagger.json` in bytes.
+    pub swagger_bytes: u64,
+    /// Upstream URL of the `api/openapi-spec/v3` directory; a document is at `<v3_base_url>/<file>`.
+    pub v3_base_url: String,
+    /// The OpenAPI v3 documents.
+    #[serde(default)]
+    pub v3: Vec<V3Document>,
+}
+
+/// One `[[version.v3]]` table: a pinned OpenAPI v3 document.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V3Document {
+    /// Upstream file name, e.g. `apis__apps__v1_openapi.json`.
+    pub file: String,
+    /// Pinned sha256, lowercase hex.
+    pub sha256: String,
+    /// Pinned size in bytes.
+    pub bytes: u64,
+}
+
+/// One file to fetch: where it goes, where it comes from and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecFile {
+    /// Path relative to the destination root, e.g. `v1.36.0/v3/api__v1_openapi.json`.
+    pub relative_path: PathBuf,
+    /// Pinned upstream URL.
+    pub url: String,
+    /// Pinned sha256, lowercase hex.
+    pub sha256: String,
+    /// Pinned size in bytes.
+    pub bytes: u64,
+}
+
+impl VersionsFile {
+    /// The entry marked `latest = true`, if any ([`load_versions`] guarantees exactly one).
+    pub fn latest(&self) -> Option<&VersionEntry> {
+        self.versions.iter().find(|v| v.latest)
+    }
+
+    /// The entry for `version`, written `1.36.0` or `v1.36.0`; `latest` selects the latest.
+    pub fn find(&self, version: &str) -> Option<&VersionEntry> {
+        if version == "latest" {
+            return self.latest();
+        }
+        let wanted = version.strip_prefix('v').unwrap_or(version);
+        self.versions.iter().find(|v| v.version == wanted)
+    }
+
+    /// Like [`VersionsFile::find`], but an unknown version is an error listing the known ones.
+    pub fn get(&self, version: &str) -> Result<&VersionEntry, SpecError> {
+        self.find(version).ok_or_else(|| SpecError::UnknownVersion {
+            requested: version.to_owned(),
+            known: self
+                .versions
+                .iter()
+                .map(|v| v.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
+impl VersionEntry {
+    /// Directory name of this version under a spec root: `v<version>`.
+    pub fn dir_name(&self) -> String {
+        format!("v{}", self.version)
+    }
+
+    /// Pinned URL of a v3 document: `<v3_base_url>/<file>`.
+    pub fn v3_url(&self, doc: &V3Document) -> String {
+        format!("{}/{}", self.v3_base_url.trim_end_matches('/'), doc.file)
+    }
+
+    /// Every file of this version: `swagger.json` first, then the v3 documents in table order.
+    pub fn files(&self) -> Vec<SpecFile> {
+        let dir = PathBuf::from(self.dir_name());
+        let mut files = Vec::with_capacity(self.v3.len() + 1);
+        files.push(SpecFile {
+            relative_path: dir.join("swagger.json"),
+            url: self.swagger_url.clone(),
+            sha256: self.swagger_sha256.clone(),
+            bytes: self.swagger_bytes,
+        });
+        for doc in &self.v3 {
+            files.push(SpecFile {
+                relative_path: dir.join("v3").join(&doc.file),
+                url: self.v3_url(doc),
+                sha256: doc.sha256.clone(),
+                bytes: doc.bytes,
+            });
+        }
+        files
+    }
+}
+
+/// Reads and validates a versions table (normally `<workspace>/spec/versions.toml`).
+///
+/// Besides the TOML shape (unknown keys are rejected) it checks that versions are `X.Y.Z` and
+/// unique, exactly one entry is `latest`, URLs are `https://`, hashes are 64 lowercase hex digits,
+/// and v3 file names are plain, unique file names (no path separators, not `.` or `..`).
+pub fn load_versions(path: &Path) -> Result<VersionsFile, SpecError> {
+    let text = fs::read_to_string(path).map_err(|source| SpecError::ReadVersions {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: VersionsFile = toml::from_str(&text).map_err(|source| SpecError::ParseVersions {
+        path: path.to_owned(),
+        source,
+    })?;
+    validate(&file).map_err(|message| SpecError::InvalidVersions {
+        path: path.to_owned(),
+        message,
+    })?;
+    Ok(file)
+}
+
+fn validate(file: &VersionsFile) -> Result<(), String> {
+    if file.versions.is_empty() {
+        return Err("no [[version]] tables".to_owned());
+    }
+    let latest: Vec<&str> = file
+        .versions
+        .iter()
+        .filter(|v| v.latest)
+        .map(|v| v.version.as_str())
+        .collect();
+    if latest.len() != 1 {
+        return Err(format!(
+            "exactly one version must have `latest = true`, found {}: [{}]",
+            latest.len(),
+            latest.join(", ")
+        ));
+    }
+    let mut seen_versions: Vec<&str> = Vec::new();
+    for entry in &file.versions {
+        let v = entry.version.as_str();
+        if !is_version(v) {
+            return Err(format!("version {v:?} is not of the form X.Y.Z"));
+        }
+        if seen_versions.contains(&v) {
+            return Err(format!("version {v} is listed twice"));
+        }
+        seen_versions.push(v);
+        if entry.latest && entry.regression_only {
+            return Err(format!(
+                "version {v}: `latest` and `regression_only` exclude each other"
+            ));
+        }
+        check_url(&entry.swagger_url).map_err(|e| format!("version {v}: swagger_url {e}"))?;
+        check_url(&entry.v3_base_url).map_err(|e| format!("version {v}: v3_base_url {e}"))?;
+        check_sha256(&entry.swagger_sha256)
+            .map_err(|e| format!("version {v}: swagger_sha256 {e}"))?;
+        let mut seen_files: Vec<&str> = Vec::new();
+        for doc in &entry.v3 {
+            let f = doc.file.as_str();
+            if !is_plain_file_name(f) {
+                return Err(format!(
+                    "version {v}: v3 file {f:?} is not a plain file name"
+                ));
+            }
+            if seen_files.contains(&f) {
+                return Err(format!("version {v}: v3 file {f} is listed twice"));
+            }
+            seen_files.push(f);
+            check_sha256(&doc.sha256)
+                .map_err(|e| format!("version {v}: v3 file {f}: sha256 {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_plain_file_name(f: &str) -> bool {
+    !f.is_empty()
+        && f != "."
+        && f != ".."
+        && !f.contains(['/', '\\', ':', '\0'])
+        && !f.ends_with(".part")
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") && url.len() > "https://".len() {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an https:// URL"))
+    }
+}
+
+fn check_sha256(hash: &str) -> Result<(), String> {
+    if hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(format!("{hash:?} is not 64 lowercase hex digits"))
+    }
+}
+
+/// Where the generator reads Kubernetes specs from; the result of [`resolve_spec_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecSource {
+    /// Given explicitly (`--spec-dir DIR`).
+    Explicit(PathBuf),
+    /// From the `K8S_SPEC_DIR` environment variable.
+    Env(PathBuf),
+    /// The fetched cache `<workspace>/spec/`, which holds at least one `v<version>/swagger.json`.
+    Cache(PathBuf),
+    /// No spec directory: use the API model committed to the repository.
+    Embedded,
+}
+
+impl SpecSource {
+    /// The spec directory, or `None` for [`SpecSource::Embedded`].
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Self::Explicit(p) | Self::Env(p) | Self::Cache(p) => Some(p),
+            Self::Embedded => None,
+        }
+    }
+
+    /// `<dir>/v<version>/swagger.json` if this source has a directory and that file exists.
+    /// `version` may be written `1.36.0` or `v1.36.0`.
+    pub fn swagger_path(&self, version: &str) -> Option<PathBuf> {
+        let version = version.strip_prefix('v').unwrap_or(version);
+        let path = self.dir()?.join(format!("v{version}")).join("swagger.json");
+        path.is_file().then_some(path)
+    }
+}
+
+impl fmt::Display for SpecSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Explicit(p) => write!(f, "{} (--spec-dir)", p.display()),
+            Self::Env(p) => write!(f, "{} (${SPEC_DIR_ENV})", p.display()),
+            Self::Cache(p) => write!(f, "{} (fetched cache)", p.display()),
+            Self::Embedded => f.write_str("the committed API model (no spec directory)"),
+        }
+    }
+}
+
+/// Decides where specs are read from, in this order:
+///
+/// 1. `explicit` (the `--spec-dir` argument), as given;
+/// 2. the `K8S_SPEC_DIR` environment variable, if set and not empty;
+/// 3. the cache `<workspace_root>/spec/`, if it holds some `v<version>/swagger.json`;
+/// 4. otherwise [`SpecSource::Embedded`].
+///
+/// Steps 1 and 2 do not check that the directory exists: a wrong path the user asked for
+/// should fail loudly later rather than silently fall back.
+pub fn resolve_spec_dir(explicit: Option<&Path>, workspace_root: &Path) -> SpecSource {
+    resolve_spec_dir_with_env(explicit, std::env::var_os(SPEC_DIR_ENV), workspace_root)
+}
+
+/// [`resolve_spec_dir`] with the value of `K8S_SPEC_DIR` passed in instead of read from the
+/// process environment (for tests, and callers that already read it).
+pub fn resolve_spec_dir_with_env(
+    explicit: Option<&Path>,
+    env_value: Option<OsString>,
+    workspace_root: &Path,
+) -> SpecSource {
+    if let Some(dir) = explicit {
+        return SpecSource::Explicit(dir.to_owned());
+    }
+    if let Some(value) = env_value.filter(|v| !v.is_empty()) {
+        return SpecSource::Env(PathBuf::from(value));
+    }
+    let cache = workspace_root.join("spec");
+    if cache_has_swagger(&cache) {
+        return SpecSource::Cache(cache);
+    }
+    SpecSource::Embedded
+}
+
+/// Whether `dir` has a subdirectory `v<X.Y.Z>` holding `swagger.json`.
+fn cache_has_swagger(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let name = entry.file_name();
+        name.to_str()
+            .and_then(|n| n.strip_prefix('v'))
+            .is_some_and(is_version)
+            && entry.path().join("swagger.json").is_file()
+    })
+}
+
+/// Options of [`fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Fetch from `<base_url>/v<version>/swagger.json` and `<base_url>/v<version>/v3/<file>`
+    /// (the destination layout) instead of the pinned upstream URLs; for mirrors and tests.
+    /// Plain `http://` is allowed here: the pinned hashes still protect the content.
+    pub base_url: Option<String>,
+    /// Time allowed for each file, from connecting to the end of its body.
+    pub timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// What [`fetch`] did with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Downloaded, verified and moved into place.
+    Downloaded,
+    /// Already present with the pinned size and sha256; not downloaded.
+    AlreadyPresent,
+}
+
+/// The outcome for one file of a [`fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// Final path of the file (under the destination root).
+    pub path: PathBuf,
+    /// URL it was (or would have been) fetched from.
+    pub url: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// What was done.
+    pub status: FileStatus,
+}
+
+/// Summary of a successful [`fetch`] of one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchReport {
+    /// The version fetched (`X.Y.Z`).
+    pub version: String,
+    /// Directory of that version: `<dest_root>/v<version>`.
+    pub dir: PathBuf,
+    /// One outcome per file, `swagger.json` first.
+    pub files: Vec<FileOutcome>,
+}
+
+impl FetchReport {
+    /// Number of files downloaded.
+    pub fn downloaded(&self) -> usize {
+        self.count(FileStatus::Downloaded)
+    }
+
+    /// Number of files skipped because they were already present and verified.
+    pub fn already_present(&self) -> usize {
+        self.count(FileStatus::AlreadyPresent)
+    }
+
+    fn count(&self, status: FileStatus) -> usize {
+        self.files.iter().filter(|f| f.status == status).count()
+    }
+}
+
+/// Downloads `swagger.json` and the v3 documents of one version into
+/// `dest_root/v<version>/swagger.json` and `dest_root/v<version>/v3/<file>`.
+///
+/// Each file is streamed into a temporary file in its destination directory while its size and
+/// sha256 are computed; only when both match the pins is it synced and renamed into place. A
+/// wrong hash, a wrong size, a truncated body or an HTTP error leaves the destination as it was
+/// (an older file there is not touched) and returns an error naming the URL. A file that is
+/// already present with the pinned size and hash is skipped without a request. The first error
+/// stops the fetch; files completed before it stay (they are verified).
+pub fn fetch(
+    entry: &VersionEntry,
+    dest_root: &Path,
+    opts: &FetchOptions,
+) -> Result<FetchReport, SpecError> {
+    fetch_with_progress(entry, dest_root, opts, &mut |_| {})
+}
+
+/// [`fetch`], calling `progress` after each file is done (downloaded or found present).
+pub fn fetch_with_progress(
+    entry: &VersionEntry,
+    dest_root: &Path,
+    opts: &FetchOptions,
+    progress: &mut dyn FnMut(&FileOutcome),
+) -> Result<FetchReport, SpecError> {
+    let agent = make_agent(opts);
+    let mut outcomes = Vec::new();
+    for file in entry.files() {
+        let url = match &opts.base_url {
+            Some(base) => format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                relative_url_path(&file.relative_path)
+            ),
+            None => file.url.clone(),
+        };
+        let path = dest_root.join(&file.relative_path);
+        let status = if is_verified(&path, &file)? {
+            FileStatus::AlreadyPresent
+        } else {
+            download_verified(&agent, &url, &path, &file)?;
+            FileStatus::Downloaded
+        };
+        let outcome = FileOutcome {
+            path,
+            url,
+            bytes: file.bytes,
+            status,
+        };
+        progress(&outcome);
+        outcomes.push(outcome);
+    }
+    Ok(FetchReport {
+        version: entry.version.clone(),
+        dir: dest_root.join(entry.dir_name()),
+        files: outcomes,
+    })
+}
+
+fn relative_url_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn make_agent(opts: &FetchOptions) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(opts.timeout))
+        // Non-200 answers are reported by us, with the URL and file.
+        .http_status_as_error(false);
+    // A loopback mirror (tests) must not go through a proxy taken from the environment.
+    if opts.base_url.as_deref().is_some_and(is_loopback_url) {
+        config = config.proxy(None);
+    }
+    ureq::Agent::new_with_config(config.build())
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    ["127.", "localhost:", "localhost/", "[::1]"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+        || rest == "localhost"
+}
+
+/// Whether `path` exists with the pinned size and sha256. A missing file is `false`; a file that
+/// exists but cannot be read is an error.
+fn is_verified(path: &Path, file: &SpecFile) -> Result<bool, SpecError> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(SpecError::Io {
+                action: "cannot stat",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    if !meta.is_file() || meta.len() != file.bytes {
+        return Ok(false);
+    }
+    let hash = sha256_file(path)?;
+    Ok(hash == file.sha256)
+}
+
+/// Lowercase hex sha256 of a file's contents.
+pub fn sha256_file(path: &Path) -> Result<String, SpecError> {
+    let io_err = |source| SpecError::Io {
+        action: "cannot read",
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io_err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn download_verified(
+    agent: &ureq::Agent,
+    url: &str,
+    dest: &Path,
+    file: &SpecFile,
+) -> Result<(), SpecError> {
+    let dir = dest.parent().ok_or_else(|| SpecError::Io {
+        action: "no parent directory for",
+        path: dest.to_owned(),
+        source: io::Error::from(io::ErrorKind::InvalidInput),
+    })?;
+    fs::create_dir_all(dir).map_err(|source| SpecError::Io {
+        action: "cannot create directory",
+        path: dir.to_owned(),
+        source,
+    })?;
+
+    let response = agent.get(url).call().map_err(|source| SpecError::Request {
+        url: url.to_owned(),
+        file: dest.to_owned(),
+        source: Box::new(source),
+    })?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(SpecError::HttpStatus {
+            url: url.to_owned(),
+            file: dest.to_owned(),
+            status,
+        });
+    }
+    let body = response.into_body();
+    let announced = body.content_length();
+    if let Some(announced) = announced.filter(|&n| n != file.bytes) {
+        return Err(SpecError::LengthMismatch {
+            url: url.to_owned(),
+            file: dest.to_owned(),
+            expected: file.bytes,
+            found: format!("Content-Length header says {announced}"),
+        });
+    }
+
+    // Hidden name (`.<name>.XXXXXX.part`) in the destination directory, so the final rename is
+    // atomic; the temporary file is deleted on drop, i.e. on every error path below.
+    let file_name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|source| SpecError::Io {
+            action: "cannot create temporary file in",
+            path: dir.to_owned(),
+            source,
+        })?;
+
+    let mut reader = body.into_reader();
+    let mut hasher = Sha256::new();
+    let mut received: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(SpecError::BodyRead {
+                    url: url.to_owned(),
+                    file: dest.to_owned(),
+                    expected: file.bytes,
+                    received,
+                    source,
+                });
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        received += n as u64;
+        if received > file.bytes {
+            return Err(SpecError::LengthMismatch {
+                url: url.to_owned(),
+                file: dest.to_owned(),
+                expected: file.bytes,
+                found: format!("body has more than {} bytes", file.bytes),
+            });
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(|source| SpecError::Io {
+            action: "cannot write",
+            path: tmp.path().to_owned(),
+            source,
+        })?;
+    }
+    if received != file.bytes {
+        return Err(SpecError::LengthMismatch {
+            url: url.to_owned(),
+            file: dest.to_owned(),
+            expected: file.bytes,
+            found: format!("body has {received} bytes"),
+        });
+    }
+    let actual = hex(&hasher.finalize());
+    if actual != file.sha256 {
+        return Err(SpecError::HashMismatch {
+            url: url.to_owned(),
+            file: dest.to_owned(),
+            expected: file.sha256.clone(),
+            actual,
+            bytes: received,
+        });
+    }
+
+    let tmp_path = tmp.path().to_owned();
+    let io_err = |action, source| SpecError::Io {
+        action,
+        path: tmp_path.clone(),
+        source,
+    };
+    tmp.flush().map_err(|e| io_err("cannot flush", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // tempfile creates files 0600; spec files are ordinary readable files.
+        fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644))
+            .map_err(|e| io_err("cannot set permissions of", e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_err("cannot sync", e))?;
+    tmp.persist(dest).map_err(|e| SpecError::Io {
+        action: "cannot rename temporary file into place at",
+        path: dest.to_owned(),
+        source: e.error,
+    })?;
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| SpecError::Io {
+            action: "cannot sync directory",
+            path: dir.to_owned(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Root of the workspace this xtask was built from (the parent of `xtask/`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.to_owned(), Path::to_owned)
+}
+
+/// Entry point of `cargo xtask spec ...`.
+///
+/// `args` are the arguments after `spec`, e.g. `["fetch", "--version", "1.36.0"]`. Progress is
+/// printed to stdout, one line per file.
+pub fn run(args: &[String]) -> Result<(), SpecError> {
+    let root = workspace_root();
+    let Some((command, rest)) = args.split_first() else {
+        return Err(SpecError::Usage("missing command".to_owned()));
+    };
+    match command.as_str() {
+        "fetch" => run_fetch(rest, &root),
+        "list" => run_list(rest, &root),
+        "where" => run_where(rest, &root),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(SpecError::Usage(format!("unknown command {other:?}"))),
+    }
+}
+
+/// Parsed `--flag value` options; each flag at most once.
+struct Flags<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Flags<'a> {
+    fn parse(args: &'a [String], allowed: &[&str]) -> Result<Self, SpecError> {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+                _ => (arg.as_str(), None),
+            };
+            if !allowed.contains(&flag) {
+                return Err(SpecError::Usage(format!("unexpected argument {arg:?}")));
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => iter
+                    .next()
+                    .ok_or_else(|| SpecError::Usage(format!("{flag} needs a value")))?,
+            };
+            if pairs.iter().any(|(f, _)| *f == flag) {
+                return Err(SpecError::Usage(format!("{flag} given twice")));
+            }
+            pairs.push((flag, value));
+        }
+        Ok(Self { pairs })
+    }
+
+    fn get(&self, flag: &str) -> Option<&'a str> {
+        self.pairs.iter().find(|(f, _)| *f == flag).map(|(_, v)| *v)
+    }
+}
+
+fn versions_path(flags: &Flags<'_>, root: &Path) -> PathBuf {
+    flags
+        .get("--versions")
+        .map_or_else(|| root.join(VERSIONS_FILE), PathBuf::from)
+}
+
+fn run_fetch(args: &[String], root: &Path) -> Result<(), SpecError> {
+    let flags = Flags::parse(
+        args,
+        &[
+            "--version",
+            "--dest",
+            "--base-url",
+            "--timeout",
+            "--versions",
+        ],
+    )?;
+    let table = load_versions(&versions_path(&flags, root))?;
+    let dest = flags
+        .get("--dest")
+        .map_or_else(|| root.join("spec"), PathBuf::from);
+    let timeout =
+        match flags.get("--timeout") {
+            Some(s) => Duration::from_secs(s.parse::<u64>().map_err(|_| {
+                SpecError::Usage(format!("--timeout wants whole seconds, got {s:?}"))
+            })?),
+            None => DEFAULT_TIMEOUT,
+        };
+    let opts = FetchOptions {
+        base_url: flags.get("--base-url").map(str::to_owned),
+        timeout,
+    };
+    let entries: Vec<&VersionEntry> = match flags.get("--version") {
+        Some(v) => vec![table.get(v)?],
+        None => table.versions.iter().collect(),
+    };
+    for entry in entries {
+        println!(
+            "spec fetch: Kubernetes {} ({} files) -> {}",
+            entry.version,
+            entry.v3.len() + 1,
+            dest.join(entry.dir_name()).display()
+        );
+        let report = fetch_with_progress(entry, &dest, &opts, &mut |outcome| {
+            let what = match outcome.status {
+                FileStatus::Downloaded => "downloaded",
+                FileStatus::AlreadyPresent => "present   ",
+            };
+            let shown = outcome.path.strip_prefix(&dest).unwrap_or(&outcome.path);
+            println!(
+                "  {what} {} ({} bytes, sha256 ok)",
+                shown.display(),
+                outcome.bytes
+            );
+        })?;
+        println!(
+            "spec fetch: Kubernetes {}: {} downloaded, {} already present",
+            report.version,
+            report.downloaded(),
+            report.already_present()
+        );
+    }
+    Ok(())
+}
+
+fn run_list(args: &[String], root: &Path) -> Result<(), SpecError> {
+    let flags = Flags::parse(args, &["--versions"])?;
+    let table = load_versions(&versions_path(&flags, root))?;
+    for entry in &table.versions {
+        let mut notes = Vec::new();
+        if entry.latest {
+            notes.push("latest");
+        }
+        if entry.regression_only {
+            notes.push("regression only");
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        };
+        println!(
+            "{}{notes}: swagger.json + {} v3 documents",
+            entry.version,
+            entry.v3.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_where(args: &[String], root: &Path) -> Result<(), SpecError> {
+    let flags = Flags::parse(args, &["--spec-dir"])?;
+    let explicit = flags.get("--spec-dir").map(Path::new);
+    println!("{}", resolve_spec_dir(explicit, root));
+    Ok(())
+}
