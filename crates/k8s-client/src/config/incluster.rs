@@ -1,0 +1,176 @@
+//! The in-cluster configuration: what a Pod sees.
+
+use std::path::Path;
+
+use super::{CaSource, Config, ConfigLoader};
+use crate::Auth;
+use crate::error::ConfigError;
+
+/// Where the kubelet mounts the service account's token, CA and namespace.
+pub const DEFAULT_SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+pub(super) fn load(loader: &ConfigLoader) -> Result<Config, ConfigError> {
+    let host = loader.var("KUBERNETES_SERVICE_HOST");
+    let port = loader.var("KUBERNETES_SERVICE_PORT");
+    let (host, port) = match (host, port) {
+        (Some(h), Some(p)) => (h, p),
+        _ => {
+            return Err(ConfigError::NotInCluster(
+                "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set".into(),
+            ));
+        }
+    };
+    let port: u16 = port.trim().parse().map_err(|_| ConfigError::Invalid {
+        origin: "in-cluster environment".into(),
+        key: "KUBERNETES_SERVICE_PORT".into(),
+        message: format!("{port:?} is not a port number"),
+    })?;
+    let host = host.trim();
+    // An IPv6 address must be bracketed in a URL.
+    let authority = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let url: http::Uri =
+        format!("https://{authority}")
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                origin: "in-cluster environment".into(),
+                key: "KUBERNETES_SERVICE_HOST".into(),
+                message: format!("{host:?} does not make a URL: {e}"),
+            })?;
+    let dir = &loader.sa_dir;
+    let token = dir.join("token");
+    // Read once now so a missing service account is reported at load time.
+    std::fs::metadata(&token).map_err(|source| ConfigError::Read {
+        what: "service account token",
+        path: token.clone(),
+        source,
+    })?;
+    let ca = dir.join("ca.crt");
+    let namespace = match loader.var("POD_NAMESPACE") {
+        Some(ns) => ns.trim().to_owned(),
+        None => read_namespace(&dir.join("namespace")),
+    };
+    let mut config = Config::new(url);
+    config.default_namespace = namespace;
+    config.root_ca = ca.exists().then_some(CaSource::File(ca));
+    config.auth = Auth::TokenFile(token);
+    config.origin = format!("in-cluster ({})", dir.display());
+    Ok(config)
+}
+
+fn read_namespace(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => "default".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn sa_dir(name: &str, namespace: Option<&str>) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("k8s-client-sa-{name}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&d);
+        let _ = std::fs::write(d.join("token"), "abc\n");
+        let _ = std::fs::write(d.join("ca.crt"), "pem");
+        if let Some(ns) = namespace {
+            let _ = std::fs::write(d.join("namespace"), ns);
+        }
+        d
+    }
+
+    #[test]
+    fn ipv4_ipv6_and_namespace_precedence() {
+        let d = sa_dir("a", Some("  team-a\n"));
+        let load = |e: BTreeMap<String, String>| {
+            ConfigLoader::new()
+                .env_map(e)
+                .service_account_dir(&d)
+                .in_cluster()
+        };
+        let c = load(env(&[
+            ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+            ("KUBERNETES_SERVICE_PORT", "443"),
+        ]))
+        .ok();
+        let c = c.as_ref();
+        assert_eq!(
+            c.map(|c| c.cluster_url.to_string()).as_deref(),
+            Some("https://10.96.0.1:443/")
+        );
+        assert_eq!(c.map(|c| c.default_namespace.as_str()), Some("team-a"));
+        assert_eq!(c.map(|c| &c.auth), Some(&Auth::TokenFile(d.join("token"))));
+        assert_eq!(
+            c.and_then(|c| c.root_ca.clone()),
+            Some(CaSource::File(d.join("ca.crt")))
+        );
+
+        let c = load(env(&[
+            ("KUBERNETES_SERVICE_HOST", "fd00:10:96::1"),
+            ("KUBERNETES_SERVICE_PORT", "6443"),
+            ("POD_NAMESPACE", "from-env"),
+        ]))
+        .ok();
+        assert_eq!(
+            c.as_ref().map(|c| c.cluster_url.to_string()).as_deref(),
+            Some("https://[fd00:10:96::1]:6443/")
+        );
+        assert_eq!(c.map(|c| c.default_namespace), Some("from-env".to_string()));
+    }
+
+    #[test]
+    fn namespace_defaults_and_errors_name_the_variable() {
+        let d = sa_dir("b", None);
+        let c = ConfigLoader::new()
+            .env_map(env(&[
+                ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+                ("KUBERNETES_SERVICE_PORT", "443"),
+            ]))
+            .service_account_dir(&d)
+            .in_cluster();
+        assert_eq!(
+            c.ok().map(|c| c.default_namespace),
+            Some("default".to_string())
+        );
+
+        let e = ConfigLoader::new()
+            .env_map(env(&[
+                ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+                ("KUBERNETES_SERVICE_PORT", "https"),
+            ]))
+            .service_account_dir(&d)
+            .in_cluster()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("KUBERNETES_SERVICE_PORT"), "{e}");
+
+        let e = ConfigLoader::new()
+            .env_map(env(&[
+                ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+                ("KUBERNETES_SERVICE_PORT", "443"),
+            ]))
+            .service_account_dir(d.join("missing"))
+            .in_cluster()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("service account token") && e.contains("missing"),
+            "{e}"
+        );
+    }
+}
