@@ -1,1 +1,187 @@
-fn main() {}
+//! `cargo xtask`: workspace tasks.
+//!
+//! * `generate [--version V | --all] [--groups core,apps] [--spec-dir DIR]`: emit the k8s-api
+//!   crate from the spec files (or the committed models when none are at hand).
+//! * `spec fetch|list|where`: download and verify the pinned spec files (see `spec_fetch.rs`).
+//! * `test`: generate what the tests need, then run the workspace tests.
+
+mod spec_fetch;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use k8s_codegen::generate::{self, Input, Options, VersionJob};
+
+const USAGE: &str = "usage: cargo xtask <command>
+  generate [--version V | --all] [--groups core,apps] [--spec-dir DIR] [--no-models]
+  spec fetch [--version V] [--dest DIR] [--base-url URL] | spec list | spec where
+  test [-- <cargo test args>]     generate (all versions), then run the workspace tests";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => cmd_generate(&args[1..]).map(|_| ()),
+        Some("spec") => spec_fetch::run(&args[1..]).map_err(|e| e.to_string()),
+        Some("test") => cmd_test(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct GenArgs {
+    version: Option<String>,
+    groups: BTreeSet<String>,
+    spec_dir: Option<PathBuf>,
+    write_models: bool,
+}
+
+fn parse_generate(args: &[String]) -> Result<GenArgs, String> {
+    let mut g = GenArgs {
+        version: None,
+        groups: BTreeSet::new(),
+        spec_dir: None,
+        write_models: true,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--all" => g.version = None,
+            "--version" => g.version = Some(value("--version")?),
+            "--groups" => {
+                g.groups = value("--groups")?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "--spec-dir" => g.spec_dir = Some(PathBuf::from(value("--spec-dir")?)),
+            "--no-models" => g.write_models = false,
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(g)
+}
+
+fn cmd_generate(args: &[String]) -> Result<Vec<generate::VersionSummary>, String> {
+    let g = parse_generate(args)?;
+    let root = spec_fetch::workspace_root();
+    let versions = spec_fetch::load_versions(&root.join(spec_fetch::VERSIONS_FILE))
+        .map_err(|e| e.to_string())?;
+    // Supported versions, oldest first; regression-only ones are not emitted into the crate.
+    let mut supported: Vec<&spec_fetch::VersionEntry> =
+        versions.versions.iter().filter(|v| !v.regression_only).collect();
+    supported.sort_by_key(|v| version_key(&v.version));
+    let selected: Vec<&spec_fetch::VersionEntry> = match &g.version {
+        Some(v) => vec![versions.get(v).map_err(|e| e.to_string())?],
+        None => supported.clone(),
+    };
+    let source = spec_fetch::resolve_spec_dir(g.spec_dir.as_deref(), &root);
+    println!("spec source: {source}");
+    let mut jobs = Vec::new();
+    let mut offline = Vec::new();
+    for v in &selected {
+        let input = match source.swagger_path(&v.version) {
+            Some(p) => Input::Spec(p),
+            None => {
+                let model = root.join(format!("spec/v{}.api", v.version));
+                if !model.exists() {
+                    return Err(format!(
+                        "no spec files for {} and no committed model at {}; run `cargo xtask spec fetch --version {}` or set K8S_SPEC_DIR",
+                        v.version,
+                        model.display(),
+                        v.version
+                    ));
+                }
+                offline.push(v.version.clone());
+                Input::Model(model)
+            }
+        };
+        jobs.push(VersionJob {
+            version: v.version.clone(),
+            input,
+        });
+    }
+    if !offline.is_empty() {
+        println!(
+            "note: {} generated from the committed API model(s): no spec files, so the docs (descriptions) are left out",
+            offline.join(", ")
+        );
+    }
+    let opts = Options {
+        jobs,
+        supported: supported.iter().map(|v| v.version.clone()).collect(),
+        api_crate: root.join("crates/k8s-api"),
+        model_dir: root.join("spec"),
+        groups: g.groups.clone(),
+        write_models: g.write_models,
+    };
+    let start = Instant::now();
+    let summaries = generate::run(&opts, |s| {
+        let c = &s.counts;
+        println!(
+            "{:>7}: {} definitions -> {} types, {} special, {} skipped; {} operations -> {} emitted ({} functions), {} folded, {} dropped; {} files in {:.0?}{}",
+            s.version,
+            c.definitions,
+            c.emitted,
+            c.special,
+            c.skipped,
+            c.operations,
+            c.ops_emitted,
+            c.functions,
+            c.ops_folded,
+            c.ops_dropped,
+            s.files,
+            s.elapsed,
+            if s.docs { "" } else { " (no docs)" },
+        );
+    })
+    .map_err(|e| e.to_string())?;
+    println!("generated {} version(s) in {:.2?}", summaries.len(), start.elapsed());
+    Ok(summaries)
+}
+
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').filter_map(|p| p.parse().ok()).collect()
+}
+
+fn cmd_test(args: &[String]) -> Result<(), String> {
+    cmd_generate(&[])?;
+    let root = spec_fetch::workspace_root();
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args(["test", "--workspace"])
+            .args(args),
+    )
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+#[allow(dead_code)]
+fn exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,1 +1,19 @@
-//! placeholder
+//! Every Kubernetes API type and operation, typed, generated from the API server's own OpenAPI
+//! spec for each supported Kubernetes version.
+//!
+//! ```ignore
+//! use k8s_api::latest::core::v1::{Container, Pod, PodSpec};
+//! let req = Pod::list("default").label_selector("app=web").limit(500);
+//! ```
+//!
+//! Modules: one per Kubernetes version (`v1_32` … `v1_36`, cargo features of the same names;
+//! `latest` aliases the newest), then one per API group (`core`, `apps`, `batch`, …; cargo
+//! features of the same names) and version (`v1`, `v1beta1`, …). `meta` (object metadata,
+//! options, discovery types) is always compiled.
+//!
+//! The code under `src/generated/` is produced by `cargo xtask generate` and is not committed.
+
+#![allow(missing_docs)]
+
+mod generated;
+pub use generated::*;

@@ -24,9 +24,9 @@ mod status;
 mod time;
 mod watch;
 
-pub use byte_string::ByteString;
-pub use int_or_string::IntOrString;
-pub use list::{List, ListMeta};
+pub use byte_string::{ByteString, ByteStringError};
+pub use int_or_string::{IntOrString, IntOrStringError};
+pub use list::{List, ListMeta, ShardInfo};
 pub use ops::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,
     ResourceVersionMatch, WatchParams, WriteParams,

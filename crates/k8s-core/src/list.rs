@@ -23,6 +23,18 @@ pub struct ListMeta {
     /// Deprecated; not set by current servers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub self_link: Option<String>,
+    /// Set when the list is one shard of the collection (alpha in 1.36, `ShardedListAndWatch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_info: Option<ShardInfo>,
+}
+
+/// The shard selector a sharded list answered (`io.k8s.apimachinery.pkg.apis.meta.v1.ShardInfo`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ShardInfo {
+    /// The shard selector of the request, echoed back.
+    #[serde(default)]
+    pub selector: String,
 }
 
 /// A list of `T`, as the server returns it (`PodList` is `List<Pod>`).

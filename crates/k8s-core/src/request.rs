@@ -25,6 +25,15 @@ pub fn encode_path_segment_pub(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
 
+/// Percent-encodes a path tail (a proxy `{path}`): each segment escaped, `/` kept.
+#[doc(hidden)]
+pub fn encode_path_tail(path: &str) -> String {
+    path.split('/')
+        .map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn encode_query_component(s: &str) -> String {
     utf8_percent_encode(s, QUERY).to_string().replace(' ', "+")
 }

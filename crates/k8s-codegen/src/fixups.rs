@@ -1,0 +1,280 @@
+//! Fixups: named, documented patches of the IR, each with its reason. They run in order after
+//! loading and before planning; together with the emitter's rules they account for every
+//! definition (emitted, mapped to a special type, or skipped with a reason).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::ir::{ApiModel, DefKind, Definition, Special, Type};
+
+/// One fixup: a name, why it exists, and the patch.
+pub struct Fixup {
+    /// Short name, used in logs and ARCHITECTURE.md.
+    pub name: &'static str,
+    /// Why the spec needs patching here.
+    pub reason: &'static str,
+    apply: fn(&mut ApiModel, &mut Facts) -> Result<usize>,
+}
+
+/// What fixups found that emission needs beyond the IR.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    /// `*List` definition -> the item type of the generic `List<T>` that replaces it.
+    pub list_items: BTreeMap<String, String>,
+    /// (definition, field) pairs that must be boxed to break a recursion.
+    pub boxed: BTreeSet<(String, String)>,
+    /// Definitions whose `apiVersion` and `kind` fields come from their single GVK.
+    pub gvk_typed: BTreeSet<String>,
+    /// (definition, field) pairs whose required value the server may send as `null` or leave out:
+    /// deserialized as the default.
+    pub null_tolerant: BTreeSet<(String, String)>,
+}
+
+/// Special types by definition name. Each is checked against the shape the spec gives it, so an
+/// upstream change fails the generator instead of silently mismatching.
+const SPECIALS: &[(&str, Special, &str)] = &[
+    ("io.k8s.apimachinery.pkg.api.resource.Quantity", Special::Quantity, "scalar string"),
+    ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", Special::IntOrString, "scalar int-or-string"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", Special::Time, "scalar date-time"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", Special::MicroTime, "scalar date-time"),
+    ("io.k8s.apimachinery.pkg.runtime.RawExtension", Special::JsonValue, "opaque"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1", Special::JsonValue, "opaque"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Patch", Special::JsonValue, "opaque"),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON", Special::JsonValue, "opaque"),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1beta1.JSON", Special::JsonValue, "opaque"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", Special::Status, "struct apiVersion code details kind message metadata reason status"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.StatusDetails", Special::StatusDetails, "struct causes group kind name retryAfterSeconds uid"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.StatusCause", Special::StatusCause, "struct field message reason"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", Special::ListMeta, "struct continue remainingItemCount resourceVersion selfLink shardInfo"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent", Special::WatchEvent, "struct object type"),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray", Special::SchemaUnion, "opaque"),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool", Special::SchemaUnion, "opaque"),
+    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray", Special::SchemaUnion, "opaque"),
+];
+
+/// All fixups, in the order they run.
+pub const FIXUPS: &[Fixup] = &[
+    Fixup {
+        name: "special-types",
+        reason: "Quantity, IntOrString, Time, MicroTime, RawExtension/JSON/FieldsV1/Patch, Status, \
+                 ListMeta and WatchEvent have wire formats or genericity the schema cannot express \
+                 (a quantity grammar, int-or-string, second vs microsecond timestamps, arbitrary \
+                 JSON); they map to hand-written types in k8s-core, after checking their shape",
+        apply: special_types,
+    },
+    Fixup {
+        name: "generic-list",
+        reason: "every `*List` definition is the same envelope (apiVersion, items, kind, metadata); \
+                 one generic k8s_core::List<T> replaces them all and shrinks the generated code",
+        apply: generic_list,
+    },
+    Fixup {
+        name: "gvk-api-version-kind",
+        reason: "apiVersion and kind of a kind with one group-version-kind are constants: they are \
+                 written from the type's Resource facts, not stored in each value",
+        apply: gvk_typed,
+    },
+    Fixup {
+        name: "recursion-boxing",
+        reason: "JSONSchemaProps (and any other self-referencing definition) would have infinite \
+                 size; fields on a reference cycle are boxed",
+        apply: recursion_boxing,
+    },
+    Fixup {
+        name: "null-tolerant-required",
+        reason: "the server sends some required fields as null or leaves them out (e.g. \
+                 ContainerImage.names, empty lists); required fields deserialize null/absent as \
+                 their default instead of failing the whole response",
+        apply: null_tolerant,
+    },
+];
+
+/// Runs every fixup; returns the facts and per-fixup change counts.
+pub fn apply_all(model: &mut ApiModel) -> Result<(Facts, Vec<(&'static str, usize)>)> {
+    let mut facts = Facts::default();
+    let mut counts = Vec::new();
+    for f in FIXUPS {
+        let n = (f.apply)(model, &mut facts)?;
+        counts.push((f.name, n));
+    }
+    Ok((facts, counts))
+}
+
+fn shape_of(d: &Definition) -> String {
+    match &d.kind {
+        DefKind::Struct(fields) => {
+            let mut s = "struct".to_owned();
+            for f in fields {
+                s.push(' ');
+                s.push_str(&f.json_name);
+            }
+            s
+        }
+        DefKind::Opaque => "opaque".into(),
+        DefKind::Scalar(t) => format!("scalar {}", crate::model_text::type_str(t)),
+        DefKind::Special(s) => format!("special {s:?}"),
+        DefKind::Skipped(r) => format!("skipped {r}"),
+    }
+}
+
+fn unaccounted(model: &ApiModel, what: &str, message: String) -> Error {
+    Error::Unaccounted {
+        version: model.version.clone(),
+        what: what.to_owned(),
+        message,
+    }
+}
+
+fn special_types(model: &mut ApiModel, _: &mut Facts) -> Result<usize> {
+    let mut n = 0;
+    for (name, special, shape) in SPECIALS {
+        let Some(d) = model.defs.get(*name) else { continue };
+        let actual = shape_of(d);
+        // Struct specials: every field the spec has must be modelled by the hand-written type.
+        let ok = if let Some(expected) = shape.strip_prefix("struct ") {
+            let expected: BTreeSet<&str> = expected.split(' ').collect();
+            actual
+                .strip_prefix("struct ")
+                .is_some_and(|a| a.split(' ').all(|f| expected.contains(f)))
+        } else {
+            actual == *shape
+        };
+        if !ok {
+            return Err(unaccounted(
+                model,
+                name,
+                format!("special type {special:?} expects shape `{shape}`, the spec has `{actual}`"),
+            ));
+        }
+        if let Some(d) = model.defs.get_mut(*name) {
+            d.kind = DefKind::Special(*special);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn generic_list(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
+    let mut lists = Vec::new();
+    for d in model.defs.values() {
+        let DefKind::Struct(fields) = &d.kind else { continue };
+        let is_list_kind = d.gvk.len() == 1 && d.gvk[0].kind.ends_with("List");
+        if !is_list_kind {
+            continue;
+        }
+        let names: BTreeSet<&str> = fields.iter().map(|f| f.json_name.as_str()).collect();
+        let envelope: BTreeSet<&str> = ["apiVersion", "items", "kind", "metadata"].into();
+        let items = fields.iter().find(|f| f.json_name == "items");
+        let item = match items.map(|f| &f.ty) {
+            Some(Type::Array(t)) => match t.as_ref() {
+                Type::Ref(r) => Some(r.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let meta_ok = fields.iter().any(|f| {
+            f.json_name == "metadata"
+                && f.ty == Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta".into())
+        });
+        match item {
+            Some(item) if names == envelope && meta_ok => lists.push((d.name.clone(), item)),
+            // APIGroupList, APIResourceList, …: ordinary kinds whose name ends in List.
+            _ => {}
+        }
+    }
+    let n = lists.len();
+    for (list, item) in lists {
+        if let Some(d) = model.defs.get_mut(&list) {
+            d.kind = DefKind::Skipped(format!("replaced by k8s_core::List<{item}>"));
+        }
+        facts.list_items.insert(list, item);
+    }
+    Ok(n)
+}
+
+fn gvk_typed(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
+    for d in model.defs.values() {
+        let DefKind::Struct(fields) = &d.kind else { continue };
+        let has = |n: &str| fields.iter().any(|f| f.json_name == n && f.ty == Type::String);
+        if d.gvk.len() == 1 && has("apiVersion") && has("kind") {
+            facts.gvk_typed.insert(d.name.clone());
+        }
+    }
+    Ok(facts.gvk_typed.len())
+}
+
+fn refs_of(t: &Type, out: &mut Vec<String>) {
+    match t {
+        Type::Ref(r) => out.push(r.clone()),
+        // Vec and BTreeMap allocate: they break the size recursion by themselves.
+        Type::Array(_) | Type::Map(_) => {}
+        _ => {}
+    }
+}
+
+fn recursion_boxing(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
+    // Direct (unboxed) reference graph between struct definitions, plus schema unions, which
+    // hold JSONSchemaProps inline.
+    let mut edges: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    for d in model.defs.values() {
+        if let DefKind::Struct(fields) = &d.kind {
+            for f in fields {
+                let mut r = Vec::new();
+                refs_of(&f.ty, &mut r);
+                for target in r {
+                    edges
+                        .entry(d.name.as_str())
+                        .or_default()
+                        .push((f.json_name.clone(), target));
+                }
+            }
+        }
+    }
+    // A field is boxed when its target can reach the field's own definition.
+    let reaches = |from: &str, to: &str| -> bool {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_owned()];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            if let Some(es) = edges.get(n.as_str()) {
+                stack.extend(es.iter().map(|(_, t)| t.clone()));
+            }
+            // Schema unions embed JSONSchemaProps.
+            if model
+                .defs
+                .get(&n)
+                .is_some_and(|d| d.kind == DefKind::Special(Special::SchemaUnion))
+            {
+                stack.push(n.replace(
+                    n.rsplit('.').next().unwrap_or_default(),
+                    "JSONSchemaProps",
+                ));
+            }
+        }
+        false
+    };
+    for (from, es) in &edges {
+        for (field, target) in es {
+            if reaches(target, from) {
+                facts.boxed.insert(((*from).to_owned(), field.clone()));
+            }
+        }
+    }
+    Ok(facts.boxed.len())
+}
+
+fn null_tolerant(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
+    for d in model.defs.values() {
+        if let DefKind::Struct(fields) = &d.kind {
+            for f in fields.iter().filter(|f| f.required) {
+                facts.null_tolerant.insert((d.name.clone(), f.json_name.clone()));
+            }
+        }
+    }
+    Ok(facts.null_tolerant.len())
+}
