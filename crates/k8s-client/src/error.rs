@@ -229,7 +229,6 @@ pub enum ConfigError {
 }
 
 /// Formats an error with its chain of causes (`a: b: c`).
-#[allow(dead_code)]
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();

@@ -1,14 +1,56 @@
-//! The k8s-sdk runtime: configuration, TLS, authentication and execution of typed Kubernetes
-//! API requests.
+//! The k8s-sdk runtime: connects typed Kubernetes API requests (from `k8s-core` builders and the
+//! generated `k8s-api` crate) to a real API server.
+//!
+//! * configuration from a kubeconfig ([`Config::from_kubeconfig`], kubectl's merge rules), from
+//!   the in-cluster service account ([`Config::in_cluster`]) or either ([`Config::infer`]);
+//! * rustls with the `ring` provider: CA bundles, client certificates, `tls-server-name`,
+//!   `insecure-skip-tls-verify`; proxies (`proxy-url`, `HTTPS_PROXY`/`NO_PROXY`);
+//! * bearer tokens (rotating token files), basic auth, exec credential plugins;
+//! * [`Client::send`] for one request, [`Client::list_all`] for every page of a list,
+//!   [`Client::watch`] for a watch that resumes and relists on its own;
+//! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
+//! * [`PodInfo`]: what the downward API tells a Pod about itself.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use k8s_core::ops::{GetRequest, ListRequest};
+//! # #[derive(serde::Deserialize)] struct ConfigMap;
+//! # async fn run() -> Result<(), k8s_client::Error> {
+//! let client = k8s_client::Client::infer().await?;
+//! // With the generated API: `ConfigMap::list(client.namespace())`.
+//! let list = ListRequest::<serde_json::Value>::new(format!(
+//!     "/api/v1/namespaces/{}/configmaps",
+//!     client.namespace()
+//! ));
+//! let maps = client.send(list).await?;
+//! println!("{} config maps", maps.items.len());
+//! match client.send(GetRequest::<serde_json::Value>::new("/api/v1/namespaces/default/configmaps/nope".into())).await {
+//!     Err(e) if e.is_not_found() => println!("not found, as expected"),
+//!     other => println!("{other:?}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Secrets (tokens, passwords, keys) never appear in `Debug`, `Display`, errors or logs; request
+//! logs (`tracing` target `k8s_client::request`, level debug) show
+//! `Authorization: Bearer <redacted>`.
 #![forbid(unsafe_code)]
 
+mod auth;
+mod client;
 mod config;
 mod error;
+mod pod_info;
 mod secret;
+mod stream;
+mod tls;
 
+pub use client::Client;
 pub use config::{
     Auth, CaSource, ClientIdentity, Config, ConfigLoader, DEFAULT_SERVICE_ACCOUNT_DIR, ExecCluster,
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
 pub use error::{ConfigError, Error};
+pub use pod_info::PodInfo;
 pub use secret::{SecretBytes, SecretString};
+pub use stream::WatchUpdate;
