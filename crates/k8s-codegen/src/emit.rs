@@ -83,15 +83,22 @@ pub fn sanitize_doc(text: &str) -> String {
             match url {
                 Some(u) => {
                     let end = u
-                        .find(|c: char| c.is_whitespace() || c == ')' || c == '"' || c == '\'' || c == '>' || c == ',')
+                        .find(|c: char| {
+                            c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>' | ',')
+                        })
                         .unwrap_or(u.len());
-                    let link = &u[..end];
-                    let link = link.trim_end_matches('.');
-                    let tail = &u[link.len()..];
-                    out.push('<');
-                    out.push_str(link);
-                    out.push('>');
-                    rest = tail;
+                    let link = u[..end].trim_end_matches('.');
+                    let scheme = if u.starts_with("https://") { 8 } else { 7 };
+                    if link.len() > scheme {
+                        out.push('<');
+                        out.push_str(link);
+                        out.push('>');
+                        rest = &u[link.len()..];
+                    } else {
+                        // `http://<host>/…`: not a link, plain text.
+                        out.push_str(&u[..scheme]);
+                        rest = &u[scheme..];
+                    }
                 }
                 None => rest = "",
             }
@@ -103,8 +110,12 @@ pub fn sanitize_doc(text: &str) -> String {
 fn doc_attrs(text: Option<&str>) -> TokenStream {
     match text {
         Some(t) if !t.trim().is_empty() => {
-            let s = format!(" {}", sanitize_doc(t).replace('\n', "\n "));
-            quote!(#[doc = #s])
+            let text = sanitize_doc(t.trim_end());
+            let lines = text.lines().map(|l| {
+                let l = if l.is_empty() { String::new() } else { format!(" {l}") };
+                quote!(#[doc = #l])
+            });
+            quote!(#(#lines)*)
         }
         _ => TokenStream::new(),
     }
@@ -598,7 +609,6 @@ fn emit_schema_union(name: &str, doc: TokenStream) -> Result<TokenStream> {
 struct FieldGen {
     ident: Ident,
     json: String,
-    ty: TokenStream,
     required: bool,
 }
 
@@ -667,7 +677,6 @@ fn emit_struct(
         gens.push(FieldGen {
             ident: fid,
             json,
-            ty: field_ty,
             required: f.required,
         });
     }
@@ -719,7 +728,6 @@ fn emit_struct(
                 }
             }
         });
-        let _ = gens.iter().map(|f| &f.ty).count();
         let (plural, scope, verbs, subs) = match row {
             Some(r) => (
                 r.plural.clone(),
@@ -888,7 +896,10 @@ fn emit_op(
         return Ok((f, e));
     }
     let feats: Vec<&String> = feats.iter().collect();
-    let gate = quote!(#[cfg(all(#(feature = #feats),*))]);
+    let gate = match feats.as_slice() {
+        [one] => quote!(#[cfg(feature = #one)]),
+        many => quote!(#[cfg(all(#(feature = #many),*))]),
+    };
     let e = if e.is_empty() { e } else { gate_items(&gate, e) };
     Ok((quote!(#gate #f), e))
 }
@@ -1005,7 +1016,10 @@ fn emit_op_inner(
             let methods = query.iter().map(|q| {
                 let mid = ident(&snake(&q.name));
                 let qn = &q.name;
-                let qdoc = doc_attrs(q.description.as_deref());
+                let qdoc = match q.description.as_deref() {
+                    Some(d) => doc_attrs(Some(d)),
+                    None => doc_line(&format!("Sets `{}`.", q.name)),
+                };
                 let push = repeated && matches!(q.name.as_str(), "command" | "ports");
                 let setter = if push { quote!(push_query) } else { quote!(set_query) };
                 let (arg, conv) = match q.ty {
@@ -1031,11 +1045,6 @@ fn emit_op_inner(
                     None => format!("fn@{}", op.fn_name),
                 }
             ));
-            let body_set = match &body_ty {
-                Some(_) => quote!(.body(serde_json::to_vec(body).unwrap_or_default(), "application/json")),
-                None => TokenStream::new(),
-            };
-            let _ = body_set;
             if body_ty.is_some() {
                 return Err(Error::Unaccounted {
                     version: ctx.model.version.clone(),

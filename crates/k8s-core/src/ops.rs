@@ -268,7 +268,7 @@ impl DeleteParams {
             }
             let pre = (self.precondition_uid.is_some()
                 || self.precondition_resource_version.is_some())
-            .then(|| Preconditions {
+            .then_some(Preconditions {
                 resource_version: self.precondition_resource_version.as_deref(),
                 uid: self.precondition_uid.as_deref(),
             });
@@ -701,6 +701,8 @@ impl<R: DeserializeOwned> ApiRequest for PatchRequest<R> {
 /// last state), or a `Status` when it was removed at once.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+// Sizes depend on T; boxing would add an allocation to every delete for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum DeleteResponse<T> {
     /// The object.
     Object(T),
@@ -924,6 +926,7 @@ impl<D: Decode> ApiRequest for CustomRequest<D> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -23,6 +23,8 @@ pub enum WatchEventType {
 /// One event of a watch stream.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+// Sizes depend on T; events are decoded on the hot path, so no boxing of either side.
+#[allow(clippy::large_enum_variant)]
 pub enum WatchEvent<T> {
     /// An object was added (or is part of the initial state).
     Added(T),

@@ -1,0 +1,313 @@
+//! Cross-check of the two loaders: for every version whose spec has both `swagger.json` and the
+//! OpenAPI v3 documents, the v2 and v3 models must agree on definitions, fields, JSON names,
+//! required flags, field types and operations, except for the differences listed in [`EXPECTED`].
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use k8s_codegen::ir::{ApiModel, DefKind, Operation, Type};
+use k8s_codegen::model_text::type_str;
+use k8s_codegen::{load_v2, load_v3};
+
+const VERSIONS: [&str; 6] = ["1.28.4", "1.32.0", "1.33.1", "1.34.0", "1.35.0", "1.36.0"];
+
+fn spec_dir() -> Option<PathBuf> {
+    let d = std::env::var_os("K8S_SPEC_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec"),
+        PathBuf::from,
+    );
+    d.join("v1.36.0/swagger.json").exists().then_some(d)
+}
+
+/// One difference between the v2 and the v3 model.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Diff {
+    /// What differs (see [`EXPECTED`]).
+    kind: &'static str,
+    /// Definition (`name` or `name.field`) or operation (`METHOD path` [`param`]).
+    subject: String,
+    /// v2 value vs v3 value.
+    detail: String,
+}
+
+/// An expected difference: the kind, the subject (exact, or a prefix ending in `*`), the detail
+/// (exact, or `*` for any) and the reason.
+struct Expected {
+    kind: &'static str,
+    subject: &'static str,
+    detail: &'static str,
+    reason: &'static str,
+}
+
+const EXPECTED: &[Expected] = &[];
+
+impl Expected {
+    fn matches(&self, d: &Diff) -> bool {
+        let glob = |pat: &str, s: &str| match pat.strip_suffix('*') {
+            Some(prefix) => s.starts_with(prefix),
+            None => pat == s,
+        };
+        self.kind == d.kind && glob(self.subject, &d.subject) && glob(self.detail, &d.detail)
+    }
+}
+
+fn ty(t: &Type) -> String {
+    type_str(t)
+}
+
+fn opt_ty(t: Option<&Type>) -> String {
+    t.map_or_else(|| "-".to_owned(), ty)
+}
+
+fn kind_str(k: &DefKind) -> String {
+    match k {
+        DefKind::Struct(_) => "struct".into(),
+        DefKind::Opaque => "opaque".into(),
+        DefKind::Scalar(t) => format!("scalar {}", ty(t)),
+        DefKind::Special(s) => format!("special {s:?}"),
+        DefKind::Skipped(r) => format!("skipped {r}"),
+    }
+}
+
+fn compare(v2: &ApiModel, v3: &ApiModel) -> Vec<Diff> {
+    let mut out = Vec::new();
+    let mut push = |kind: &'static str, subject: String, detail: String| {
+        out.push(Diff {
+            kind,
+            subject,
+            detail,
+        });
+    };
+    for name in v2.defs.keys().chain(v3.defs.keys()).collect::<BTreeSet<_>>() {
+        let (d2, d3) = match (v2.defs.get(name), v3.defs.get(name)) {
+            (Some(a), Some(b)) => (a, b),
+            (Some(_), None) => {
+                push("definition only in v2", name.clone(), String::new());
+                continue;
+            }
+            (None, _) => {
+                push("definition only in v3", name.clone(), String::new());
+                continue;
+            }
+        };
+        if d2.gvk != d3.gvk {
+            push("definition gvk", name.clone(), format!("{:?} vs {:?}", d2.gvk, d3.gvk));
+        }
+        if d2.ext != d3.ext {
+            push("definition x-kubernetes", name.clone(), format!("{:?} vs {:?}", d2.ext, d3.ext));
+        }
+        let (DefKind::Struct(f2), DefKind::Struct(f3)) = (&d2.kind, &d3.kind) else {
+            if d2.kind != d3.kind {
+                push(
+                    "definition kind",
+                    name.clone(),
+                    format!("{} vs {}", kind_str(&d2.kind), kind_str(&d3.kind)),
+                );
+            }
+            continue;
+        };
+        let f2: BTreeMap<_, _> = f2.iter().map(|f| (&f.json_name, f)).collect();
+        let f3: BTreeMap<_, _> = f3.iter().map(|f| (&f.json_name, f)).collect();
+        for fname in f2.keys().chain(f3.keys()).collect::<BTreeSet<_>>() {
+            let subject = format!("{name}.{fname}");
+            let (a, b) = match (f2.get(fname), f3.get(fname)) {
+                (Some(a), Some(b)) => (a, b),
+                (Some(_), None) => {
+                    push("field only in v2", subject, String::new());
+                    continue;
+                }
+                (None, _) => {
+                    push("field only in v3", subject, String::new());
+                    continue;
+                }
+            };
+            if a.ty != b.ty {
+                push("field type", subject.clone(), format!("{} vs {}", ty(&a.ty), ty(&b.ty)));
+            }
+            if a.required != b.required {
+                push(
+                    "field required",
+                    subject.clone(),
+                    format!("{} vs {}", a.required, b.required),
+                );
+            }
+            if a.ext != b.ext {
+                push("field x-kubernetes", subject.clone(), format!("{:?} vs {:?}", a.ext, b.ext));
+            }
+            if a.default.is_some() && a.default != b.default {
+                push(
+                    "field default",
+                    subject,
+                    format!("{:?} vs {:?}", a.default, b.default),
+                );
+            }
+        }
+    }
+    let ops = |m: &ApiModel| -> BTreeMap<(String, String), Operation> {
+        m.ops
+            .iter()
+            .map(|o| ((o.path.clone(), o.method.clone()), o.clone()))
+            .collect()
+    };
+    let (o2, o3) = (ops(v2), ops(v3));
+    for key in o2.keys().chain(o3.keys()).collect::<BTreeSet<_>>() {
+        let subject = format!("{} {}", key.1, key.0);
+        let (a, b) = match (o2.get(key), o3.get(key)) {
+            (Some(a), Some(b)) => (a, b),
+            (Some(a), None) => {
+                push("operation only in v2", subject, a.id.clone());
+                continue;
+            }
+            (None, Some(b)) => {
+                push("operation only in v3", subject, b.id.clone());
+                continue;
+            }
+            (None, None) => continue,
+        };
+        if a.id != b.id {
+            push("operation id", subject.clone(), format!("{} vs {}", a.id, b.id));
+        }
+        if a.action != b.action || a.gvk != b.gvk {
+            push(
+                "operation action/gvk",
+                subject.clone(),
+                format!("{:?} {:?} vs {:?} {:?}", a.action, a.gvk, b.action, b.gvk),
+            );
+        }
+        let p2: BTreeMap<_, _> = a.params.iter().map(|p| ((p.location, &p.name), p)).collect();
+        let p3: BTreeMap<_, _> = b.params.iter().map(|p| ((p.location, &p.name), p)).collect();
+        for pk in p2.keys().chain(p3.keys()).collect::<BTreeSet<_>>() {
+            let ps = format!("{subject} [{:?} {}]", pk.0, pk.1);
+            match (p2.get(pk), p3.get(pk)) {
+                (Some(x), Some(y)) => {
+                    if x.ty != y.ty {
+                        push("parameter type", ps.clone(), format!("{} vs {}", ty(&x.ty), ty(&y.ty)));
+                    }
+                    if x.required != y.required {
+                        push(
+                            "parameter required",
+                            ps,
+                            format!("{} vs {}", x.required, y.required),
+                        );
+                    }
+                }
+                (Some(_), None) => push("parameter only in v2", ps, String::new()),
+                (None, _) => push("parameter only in v3", ps, String::new()),
+            }
+        }
+        let r2: BTreeMap<_, _> = a.responses.iter().map(|(c, t)| (*c, t.as_ref())).collect();
+        let r3: BTreeMap<_, _> = b.responses.iter().map(|(c, t)| (*c, t.as_ref())).collect();
+        if r2 != r3 {
+            let fmt = |r: &BTreeMap<u16, Option<&Type>>| {
+                r.iter()
+                    .map(|(c, t)| format!("{c}:{}", opt_ty(*t)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            push("responses", subject.clone(), format!("{} vs {}", fmt(&r2), fmt(&r3)));
+        }
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
+        if set(&a.consumes) != set(&b.consumes) {
+            push(
+                "consumes",
+                subject.clone(),
+                format!("{:?} vs {:?}", a.consumes, b.consumes),
+            );
+        }
+        if set(&a.produces) != set(&b.produces) {
+            push("produces", subject, format!("{:?} vs {:?}", a.produces, b.produces));
+        }
+    }
+    out
+}
+
+fn load_both(dir: &Path, v: &str) -> Option<(ApiModel, load_v3::V3Load)> {
+    let vdir = dir.join(format!("v{v}"));
+    if !vdir.join("v3").is_dir() {
+        return None;
+    }
+    let v2 = load_v2::load_file(&vdir.join("swagger.json"), v).unwrap();
+    let v3 = load_v3::load_dir_report(&vdir.join("v3"), v).unwrap();
+    Some((v2, v3))
+}
+
+#[test]
+fn v2_and_v3_models_agree_except_for_listed_differences() {
+    let Some(dir) = spec_dir() else {
+        eprintln!("no spec files (set K8S_SPEC_DIR); skipped");
+        return;
+    };
+    let mut unexpected = String::new();
+    let mut used = vec![0usize; EXPECTED.len()];
+    let mut summary = String::new();
+    let mut checked = 0;
+    for v in VERSIONS {
+        let Some((v2, v3)) = load_both(&dir, v) else {
+            eprintln!("v{v}: no v3 documents; skipped");
+            continue;
+        };
+        checked += 1;
+        for c in &v3.conflicts {
+            let _ = writeln!(unexpected, "v{v}: conflict between documents: {c:?}");
+        }
+        let diffs = compare(&v2, &v3.model);
+        let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &diffs {
+            *by_kind.entry(d.kind).or_default() += 1;
+            match EXPECTED.iter().position(|e| e.matches(d)) {
+                Some(i) => used[i] += 1,
+                None => {
+                    let _ = writeln!(unexpected, "v{v}: {}: {} {}", d.kind, d.subject, d.detail);
+                }
+            }
+        }
+        let fields = |m: &ApiModel| {
+            m.defs
+                .values()
+                .map(|d| match &d.kind {
+                    DefKind::Struct(f) => f.len(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+        };
+        let defaults = |m: &ApiModel| {
+            m.defs
+                .values()
+                .map(|d| match &d.kind {
+                    DefKind::Struct(f) => f.iter().filter(|f| f.default.is_some()).count(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+        };
+        let _ = writeln!(
+            summary,
+            "v{v}: {} v3 documents; definitions v2 {} / v3 {}; fields v2 {} / v3 {}; operations v2 {} / v3 {}; defaults v2 {} / v3 {}; differences {} ({:?})",
+            v3.documents,
+            v2.defs.len(),
+            v3.model.defs.len(),
+            fields(&v2),
+            fields(&v3.model),
+            v2.ops.len(),
+            v3.model.ops.len(),
+            defaults(&v2),
+            defaults(&v3.model),
+            diffs.len(),
+            by_kind,
+        );
+    }
+    eprintln!("{summary}");
+    for (e, n) in EXPECTED.iter().zip(&used) {
+        eprintln!("expected {:>5}x  {}: {} {}  ({})", n, e.kind, e.subject, e.detail, e.reason);
+        if *n == 0 {
+            let _ = writeln!(
+                unexpected,
+                "expected difference never seen (stale table entry): {}: {} {}",
+                e.kind, e.subject, e.detail
+            );
+        }
+    }
+    assert!(checked > 0, "no version has both swagger.json and v3 documents");
+    assert!(unexpected.is_empty(), "unexpected differences:\n{unexpected}");
+}
