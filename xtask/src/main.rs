@@ -85,8 +85,11 @@ fn cmd_generate(args: &[String]) -> Result<Vec<generate::VersionSummary>, String
     let versions = spec_fetch::load_versions(&root.join(spec_fetch::VERSIONS_FILE))
         .map_err(|e| e.to_string())?;
     // Supported versions, oldest first; regression-only ones are not emitted into the crate.
-    let mut supported: Vec<&spec_fetch::VersionEntry> =
-        versions.versions.iter().filter(|v| !v.regression_only).collect();
+    let mut supported: Vec<&spec_fetch::VersionEntry> = versions
+        .versions
+        .iter()
+        .filter(|v| !v.regression_only)
+        .collect();
     supported.sort_by_key(|v| version_key(&v.version));
     let selected: Vec<&spec_fetch::VersionEntry> = match &g.version {
         Some(v) => vec![versions.get(v).map_err(|e| e.to_string())?],
@@ -153,7 +156,11 @@ fn cmd_generate(args: &[String]) -> Result<Vec<generate::VersionSummary>, String
         );
     })
     .map_err(|e| e.to_string())?;
-    println!("generated {} version(s) in {:.2?}", summaries.len(), start.elapsed());
+    println!(
+        "generated {} version(s) in {:.2?}",
+        summaries.len(),
+        start.elapsed()
+    );
     Ok(summaries)
 }
 
@@ -173,7 +180,9 @@ fn cmd_test(args: &[String]) -> Result<(), String> {
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {

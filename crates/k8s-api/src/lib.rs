@@ -15,5 +15,7 @@
 
 #![allow(missing_docs)]
 
+// Formatted by prettyplease when generated; rustfmt leaves it alone.
+#[rustfmt::skip]
 mod generated;
 pub use generated::*;

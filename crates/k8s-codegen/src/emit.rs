@@ -112,7 +112,11 @@ fn doc_attrs(text: Option<&str>) -> TokenStream {
         Some(t) if !t.trim().is_empty() => {
             let text = sanitize_doc(t.trim_end());
             let lines = text.lines().map(|l| {
-                let l = if l.is_empty() { String::new() } else { format!(" {l}") };
+                let l = if l.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {l}")
+                };
                 quote!(#[doc = #l])
             });
             quote!(#(#lines)*)
@@ -170,7 +174,11 @@ impl Namer<'_> {
         if module == self.module.as_slice() {
             return quote!(#i);
         }
-        if self.imports.get(name).is_some_and(|m| m.as_slice() == module) {
+        if self
+            .imports
+            .get(name)
+            .is_some_and(|m| m.as_slice() == module)
+        {
             return quote!(#i);
         }
         let v = ident(self.vmod);
@@ -418,7 +426,12 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
 
         let mut items = Vec::new();
         for d in defs {
-            items.push(emit_def(&ctx, &namer, d, rows.get(d.name.as_str()).copied())?);
+            items.push(emit_def(
+                &ctx,
+                &namer,
+                d,
+                rows.get(d.name.as_str()).copied(),
+            )?);
             if let Some(ops) = kind_ops.get(&d.name) {
                 items.push(emit_kind_ops(&ctx, &namer, d, ops)?);
             }
@@ -446,7 +459,9 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
         // Imports.
         let mut uses = Vec::new();
         if namer.btree.get() {
-            uses.push(quote!(use std::collections::BTreeMap;));
+            uses.push(quote!(
+                use std::collections::BTreeMap;
+            ));
         }
         let core: Vec<Ident> = namer.core_used.borrow().iter().map(|s| ident(s)).collect();
         if !core.is_empty() {
@@ -526,9 +541,9 @@ fn op_refs(ctx: &Ctx<'_>, op: &PlannedOp, module: &[String], out: &mut BTreeSet<
     }
     for r in refs {
         let top = def_location(&r).and_then(|(m, _)| m.first().cloned());
-        let foreign = top
-            .as_deref()
-            .is_some_and(|t| Some(t) != module.first().map(String::as_str) && feature_of(t).is_some());
+        let foreign = top.as_deref().is_some_and(|t| {
+            Some(t) != module.first().map(String::as_str) && feature_of(t).is_some()
+        });
         if !foreign {
             out.insert(r);
         }
@@ -538,7 +553,9 @@ fn op_refs(ctx: &Ctx<'_>, op: &PlannedOp, module: &[String], out: &mut BTreeSet<
 fn module_doc(model: &ApiModel, module: &[String]) -> String {
     match module {
         [] => format!("The Kubernetes {} API.", model.version),
-        [g] if g == "meta" => "Object and list metadata, options and discovery types (`meta.k8s.io`).".into(),
+        [g] if g == "meta" => {
+            "Object and list metadata, options and discovery types (`meta.k8s.io`).".into()
+        }
         [g] if g == "version" => "The server's version information (`/version`).".into(),
         [g] => format!("The `{g}` API group."),
         [g, v] => format!("`{g}` `{v}`."),
@@ -639,7 +656,11 @@ fn emit_struct(
         }
         let fid = ident(&rust);
         let mut t = ctx.rust_type(&f.ty, n)?;
-        if ctx.facts.boxed.contains(&(d.name.clone(), f.json_name.clone())) {
+        if ctx
+            .facts
+            .boxed
+            .contains(&(d.name.clone(), f.json_name.clone()))
+        {
             t = quote!(Box<#t>);
         }
         let json = f.json_name.clone();
@@ -737,9 +758,17 @@ fn emit_struct(
                     quote!(k8s_core::Scope::Cluster)
                 },
                 r.verbs.clone(),
-                r.subresources.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
+                r.subresources
+                    .iter()
+                    .map(|(s, _)| s.clone())
+                    .collect::<Vec<_>>(),
             ),
-            None => (String::new(), quote!(k8s_core::Scope::Cluster), Vec::new(), Vec::new()),
+            None => (
+                String::new(),
+                quote!(k8s_core::Scope::Cluster),
+                Vec::new(),
+                Vec::new(),
+            ),
         };
         out.extend(quote! {
             impl k8s_core::Resource for #ty {
@@ -832,7 +861,12 @@ fn emit_kind_ops(
     })
 }
 
-fn emit_fn(ctx: &Ctx<'_>, n: &Namer<'_>, owner: Option<&Definition>, op: &PlannedOp) -> Result<TokenStream> {
+fn emit_fn(
+    ctx: &Ctx<'_>,
+    n: &Namer<'_>,
+    owner: Option<&Definition>,
+    op: &PlannedOp,
+) -> Result<TokenStream> {
     let (f, e) = emit_op(ctx, n, owner, op)?;
     Ok(quote!(#f #e))
 }
@@ -881,7 +915,11 @@ fn emit_op(
     for t in op.body.iter().chain(op.response.iter()) {
         ctx.refs(t, &mut refs);
     }
-    if let Builder::Custom { decode: CustomDecode::Json(t), .. } = &op.builder {
+    if let Builder::Custom {
+        decode: CustomDecode::Json(t),
+        ..
+    } = &op.builder
+    {
         ctx.refs(t, &mut refs);
     }
     let own = n.module.first().cloned();
@@ -900,7 +938,11 @@ fn emit_op(
         [one] => quote!(#[cfg(feature = #one)]),
         many => quote!(#[cfg(all(#(feature = #many),*))]),
     };
-    let e = if e.is_empty() { e } else { gate_items(&gate, e) };
+    let e = if e.is_empty() {
+        e
+    } else {
+        gate_items(&gate, e)
+    };
     Ok((quote!(#gate #f), e))
 }
 
@@ -955,7 +997,11 @@ fn emit_op_inner(
         Builder::Get => {
             let r = resp(&op.response)?;
             let b = n.op("GetRequest");
-            (quote!(#(#path_args),*), quote!(#b<#r>), quote!(#b::new(#path)))
+            (
+                quote!(#(#path_args),*),
+                quote!(#b<#r>),
+                quote!(#b::new(#path)),
+            )
         }
         Builder::List | Builder::Watch | Builder::DeleteCollection | Builder::Delete => {
             let r = resp(&op.response)?;
@@ -965,7 +1011,11 @@ fn emit_op_inner(
                 Builder::Delete => "DeleteRequest",
                 _ => "DeleteCollectionRequest",
             });
-            (quote!(#(#path_args),*), quote!(#b<#r>), quote!(#b::new(#path)))
+            (
+                quote!(#(#path_args),*),
+                quote!(#b<#r>),
+                quote!(#b::new(#path)),
+            )
         }
         Builder::Create | Builder::Replace => {
             let r = resp(&op.response)?;
@@ -1021,9 +1071,16 @@ fn emit_op_inner(
                     None => doc_line(&format!("Sets `{}`.", q.name)),
                 };
                 let push = repeated && matches!(q.name.as_str(), "command" | "ports");
-                let setter = if push { quote!(push_query) } else { quote!(set_query) };
+                let setter = if push {
+                    quote!(push_query)
+                } else {
+                    quote!(set_query)
+                };
                 let (arg, conv) = match q.ty {
-                    Type::Bool => (quote!(value: bool), quote!(if value { "true" } else { "false" })),
+                    Type::Bool => (
+                        quote!(value: bool),
+                        quote!(if value { "true" } else { "false" }),
+                    ),
                     Type::I32 => (quote!(value: i32), quote!(value.to_string())),
                     Type::I64 => (quote!(value: i64), quote!(value.to_string())),
                     _ => (quote!(value: impl Into<String>), quote!(value.into())),
@@ -1041,7 +1098,11 @@ fn emit_op_inner(
                 "Request of [`{}`]({}); decodes {dec_doc}.",
                 op.fn_name,
                 match owner {
-                    Some(d) => format!("{}::{}", def_location(&d.name).map(|l| l.1).unwrap_or_default(), op.fn_name),
+                    Some(d) => format!(
+                        "{}::{}",
+                        def_location(&d.name).map(|l| l.1).unwrap_or_default(),
+                        op.fn_name
+                    ),
                     None => format!("fn@{}", op.fn_name),
                 }
             ));
@@ -1053,7 +1114,11 @@ fn emit_op_inner(
                 });
             }
             let ar = n.core("ApiRequest");
-            let (rq, re, de) = (n.core("Request"), n.core("RequestError"), n.core("DecodeError"));
+            let (rq, re, de) = (
+                n.core("Request"),
+                n.core("RequestError"),
+                n.core("DecodeError"),
+            );
             extra = quote! {
                 #sdoc
                 #[derive(Clone, Debug)]

@@ -33,23 +33,91 @@ pub struct Facts {
 /// Special types by definition name. Each is checked against the shape the spec gives it, so an
 /// upstream change fails the generator instead of silently mismatching.
 const SPECIALS: &[(&str, Special, &str)] = &[
-    ("io.k8s.apimachinery.pkg.api.resource.Quantity", Special::Quantity, "scalar string"),
-    ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", Special::IntOrString, "scalar int-or-string"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", Special::Time, "scalar date-time"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", Special::MicroTime, "scalar date-time"),
-    ("io.k8s.apimachinery.pkg.runtime.RawExtension", Special::JsonValue, "opaque"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1", Special::JsonValue, "opaque"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.Patch", Special::JsonValue, "opaque"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON", Special::JsonValue, "opaque"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1beta1.JSON", Special::JsonValue, "opaque"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", Special::Status, "struct apiVersion code details kind message metadata reason status"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.StatusDetails", Special::StatusDetails, "struct causes group kind name retryAfterSeconds uid"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.StatusCause", Special::StatusCause, "struct field message reason"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", Special::ListMeta, "struct continue remainingItemCount resourceVersion selfLink shardInfo"),
-    ("io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent", Special::WatchEvent, "struct object type"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray", Special::SchemaUnion, "opaque"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool", Special::SchemaUnion, "opaque"),
-    ("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray", Special::SchemaUnion, "opaque"),
+    (
+        "io.k8s.apimachinery.pkg.api.resource.Quantity",
+        Special::Quantity,
+        "scalar string",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        Special::IntOrString,
+        "scalar int-or-string",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Time",
+        Special::Time,
+        "scalar date-time",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
+        Special::MicroTime,
+        "scalar date-time",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.runtime.RawExtension",
+        Special::JsonValue,
+        "opaque",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+        Special::JsonValue,
+        "opaque",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
+        Special::JsonValue,
+        "opaque",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
+        Special::JsonValue,
+        "opaque",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1beta1.JSON",
+        Special::JsonValue,
+        "opaque",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
+        Special::Status,
+        "struct apiVersion code details kind message metadata reason status",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.StatusDetails",
+        Special::StatusDetails,
+        "struct causes group kind name retryAfterSeconds uid",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.StatusCause",
+        Special::StatusCause,
+        "struct field message reason",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+        Special::ListMeta,
+        "struct continue remainingItemCount resourceVersion selfLink shardInfo",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
+        Special::WatchEvent,
+        "struct object type",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray",
+        Special::SchemaUnion,
+        "opaque",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool",
+        Special::SchemaUnion,
+        "opaque",
+    ),
+    (
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray",
+        Special::SchemaUnion,
+        "opaque",
+    ),
 ];
 
 /// All fixups, in the order they run.
@@ -128,7 +196,9 @@ fn unaccounted(model: &ApiModel, what: &str, message: String) -> Error {
 fn special_types(model: &mut ApiModel, _: &mut Facts) -> Result<usize> {
     let mut n = 0;
     for (name, special, shape) in SPECIALS {
-        let Some(d) = model.defs.get(*name) else { continue };
+        let Some(d) = model.defs.get(*name) else {
+            continue;
+        };
         let actual = shape_of(d);
         // Struct specials: every field the spec has must be modelled by the hand-written type.
         let ok = if let Some(expected) = shape.strip_prefix("struct ") {
@@ -143,7 +213,9 @@ fn special_types(model: &mut ApiModel, _: &mut Facts) -> Result<usize> {
             return Err(unaccounted(
                 model,
                 name,
-                format!("special type {special:?} expects shape `{shape}`, the spec has `{actual}`"),
+                format!(
+                    "special type {special:?} expects shape `{shape}`, the spec has `{actual}`"
+                ),
             ));
         }
         if let Some(d) = model.defs.get_mut(*name) {
@@ -157,7 +229,9 @@ fn special_types(model: &mut ApiModel, _: &mut Facts) -> Result<usize> {
 fn generic_list(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
     let mut lists = Vec::new();
     for d in model.defs.values() {
-        let DefKind::Struct(fields) = &d.kind else { continue };
+        let DefKind::Struct(fields) = &d.kind else {
+            continue;
+        };
         let is_list_kind = d.gvk.len() == 1 && d.gvk[0].kind.ends_with("List");
         if !is_list_kind {
             continue;
@@ -194,8 +268,14 @@ fn generic_list(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
 
 fn gvk_typed(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
     for d in model.defs.values() {
-        let DefKind::Struct(fields) = &d.kind else { continue };
-        let has = |n: &str| fields.iter().any(|f| f.json_name == n && f.ty == Type::String);
+        let DefKind::Struct(fields) = &d.kind else {
+            continue;
+        };
+        let has = |n: &str| {
+            fields
+                .iter()
+                .any(|f| f.json_name == n && f.ty == Type::String)
+        };
         if d.gvk.len() == 1 && has("apiVersion") && has("kind") {
             facts.gvk_typed.insert(d.name.clone());
         }
@@ -250,10 +330,7 @@ fn recursion_boxing(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
                 .get(&n)
                 .is_some_and(|d| d.kind == DefKind::Special(Special::SchemaUnion))
             {
-                stack.push(n.replace(
-                    n.rsplit('.').next().unwrap_or_default(),
-                    "JSONSchemaProps",
-                ));
+                stack.push(n.replace(n.rsplit('.').next().unwrap_or_default(), "JSONSchemaProps"));
             }
         }
         false
@@ -272,7 +349,9 @@ fn null_tolerant(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
     for d in model.defs.values() {
         if let DefKind::Struct(fields) = &d.kind {
             for f in fields.iter().filter(|f| f.required) {
-                facts.null_tolerant.insert((d.name.clone(), f.json_name.clone()));
+                facts
+                    .null_tolerant
+                    .insert((d.name.clone(), f.json_name.clone()));
             }
         }
     }

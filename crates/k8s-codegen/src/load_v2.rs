@@ -257,12 +257,8 @@ fn scalar_type(
         (Some("string"), Some("date-time")) => Type::DateTime,
         (Some("string"), Some("int-or-string")) => Type::IntOrString,
         (Some("array"), None) => {
-            let items = items.ok_or_else(|| {
-                (
-                    format!("{ptr}/items"),
-                    "array without items".to_owned(),
-                )
-            })?;
+            let items =
+                items.ok_or_else(|| (format!("{ptr}/items"), "array without items".to_owned()))?;
             Type::Array(Box::new(schema_type(items, &format!("{ptr}/items"))?))
         }
         (Some("object"), None) => match additional {
@@ -286,7 +282,10 @@ fn resolve_param<'a>(spec: &'a Swagger, p: &'a Parameter, ptr: &str) -> ConvResu
     match &p.ref_ {
         Some(r) => {
             let name = r.strip_prefix("#/parameters/").ok_or_else(|| {
-                (format!("{ptr}/$ref"), format!("unsupported parameter $ref {r:?}"))
+                (
+                    format!("{ptr}/$ref"),
+                    format!("unsupported parameter $ref {r:?}"),
+                )
             })?;
             spec.parameters.get(name).ok_or_else(|| {
                 (
@@ -322,7 +321,13 @@ fn convert_param(p: &Parameter, ptr: &str) -> ConvResult<Param> {
             .ok_or_else(|| (format!("{ptr}/schema"), "body without a schema".to_owned()))?;
         schema_type(schema, &format!("{ptr}/schema"))?
     } else {
-        scalar_type(p.ty.as_deref(), p.format.as_deref(), p.items.as_deref(), None, ptr)?
+        scalar_type(
+            p.ty.as_deref(),
+            p.format.as_deref(),
+            p.items.as_deref(),
+            None,
+            ptr,
+        )?
     };
     Ok(Param {
         name,
@@ -341,10 +346,12 @@ fn convert_operation(
     op: &RawOperation,
     ptr: &str,
 ) -> ConvResult<Operation> {
-    let id = op
-        .operation_id
-        .clone()
-        .ok_or_else(|| (format!("{ptr}/operationId"), "missing operationId".to_owned()))?;
+    let id = op.operation_id.clone().ok_or_else(|| {
+        (
+            format!("{ptr}/operationId"),
+            "missing operationId".to_owned(),
+        )
+    })?;
     let mut params: BTreeMap<(ParamIn, String), Param> = BTreeMap::new();
     let path_ptr = ptr.rsplit_once('/').map_or(ptr, |(p, _)| p);
     for (i, p) in item.parameters.iter().enumerate() {
@@ -377,10 +384,7 @@ fn convert_operation(
             )
         })?;
         let ty = match &r.schema {
-            Some(s) => Some(schema_type(
-                s,
-                &format!("{ptr}/responses/{code}/schema"),
-            )?),
+            Some(s) => Some(schema_type(s, &format!("{ptr}/responses/{code}/schema"))?),
             None => None,
         };
         responses.push((c, ty));
@@ -424,9 +428,17 @@ pub(crate) fn check_refs(model: &ApiModel) -> ConvResult<()> {
         }
     }
     for op in &model.ops {
-        let base = || format!("/paths/{}/{}", pointer_token(&op.path), op.method.to_lowercase());
+        let base = || {
+            format!(
+                "/paths/{}/{}",
+                pointer_token(&op.path),
+                op.method.to_lowercase()
+            )
+        };
         for p in &op.params {
-            walk(&p.ty, model, &|| format!("{}/parameters ({})", base(), p.name))?;
+            walk(&p.ty, model, &|| {
+                format!("{}/parameters ({})", base(), p.name)
+            })?;
         }
         for (c, t) in &op.responses {
             if let Some(t) = t {

@@ -101,7 +101,12 @@ pub fn write(model: &ApiModel) -> String {
         }
         if let DefKind::Struct(fields) = &d.kind {
             for f in fields {
-                let _ = writeln!(o, "  field {} {}", req(&f.json_name, f.required), type_str(&f.ty));
+                let _ = writeln!(
+                    o,
+                    "  field {} {}",
+                    req(&f.json_name, f.required),
+                    type_str(&f.ty)
+                );
                 if let Some(dv) = &f.default {
                     let _ = writeln!(o, "    default {dv}");
                 }
@@ -131,7 +136,12 @@ pub fn write(model: &ApiModel) -> String {
                 ParamIn::Query => "query",
                 ParamIn::Body => "body",
             };
-            let _ = writeln!(o, "  param {loc} {} {}", req(&p.name, p.required), type_str(&p.ty));
+            let _ = writeln!(
+                o,
+                "  param {loc} {} {}",
+                req(&p.name, p.required),
+                type_str(&p.ty)
+            );
         }
         for (c, t) in &op.responses {
             match t {
@@ -207,7 +217,9 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
             (0, "version") => model.version = rest.to_owned(),
             (0, "def") => {
                 flush(&mut cur, &mut model);
-                let (name, kind) = rest.split_once(' ').ok_or_else(|| bad("def needs a kind"))?;
+                let (name, kind) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| bad("def needs a kind"))?;
                 let kind = match kind.split_once(' ') {
                     None if kind == "struct" => DefKind::Struct(Vec::new()),
                     None if kind == "opaque" => DefKind::Opaque,
@@ -250,7 +262,9 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
                     d.ext.insert(k.to_owned(), v.to_owned());
                 }
                 (Cur::Def(d), 2, "field") => {
-                    let (n, t) = rest.split_once(' ').ok_or_else(|| bad("field needs a type"))?;
+                    let (n, t) = rest
+                        .split_once(' ')
+                        .ok_or_else(|| bad("field needs a type"))?;
                     let (json_name, required) = name_req(n);
                     let DefKind::Struct(fields) = &mut d.kind else {
                         return Err(bad("field outside a struct"));
@@ -268,12 +282,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
                     let DefKind::Struct(fields) = &mut d.kind else {
                         return Err(bad("field attribute outside a struct"));
                     };
-                    let f = fields.last_mut().ok_or_else(|| bad("attribute before a field"))?;
+                    let f = fields
+                        .last_mut()
+                        .ok_or_else(|| bad("attribute before a field"))?;
                     if k == "default" {
                         f.default = Some(rest.to_owned());
                     } else {
-                        let (k, v) =
-                            rest.split_once(' ').ok_or_else(|| bad("x needs a value"))?;
+                        let (k, v) = rest.split_once(' ').ok_or_else(|| bad("x needs a value"))?;
                         f.ext.insert(k.to_owned(), v.to_owned());
                     }
                 }
@@ -312,7 +327,9 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
                         Some((c, t)) => (c, Some(ty(t)?)),
                         None => (rest, None),
                     };
-                    let code = c.parse().map_err(|_| bad(&format!("bad status code {c:?}")))?;
+                    let code = c
+                        .parse()
+                        .map_err(|_| bad(&format!("bad status code {c:?}")))?;
                     o.responses.push((code, t));
                 }
                 _ => return Err(bad(&format!("unexpected line {:?}", line.trim()))),

@@ -3,8 +3,8 @@
 /// Rust keywords (strict, reserved and 2024-edition) that cannot be plain identifiers.
 const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in",
-    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
     "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
     "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
@@ -138,11 +138,7 @@ pub fn feature_of(top_module: &str) -> Option<&str> {
 /// Version module name: `1.36.0` -> `v1_36`.
 pub fn version_module(version: &str) -> String {
     let mut it = version.split('.');
-    format!(
-        "v{}_{}",
-        it.next().unwrap_or("0"),
-        it.next().unwrap_or("0")
-    )
+    format!("v{}_{}", it.next().unwrap_or("0"), it.next().unwrap_or("0"))
 }
 
 #[cfg(test)]
@@ -165,7 +161,10 @@ mod tests {
             ("TLSConfig", "tls_config"),
             ("continue", "continue_"),
             ("externalIPs", "external_ips"),
-            ("targetCPUUtilizationPercentage", "target_cpu_utilization_percentage"),
+            (
+                "targetCPUUtilizationPercentage",
+                "target_cpu_utilization_percentage",
+            ),
             ("v1beta1", "v1beta1"),
             ("nonResourceURLs", "non_resource_urls"),
             ("readOnly", "read_only"),

@@ -277,7 +277,9 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
     // Owner kind of each (group, version, plural), from the main-resource operations.
     let mut owner: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for op in &model.ops {
-        let Some(pp) = parse_path(&op.path) else { continue };
+        let Some(pp) = parse_path(&op.path) else {
+            continue;
+        };
         let (Some(plural), None, Some(g)) = (&pp.plural, &pp.subresource, &op.gvk) else {
             continue;
         };
@@ -377,9 +379,11 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                 (Some("post"), "POST") if subset(&query, WRITE_PARAMS) => {
                     (Builder::Create, ok.clone(), op.body().map(|b| b.ty.clone()))
                 }
-                (Some("put"), "PUT") if subset(&query, WRITE_PARAMS) => {
-                    (Builder::Replace, ok.clone(), op.body().map(|b| b.ty.clone()))
-                }
+                (Some("put"), "PUT") if subset(&query, WRITE_PARAMS) => (
+                    Builder::Replace,
+                    ok.clone(),
+                    op.body().map(|b| b.ty.clone()),
+                ),
                 (Some("patch"), "PATCH") if subset(&query, PATCH_PARAMS) => {
                     (Builder::Patch, ok.clone(), None)
                 }
@@ -389,7 +393,10 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                 (Some("deletecollection"), "DELETE") => {
                     let all: Vec<&str> = LIST_PARAMS.iter().chain(DELETE_PARAMS).copied().collect();
                     if !subset(&query, &all) {
-                        return Err(unaccounted(op, "unexpected deletecollection parameters".into()));
+                        return Err(unaccounted(
+                            op,
+                            "unexpected deletecollection parameters".into(),
+                        ));
                     }
                     let item = match &own {
                         Owner::Kind(d) => Type::Ref(d.clone()),
@@ -405,7 +412,11 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                         Some(t) => CustomDecode::Json(t.clone()),
                         None => CustomDecode::Bytes,
                     };
-                    (custom(op, decode), ok.clone(), op.body().map(|b| b.ty.clone()))
+                    (
+                        custom(op, decode),
+                        ok.clone(),
+                        op.body().map(|b| b.ty.clone()),
+                    )
                 }
                 _ => return Err(unaccounted(op, format!("unsupported action {action:?}"))),
             }
@@ -516,7 +527,10 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
         row.verbs.sort_by_key(|v| ORDER.iter().position(|o| o == v));
         row.subresources.sort();
     }
-    p.resources = rows.into_values().filter(|r| !r.plural.is_empty()).collect();
+    p.resources = rows
+        .into_values()
+        .filter(|r| !r.plural.is_empty())
+        .collect();
     p.resources
         .sort_by(|a, b| (&a.group, &a.version, &a.plural).cmp(&(&b.group, &b.version, &b.plural)));
     Ok(p)
@@ -545,7 +559,11 @@ fn group_module(model: &ApiModel, group: &str, version: &str) -> Vec<String> {
     let top = model
         .defs
         .values()
-        .find(|d| d.gvk.iter().any(|g| g.group == group && !d.name.contains("apimachinery")))
+        .find(|d| {
+            d.gvk
+                .iter()
+                .any(|g| g.group == group && !d.name.contains("apimachinery"))
+        })
         .and_then(|d| naming::def_location(&d.name))
         .and_then(|(m, _)| m.first().cloned())
         .unwrap_or_else(|| {
@@ -568,7 +586,9 @@ fn group_module(model: &ApiModel, group: &str, version: &str) -> Vec<String> {
 /// without the group-version (`getCoreV1APIResources` -> `get_api_resources`).
 fn function_name(op: &Operation, pp: Option<&PathParts>, kind: &str) -> String {
     let id = op.id.as_str();
-    let verb_len = id.find(|c: char| c.is_ascii_uppercase()).unwrap_or(id.len());
+    let verb_len = id
+        .find(|c: char| c.is_ascii_uppercase())
+        .unwrap_or(id.len());
     let (verb, mut rest) = id.split_at(verb_len);
     if let Some(pp) = pp {
         let token = gv_token(&pp.group, &pp.version);
@@ -604,7 +624,10 @@ mod tests {
     #[test]
     fn gv_tokens() {
         assert_eq!(gv_token("", "v1"), "CoreV1");
-        assert_eq!(gv_token("rbac.authorization.k8s.io", "v1"), "RbacAuthorizationV1");
+        assert_eq!(
+            gv_token("rbac.authorization.k8s.io", "v1"),
+            "RbacAuthorizationV1"
+        );
         assert_eq!(gv_token("apps", "v1"), "AppsV1");
         assert_eq!(
             gv_token("flowcontrol.apiserver.k8s.io", "v1beta3"),

@@ -8,7 +8,9 @@ use k8s_codegen::generate::{self, Input, VersionJob};
 use k8s_codegen::{emit, fixups, load_v2, model_text, plan};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// All files emitted for a fixture spec, concatenated with their paths.
@@ -64,7 +66,10 @@ fn bad_input_names_file_and_pointer() {
     assert!(missing.contains("/nonexistent/swagger.json"), "{missing}");
 
     let invalid = load_err("{\"swagger\": \"2.0\", \"paths\": {");
-    assert!(invalid.starts_with("<dir>/swagger.json: invalid JSON"), "{invalid}");
+    assert!(
+        invalid.starts_with("<dir>/swagger.json: invalid JSON"),
+        "{invalid}"
+    );
     assert!(invalid.contains("line 1"), "{invalid}");
 
     let dangling = load_err(
@@ -89,7 +94,10 @@ fn bad_input_names_file_and_pointer() {
     let unaccounted = load_err(
         r#"{"swagger":"2.0","definitions":{},"paths":{"/apis/a/v1/things":{"get":{"operationId":"listAV1Thing","x-kubernetes-action":"list","responses":{"200":{"description":"OK"}}}}}}"#,
     );
-    assert!(unaccounted.contains("is not accounted for"), "{unaccounted}");
+    assert!(
+        unaccounted.contains("is not accounted for"),
+        "{unaccounted}"
+    );
 }
 
 fn spec_dir() -> Option<PathBuf> {
@@ -156,8 +164,16 @@ fn every_version_is_accounted_for() {
         let p = plan::plan(&m, &facts).unwrap();
         let e = emit::emit_version(&m, &facts, &p).unwrap();
         let c = &e.counts;
-        assert_eq!(c.definitions, c.emitted + c.special + c.skipped, "{v}: {c:?}");
-        assert_eq!(c.operations, c.ops_emitted + c.ops_folded + c.ops_dropped, "{v}: {c:?}");
+        assert_eq!(
+            c.definitions,
+            c.emitted + c.special + c.skipped,
+            "{v}: {c:?}"
+        );
+        assert_eq!(
+            c.operations,
+            c.ops_emitted + c.ops_folded + c.ops_dropped,
+            "{v}: {c:?}"
+        );
         eprintln!("{v}: {c:?}");
         if *v == "1.36.0" {
             assert_eq!(c.operations, 1123);

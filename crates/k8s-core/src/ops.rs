@@ -937,10 +937,11 @@ mod tests {
 
     #[test]
     fn delete_puts_propagation_policy_in_a_body() {
-        let r = DeleteRequest::<Obj>::new("/apis/apps/v1/namespaces/default/deployments/web".into())
-            .propagation_policy(PropagationPolicy::Foreground)
-            .to_request()
-            .unwrap();
+        let r =
+            DeleteRequest::<Obj>::new("/apis/apps/v1/namespaces/default/deployments/web".into())
+                .propagation_policy(PropagationPolicy::Foreground)
+                .to_request()
+                .unwrap();
         assert_eq!(
             String::from_utf8(r.body.unwrap()).unwrap(),
             r#"{"apiVersion":"v1","kind":"DeleteOptions","propagationPolicy":"Foreground"}"#
@@ -950,7 +951,10 @@ mod tests {
             .grace_period_seconds(0)
             .to_request()
             .unwrap();
-        assert_eq!(r.path_and_query(), "/api/v1/namespaces/default/pods/demo?gracePeriodSeconds=0");
+        assert_eq!(
+            r.path_and_query(),
+            "/api/v1/namespaces/default/pods/demo?gracePeriodSeconds=0"
+        );
         assert!(r.body.is_none());
     }
 
@@ -962,13 +966,21 @@ mod tests {
             .unwrap();
         assert!(matches!(s, DeleteResponse::Status(_)));
         let o = req.decode_response(br#"{"kind":"Pod"}"#).unwrap();
-        assert_eq!(o, DeleteResponse::Object(Obj { kind: Some("Pod".into()) }));
+        assert_eq!(
+            o,
+            DeleteResponse::Object(Obj {
+                kind: Some("Pod".into())
+            })
+        );
     }
 
     #[test]
     fn apply_needs_a_field_manager() {
         let p = PatchRequest::<Obj>::new("/x".into(), Patch::Apply(serde_json::json!({})));
-        assert!(matches!(p.to_request(), Err(RequestError::Missing("fieldManager"))));
+        assert!(matches!(
+            p.to_request(),
+            Err(RequestError::Missing("fieldManager"))
+        ));
         let r = p.field_manager("me").force().to_request().unwrap();
         assert_eq!(r.query_string(), "fieldManager=me&force=true");
         assert_eq!(r.content_type, Some("application/apply-patch+yaml"));

@@ -90,7 +90,11 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for WatchEvent<T> {
             "ERROR" => {
                 WatchEvent::Error(Status::deserialize(raw.object).map_err(D::Error::custom)?)
             }
-            other => return Err(D::Error::custom(format!("unknown watch event type {other:?}"))),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "unknown watch event type {other:?}"
+                )));
+            }
         })
     }
 }
