@@ -13,7 +13,8 @@
 //!   response's schema is under `content` per media type (`application/json` preferred).
 //!
 //! A definition or operation appears in several documents; after conversion the copies must be
-//! identical. When they are not, the first (in file-name order) is kept and the difference is
+//! identical, except for a definition's group-version-kind list (each document lists only its own
+//! group's kinds; the model has the union). When they are not, the first (in file-name order) is kept and the difference is
 //! recorded as a [`Conflict`] (see [`load_dir_report`]).
 
 use std::borrow::Borrow;
@@ -156,9 +157,21 @@ struct Acc {
 
 impl Acc {
     fn add_def(&mut self, def: Definition, file: &Path, ptr: String) {
-        match self.defs.get(&def.name) {
+        match self.defs.get_mut(&def.name) {
             Some((kept, kept_file, _)) => {
-                if *kept != def {
+                let same = kept.description == def.description
+                    && kept.kind == def.kind
+                    && kept.ext == def.ext;
+                if same {
+                    // Shared types (DeleteOptions, WatchEvent) list, in each group's document,
+                    // only that group's kinds: the model has the union, sorted.
+                    for g in def.gvk {
+                        if !kept.gvk.contains(&g) {
+                            kept.gvk.push(g);
+                            kept.gvk.sort();
+                        }
+                    }
+                } else {
                     self.conflicts.push(Conflict {
                         what: format!("definition {}", def.name),
                         kept: kept_file.clone(),
@@ -193,7 +206,10 @@ impl Acc {
 
     /// Every reference must name a definition of some document.
     fn check_refs(&self) -> Result<()> {
-        fn missing<'a>(t: &'a Type, defs: &BTreeMap<String, (Definition, PathBuf, String)>) -> Option<&'a str> {
+        fn missing<'a>(
+            t: &'a Type,
+            defs: &BTreeMap<String, (Definition, PathBuf, String)>,
+        ) -> Option<&'a str> {
             match t {
                 Type::Ref(n) if !defs.contains_key(n) => Some(n),
                 Type::Array(i) | Type::Map(i) => missing(i, defs),
@@ -269,12 +285,9 @@ fn load_document(path: &Path, acc: &mut Acc) -> Result<()> {
         }
     }
     if let Some(schemas) = doc.pointer("/components/schemas") {
-        let map = schemas.as_object().ok_or_else(|| {
-            err((
-                "/components/schemas".into(),
-                "expected an object".into(),
-            ))
-        })?;
+        let map = schemas
+            .as_object()
+            .ok_or_else(|| err(("/components/schemas".into(), "expected an object".into())))?;
         for (name, v) in map {
             let ptr = format!("/components/schemas/{}", pointer_token(name));
             let schema = match ReferenceOr::<Schema>::deserialize(v) {
@@ -526,7 +539,9 @@ fn scalar_type(sh: &Shape<'_>, ptr: &str) -> ConvResult<Type> {
 }
 
 /// `x-kubernetes-*` facts as compact JSON, without the group-version-kind (a field of its own).
-fn extensions<'a>(ext: impl IntoIterator<Item = (&'a String, &'a Value)>) -> BTreeMap<String, String> {
+fn extensions<'a>(
+    ext: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> BTreeMap<String, String> {
     ext.into_iter()
         .filter(|(k, _)| k.starts_with("x-kubernetes-") && *k != GVK)
         .map(|(k, v)| (k.clone(), v.to_string()))
@@ -557,7 +572,12 @@ fn gvk_list(s: &Schema, ptr: &str) -> ConvResult<Vec<Gvk>> {
         None => Ok(Vec::new()),
         Some(v) => Vec::<RawGvk>::deserialize(v)
             .map(|l| l.into_iter().map(Gvk::from).collect())
-            .map_err(|e| (format!("{ptr}/{GVK}"), format!("invalid group-version-kind list: {e}"))),
+            .map_err(|e| {
+                (
+                    format!("{ptr}/{GVK}"),
+                    format!("invalid group-version-kind list: {e}"),
+                )
+            }),
     }
 }
 
@@ -678,14 +698,20 @@ fn content_type<'a>(
         .or_else(|| content.clone().find(|(_, m)| m.schema.is_some()));
     match chosen {
         Some((k, m)) => match &m.schema {
-            Some(s) => ref_or_type(s, &format!("{ptr}/content/{}/schema", pointer_token(k))).map(Some),
+            Some(s) => {
+                ref_or_type(s, &format!("{ptr}/content/{}/schema", pointer_token(k))).map(Some)
+            }
             None => Ok(None),
         },
         None => Ok(None),
     }
 }
 
-fn convert_path_item(path: &str, item: &PathItem, ptr: &str) -> ConvResult<Vec<(Operation, String)>> {
+fn convert_path_item(
+    path: &str,
+    item: &PathItem,
+    ptr: &str,
+) -> ConvResult<Vec<(Operation, String)>> {
     let methods = [
         ("GET", &item.get),
         ("PUT", &item.put),
@@ -700,10 +726,12 @@ fn convert_path_item(path: &str, item: &PathItem, ptr: &str) -> ConvResult<Vec<(
     for (method, op) in methods {
         let Some(op) = op else { continue };
         let optr = format!("{ptr}/{}", method.to_lowercase());
-        let id = op
-            .operation_id
-            .clone()
-            .ok_or_else(|| (format!("{optr}/operationId"), "missing operationId".to_owned()))?;
+        let id = op.operation_id.clone().ok_or_else(|| {
+            (
+                format!("{optr}/operationId"),
+                "missing operationId".to_owned(),
+            )
+        })?;
         let mut params: BTreeMap<(ParamIn, String), Param> = BTreeMap::new();
         for (i, p) in item.parameters.iter().enumerate() {
             let p = convert_param(p, &format!("{ptr}/parameters/{i}"))?;
@@ -725,8 +753,12 @@ fn convert_path_item(path: &str, item: &PathItem, ptr: &str) -> ConvResult<Vec<(
             }
             Some(ReferenceOr::Item(rb)) => {
                 let bptr = format!("{optr}/requestBody");
-                let ty = content_type(rb.content.iter(), &bptr)?
-                    .ok_or_else(|| (format!("{bptr}/content"), "request body without a schema".to_owned()))?;
+                let ty = content_type(rb.content.iter(), &bptr)?.ok_or_else(|| {
+                    (
+                        format!("{bptr}/content"),
+                        "request body without a schema".to_owned(),
+                    )
+                })?;
                 consumes = rb.content.keys().cloned().collect();
                 params.insert(
                     (ParamIn::Body, "body".into()),
