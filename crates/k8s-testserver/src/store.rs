@@ -379,6 +379,7 @@ impl State {
     /// Drops all kept events: older resource versions and continue tokens expire.
     pub(crate) fn compact(&mut self) {
         self.history.clear();
+        self.rv += 1;
         self.compacted = self.rv;
     }
 

@@ -125,3 +125,34 @@ pub async fn admin_server() -> TestServer {
         .await
         .unwrap()
 }
+
+/// Reads watch events from a streaming response until `n` events arrived, the stream ended, or
+/// `secs` passed.
+pub async fn read_events(resp: reqwest::Response, n: usize, secs: u64) -> (Vec<Value>, bool) {
+    use futures_util::StreamExt;
+    let mut stream = resp.bytes_stream();
+    let mut buf = Vec::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut ended_with_error = false;
+    while events.len() < n {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Err(_) | Ok(None) => break,
+            Ok(Some(Err(_))) => {
+                ended_with_error = true;
+                break;
+            }
+            Ok(Some(Ok(chunk))) => {
+                buf.extend_from_slice(&chunk);
+                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+                        events.push(v);
+                    }
+                }
+            }
+        }
+    }
+    (events, ended_with_error)
+}
