@@ -513,3 +513,339 @@ fn v2_and_v3_models_agree_except_for_listed_differences() {
         "unexpected differences:\n{unexpected}"
     );
 }
+
+/// The v2 model with what [`load_v3::merge_into`] may change (defaults, descriptions) removed.
+fn without_merged_facts(m: &ApiModel) -> ApiModel {
+    let mut m = m.clone();
+    for d in m.defs.values_mut() {
+        d.description = None;
+        if let DefKind::Struct(fields) = &mut d.kind {
+            for f in fields {
+                f.default = None;
+                f.description = None;
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn merge_into_adds_v3_defaults_and_changes_no_types() {
+    let Some(dir) = spec_dir() else {
+        eprintln!("no spec files (set K8S_SPEC_DIR); skipped");
+        return;
+    };
+    for v in VERSIONS {
+        let Some((v2, v3)) = load_both(&dir, v) else {
+            continue;
+        };
+        let mut merged = v2.clone();
+        let stats = load_v3::merge_report(&mut merged, &v3.model);
+        let field = |m: &ApiModel, def: &str, name: &str| {
+            let DefKind::Struct(fields) = &m.defs[def].kind else {
+                panic!("{def} is not a struct");
+            };
+            fields.iter().find(|f| f.json_name == name).unwrap().clone()
+        };
+        let port = "io.k8s.api.core.v1.ContainerPort";
+        assert_eq!(
+            field(&v2, port, "protocol").default,
+            None,
+            "v{v}: v2 has no default"
+        );
+        assert_eq!(
+            field(&merged, port, "protocol").default.as_deref(),
+            Some("\"TCP\""),
+            "v{v}"
+        );
+        assert_eq!(
+            field(&merged, port, "containerPort").default.as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            field(&merged, "io.k8s.api.core.v1.Container", "resources")
+                .default
+                .as_deref(),
+            Some("{}"),
+            "v{v}: default beside an allOf-wrapped $ref"
+        );
+        // Every default v3 has for a field both have is now in the merged model, verbatim.
+        let mut expected = 0;
+        for (name, d3) in &v3.model.defs {
+            let (Some(d2), DefKind::Struct(f3)) = (merged.defs.get(name), &d3.kind) else {
+                continue;
+            };
+            let DefKind::Struct(f2) = &d2.kind else {
+                continue;
+            };
+            for f in f3.iter().filter(|f| f.default.is_some()) {
+                if let Some(g) = f2.iter().find(|g| g.json_name == f.json_name) {
+                    assert_eq!(g.default, f.default, "v{v}: {name}.{}", f.json_name);
+                    expected += 1;
+                }
+            }
+        }
+        assert_eq!(stats.defaults, expected, "v{v}: v2 had no defaults before");
+        assert!(
+            stats.defaults > 600,
+            "v{v}: only {} defaults",
+            stats.defaults
+        );
+        assert_eq!(
+            without_merged_facts(&merged),
+            without_merged_facts(&v2),
+            "v{v}: merge_into changed more than defaults and descriptions"
+        );
+        eprintln!(
+            "v{v}: merge_into added {} defaults, {} descriptions",
+            stats.defaults, stats.descriptions
+        );
+    }
+}
+
+/// Writes `docs` (file name, JSON text) into a fresh temporary `v3/` directory.
+fn v3_dir(docs: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in docs {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+const SMALL_DOC: &str = r##"{
+  "openapi": "3.0.0",
+  "info": {"title": "Kubernetes", "version": "v1.0.0"},
+  "paths": {
+    "/apis/demo/v1/namespaces/{namespace}/widgets": {
+      "parameters": [
+        {"name": "namespace", "in": "path", "required": true, "schema": {"type": "string", "uniqueItems": true}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "uniqueItems": true}}
+      ],
+      "post": {
+        "operationId": "createDemoV1NamespacedWidget",
+        "x-kubernetes-action": "post",
+        "x-kubernetes-group-version-kind": {"group": "demo", "version": "v1", "kind": "Widget"},
+        "requestBody": {"required": true, "content": {"*/*": {"schema": {"$ref": "#/components/schemas/demo.v1.Widget"}}}},
+        "responses": {
+          "201": {"description": "Created", "content": {
+            "application/yaml": {"schema": {"$ref": "#/components/schemas/demo.v1.Widget"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/demo.v1.Widget"}}}},
+          "401": {"description": "Unauthorized"}
+        }
+      }
+    }
+  },
+  "components": {"schemas": {
+    "demo.v1.Widget": {
+      "type": "object",
+      "required": ["size"],
+      "x-kubernetes-group-version-kind": [{"group": "demo", "version": "v1", "kind": "Widget"}],
+      "properties": {
+        "spec": {"allOf": [{"$ref": "#/components/schemas/demo.v1.Spec"}], "default": {}, "description": "the spec", "x-kubernetes-map-type": "atomic"},
+        "size": {"$ref": "#/components/schemas/demo.v1.Quantity"},
+        "port": {"allOf": [{"$ref": "#/components/schemas/demo.v1.IntOrString"}]},
+        "inline": {"x-kubernetes-int-or-string": true},
+        "either": {"anyOf": [{"type": "integer", "format": "int32"}, {"type": "string"}]},
+        "labels": {"type": "object", "additionalProperties": {"type": "string", "default": ""}},
+        "data": {"type": "string", "format": "byte", "nullable": true},
+        "protocol": {"type": "string", "default": "TCP", "enum": ["TCP", "UDP"]}
+      }
+    },
+    "demo.v1.Spec": {"type": "object", "properties": {"replicas": {"type": "integer", "format": "int32", "default": 1}}},
+    "demo.v1.Quantity": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+    "demo.v1.IntOrString": {"format": "int-or-string", "oneOf": [{"type": "integer"}, {"type": "string"}]},
+    "demo.v1.Raw": {"type": "object"}
+  }}
+}"##;
+
+#[test]
+fn v3_forms_are_normalised() {
+    use k8s_codegen::ir::{Gvk, ParamIn};
+    // A second document repeats a schema with a different group-version-kind list: merged.
+    let other = SMALL_DOC.replace("\"paths\": {", "\"paths\": {}, \"unused\": {");
+    let other = other.replace(
+        r#"[{"group": "demo", "version": "v1", "kind": "Widget"}]"#,
+        r#"[{"group": "demo", "version": "v2", "kind": "Widget"}]"#,
+    );
+    let dir = v3_dir(&[
+        ("a.json", SMALL_DOC),
+        ("b.json", &other),
+        ("notes.txt", "ignored"),
+    ]);
+    let load = load_v3::load_dir_report(dir.path(), "0.0.1").unwrap();
+    assert_eq!(load.documents, 2);
+    assert!(load.conflicts.is_empty(), "{:?}", load.conflicts);
+    let m = load.model;
+    let w = &m.defs["demo.v1.Widget"];
+    assert_eq!(
+        w.gvk,
+        [("v1"), ("v2")].map(|v| Gvk {
+            group: "demo".into(),
+            version: v.into(),
+            kind: "Widget".into()
+        })
+    );
+    let DefKind::Struct(fields) = &w.kind else {
+        panic!("not a struct")
+    };
+    let f = |n: &str| fields.iter().find(|f| f.json_name == n).unwrap();
+    let names: Vec<_> = fields.iter().map(|f| f.json_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "data", "either", "inline", "labels", "port", "protocol", "size", "spec"
+        ]
+    );
+    assert_eq!(f("spec").ty, Type::Ref("demo.v1.Spec".into()));
+    assert_eq!(f("spec").default.as_deref(), Some("{}"));
+    assert_eq!(f("spec").description.as_deref(), Some("the spec"));
+    assert_eq!(f("spec").ext["x-kubernetes-map-type"], "\"atomic\"");
+    assert_eq!(f("size").ty, Type::Ref("demo.v1.Quantity".into()));
+    assert!(f("size").required && !f("spec").required);
+    assert_eq!(f("port").ty, Type::Ref("demo.v1.IntOrString".into()));
+    assert_eq!(f("inline").ty, Type::IntOrString);
+    assert_eq!(f("either").ty, Type::IntOrString);
+    assert_eq!(f("labels").ty, Type::Map(Box::new(Type::String)));
+    assert_eq!(f("data").ty, Type::Bytes);
+    assert_eq!(f("protocol").default.as_deref(), Some("\"TCP\""));
+    assert_eq!(m.defs["demo.v1.Quantity"].kind, DefKind::Scalar(Type::Any));
+    assert_eq!(
+        m.defs["demo.v1.IntOrString"].kind,
+        DefKind::Scalar(Type::IntOrString)
+    );
+    assert_eq!(m.defs["demo.v1.Raw"].kind, DefKind::Opaque);
+
+    assert_eq!(m.ops.len(), 1);
+    let op = &m.ops[0];
+    assert_eq!(
+        (op.method.as_str(), op.id.as_str()),
+        ("POST", "createDemoV1NamespacedWidget")
+    );
+    assert_eq!(op.action.as_deref(), Some("post"));
+    let params: Vec<_> = op
+        .params
+        .iter()
+        .map(|p| (p.location, p.name.as_str(), p.ty.clone(), p.required))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            (ParamIn::Path, "namespace", Type::String, true),
+            (ParamIn::Query, "limit", Type::I64, false),
+            (
+                ParamIn::Body,
+                "body",
+                Type::Ref("demo.v1.Widget".into()),
+                true
+            ),
+        ]
+    );
+    assert_eq!(op.consumes, ["*/*"]);
+    // Media types come in name order (the document is read as a serde_json::Value).
+    assert_eq!(op.produces, ["application/json", "application/yaml"]);
+    assert_eq!(
+        op.responses,
+        [(201, Some(Type::Ref("demo.v1.Widget".into()))), (401, None)]
+    );
+}
+
+#[test]
+fn differing_copies_of_a_schema_are_recorded_and_the_first_kept() {
+    let other = SMALL_DOC.replace(r#""default": 1"#, r#""default": 2"#);
+    let dir = v3_dir(&[("a.json", SMALL_DOC), ("b.json", &other)]);
+    let load = load_v3::load_dir_report(dir.path(), "0.0.1").unwrap();
+    assert_eq!(load.conflicts.len(), 1, "{:?}", load.conflicts);
+    let c = &load.conflicts[0];
+    assert_eq!(c.what, "definition demo.v1.Spec");
+    assert!(c.kept.ends_with("a.json") && c.dropped.ends_with("b.json"));
+    let DefKind::Struct(f) = &load.model.defs["demo.v1.Spec"].kind else {
+        panic!()
+    };
+    assert_eq!(f[0].default.as_deref(), Some("1"));
+}
+
+/// Each broken document gives an error naming the file and the JSON pointer (no panic).
+#[test]
+fn broken_documents_give_errors_with_file_and_pointer() {
+    let cases: &[(&str, String, &str)] = &[
+        ("not JSON", "{\"openapi\": ".into(), "invalid JSON"),
+        ("swagger 2.0", r#"{"swagger": "2.0"}"#.into(), "#/openapi: expected an OpenAPI 3.x"),
+        (
+            "$ref to nothing",
+            SMALL_DOC.replace(
+                "\"$ref\": \"#/components/schemas/demo.v1.Quantity\"",
+                "\"$ref\": \"#/components/schemas/demo.v1.Nothing\"",
+            ),
+            "#/components/schemas/demo.v1.Widget/properties/size: $ref to a missing schema \"demo.v1.Nothing\"",
+        ),
+        (
+            "$ref outside components",
+            SMALL_DOC.replace("#/components/schemas/demo.v1.Spec", "other.json#/Spec"),
+            "#/components/schemas/demo.v1.Widget/properties/spec/allOf/0/$ref: unsupported $ref",
+        ),
+        (
+            "unknown format",
+            SMALL_DOC.replace("\"format\": \"byte\"", "\"format\": \"uuid\""),
+            "#/components/schemas/demo.v1.Widget/properties/data: unsupported type/format",
+        ),
+        (
+            "schema of the wrong shape",
+            SMALL_DOC.replace("\"required\": [\"size\"]", "\"required\": \"size\""),
+            "#/components/schemas/demo.v1.Widget: invalid schema",
+        ),
+        (
+            "required property missing",
+            SMALL_DOC.replace("\"required\": [\"size\"]", "\"required\": [\"weight\"]"),
+            "#/components/schemas/demo.v1.Widget/required: required property \"weight\"",
+        ),
+        (
+            "undeclared path parameter",
+            SMALL_DOC.replace("\"name\": \"namespace\"", "\"name\": \"ns\""),
+            "#/paths/~1apis~1demo~1v1~1namespaces~1{namespace}~1widgets/post: path parameter {namespace} is not declared",
+        ),
+        (
+            "header parameter",
+            SMALL_DOC.replace("\"in\": \"query\"", "\"in\": \"header\""),
+            "widgets/parameters/1/in: unsupported parameter location",
+        ),
+        (
+            "operation without an id",
+            SMALL_DOC.replace("\"operationId\"", "\"opId\""),
+            "widgets/post/operationId: missing operationId",
+        ),
+        (
+            "array without items",
+            SMALL_DOC.replace(
+                "\"labels\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\", \"default\": \"\"}}",
+                "\"labels\": {\"type\": \"array\"}",
+            ),
+            "#/components/schemas/demo.v1.Widget/properties/labels/items: array without items",
+        ),
+        (
+            "paths not an object",
+            r#"{"openapi": "3.0.0", "paths": []}"#.into(),
+            "#/paths: expected an object",
+        ),
+    ];
+    for (what, text, want) in cases {
+        assert_ne!(
+            text.as_str(),
+            SMALL_DOC,
+            "{what}: the replacement did nothing"
+        );
+        let dir = v3_dir(&[("group.json", text)]);
+        let err = load_v3::load_dir(dir.path(), "0.0.1")
+            .unwrap_err()
+            .to_string();
+        let file = dir.path().join("group.json").display().to_string();
+        assert!(err.starts_with(&file), "{what}: {err}");
+        assert!(err.contains(want), "{what}: {err:?} lacks {want:?}");
+    }
+    let empty = v3_dir(&[]);
+    let err = load_v3::load_dir(empty.path(), "0.0.1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no *.json"), "{err}");
+    let err = load_v3::load_dir(&empty.path().join("missing"), "0.0.1").unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
