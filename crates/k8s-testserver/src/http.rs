@@ -985,6 +985,8 @@ async fn watch_task(
         for (counts, line) in lines.drain(..) {
             if counts {
                 if drop_after.is_some_and(|n| sent >= n) {
+                    // Let the events already sent reach the client before the reset.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     let _ = tx
                         .send(Err(std::io::Error::other(
                             "watch dropped by fault injection",

@@ -1558,9 +1558,11 @@ impl State {
                 continue;
             }
             for p in patch::leaves(&applied_set) {
-                if set.contains(&p)
-                    && patch::value_at(&current, &p) != patch::value_at(&applied, &p)
-                {
+                let applied_value = patch::value_at(&applied, &p);
+                if applied_value.is_some_and(Value::is_object) {
+                    continue;
+                }
+                if set.contains(&p) && patch::value_at(&current, &p) != applied_value {
                     conflicts.push((m.to_string(), patch::path_string(&p)));
                 }
             }
@@ -2068,7 +2070,13 @@ impl State {
                     .pointer("/spec/minAvailable")
                     .and_then(Value::as_i64)
                     .unwrap_or(0);
-                if healthy - 1 < min {
+                let pod_healthy = is_ready(&pod);
+                let allowed = if pod_healthy {
+                    healthy - 1 >= min
+                } else {
+                    healthy >= min
+                };
+                if !allowed {
                     let mut e = errors::too_many_requests(
                         "Cannot evict pod as it would violate the pod's disruption budget.",
                         None,
@@ -2322,6 +2330,16 @@ pub(crate) fn user_info_json(u: &UserInfo) -> Value {
         v["extra"] = Value::Object(extra);
     }
     v
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
+            })
+        })
 }
 
 /// The `autoscaling/v1` Scale view of an object.
