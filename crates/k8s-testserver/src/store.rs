@@ -2072,7 +2072,7 @@ impl State {
                     .unwrap_or(0);
                 let pod_healthy = is_ready(&pod);
                 let allowed = if pod_healthy {
-                    healthy - 1 >= min
+                    healthy > min
                 } else {
                     healthy >= min
                 };
