@@ -725,10 +725,7 @@ fn decode_delete<T: DeserializeOwned>(body: &[u8]) -> Result<DeleteResponse<T>, 
 }
 
 fn decode_json_borrowed<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
-    serde_json::from_slice(body).map_err(|source| DecodeError::Json {
-        what: std::any::type_name::<T>(),
-        source,
-    })
+    serde_json::from_slice(body).map_err(|e| DecodeError::json::<T>(&e))
 }
 
 /// DELETE of one object.

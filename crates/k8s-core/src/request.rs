@@ -175,14 +175,20 @@ pub enum RequestError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The body is not the JSON that was expected.
-    #[error("cannot decode {what} from the response body: {source}")]
+    /// The body is not the JSON that was expected. Only the kind of error and its position are
+    /// kept: serde_json's own message can quote values from the body (a Secret's data).
+    #[error(
+        "cannot decode {what} from the response body: {category} error at line {line}, column {column}"
+    )]
     Json {
         /// What was being decoded (a Rust type name).
         what: &'static str,
-        /// The JSON error, with line and column.
-        #[source]
-        source: serde_json::Error,
+        /// `syntax`, `data` (wrong type or value), `eof` (truncated) or `io`.
+        category: &'static str,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
     },
     /// The body is not UTF-8 text.
     #[error("the response body is not UTF-8 text: {0}")]
@@ -211,10 +217,25 @@ pub trait ApiRequest {
 
 /// Decodes a JSON body into `T`.
 pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
-    serde_json::from_slice(body).map_err(|source| DecodeError::Json {
-        what: std::any::type_name::<T>(),
-        source,
-    })
+    serde_json::from_slice(body).map_err(|e| DecodeError::json::<T>(&e))
+}
+
+impl DecodeError {
+    /// A JSON decode error of `T`, without the parts of serde_json's message that quote data.
+    pub fn json<T: ?Sized>(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        DecodeError::Json {
+            what: std::any::type_name::<T>(),
+            category: match e.classify() {
+                Category::Io => "io",
+                Category::Syntax => "syntax",
+                Category::Data => "data",
+                Category::Eof => "eof",
+            },
+            line: e.line(),
+            column: e.column(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +264,15 @@ mod tests {
     fn path_segments_are_escaped() {
         assert_eq!(encode_path_segment_pub("a b/c?"), "a%20b%2Fc%3F");
         assert_eq!(encode_path_segment_pub("web-0.x_y~"), "web-0.x_y~");
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_the_body() {
+        let e = decode_json::<i32>(br#""c2VjcmV0""#)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("c2VjcmV0"), "{e}");
+        assert!(e.contains("data error at line 1, column 10"), "{e}");
     }
 
     #[test]

@@ -67,7 +67,17 @@ impl<T> WatchEvent<T> {
     where
         T: DeserializeOwned,
     {
-        serde_json::from_slice(line).map_err(|e| crate::DecodeError::WatchEvent(e.to_string()))
+        serde_json::from_slice(line).map_err(|e| match crate::DecodeError::json::<Self>(&e) {
+            crate::DecodeError::Json {
+                category,
+                line,
+                column,
+                ..
+            } => crate::DecodeError::WatchEvent(format!(
+                "{category} error at line {line}, column {column}"
+            )),
+            other => other,
+        })
     }
 }
 
