@@ -372,3 +372,20 @@ pub(crate) fn for_code(code: u16) -> ApiError {
     };
     plain(Status::failure(code, reason, msg))
 }
+
+/// 422 for a patch that cannot be applied to the object (as `NewGenericServerResponse` does).
+pub(crate) fn patch_failed(message: &str) -> ApiError {
+    let mut d = StatusDetails::default();
+    let mut c = StatusCause::default();
+    c.reason = Some("UnexpectedServerResponse".into());
+    c.message = Some(message.to_string());
+    d.causes = Some(vec![c]);
+    with_details(
+        Status::failure(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        ),
+        d,
+    )
+}

@@ -196,18 +196,17 @@ fn authenticate(shared: &Shared, auth: &CertAuth, headers: &http::HeaderMap) -> 
         }
         u
     };
-    if let Some(h) = headers.get(header::AUTHORIZATION) {
-        let s = h.to_str().ok()?.trim();
-        let (scheme, token) = s.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
+    // Like the real server, only bearer tokens are credentials here; other schemes (basic
+    // auth) are ignored and the request falls through to certificates or anonymous.
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or("").trim())
+        .and_then(|s| s.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string());
+    if let Some(token) = bearer {
         let state = lock(&shared.state);
-        return state
-            .tokens
-            .get(token.trim())
-            .cloned()
-            .map(with_authenticated);
+        return state.tokens.get(&token).cloned().map(with_authenticated);
     }
     match auth {
         CertAuth::Valid(user, groups, fp) => Some(with_authenticated(UserInfo {

@@ -35,6 +35,7 @@ mod builtin_resources;
 mod errors;
 mod http;
 mod patch;
+mod proto;
 mod registry;
 mod selectors;
 mod store;
@@ -340,12 +341,17 @@ impl TestServer {
         )
     }
 
-    /// Writes a kubeconfig without credentials (anonymous requests).
+    /// Writes a kubeconfig whose requests are anonymous (`system:anonymous`). It names a
+    /// basic-auth user, which the server ignores like the real one does, so that `kubectl`
+    /// does not prompt for credentials.
     ///
     /// # Panics
     /// If the server's temporary directory cannot be written.
     pub fn kubeconfig_anonymous(&self) -> PathBuf {
-        self.kubeconfig("kubeconfig-anonymous.yaml", "    {}\n")
+        self.kubeconfig(
+            "kubeconfig-anonymous.yaml",
+            "    username: anonymous\n    password: anonymous\n",
+        )
     }
 
     /// A client certificate for `user` in `groups`, signed by the server's CA:

@@ -422,6 +422,23 @@ impl State {
 
     /// Parses a JSON body: 400 with the real wording when malformed.
     fn decode(&self, req: &Req) -> Result<(Value, Vec<String>), ApiError> {
+        let ct = req.content_type.to_ascii_lowercase();
+        if ct.starts_with("application/vnd.kubernetes.protobuf") {
+            return crate::proto::decode(req.body)
+                .map(|v| (v, Vec::new()))
+                .ok_or_else(|| {
+                    errors::unsupported_media_type(
+                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                        false,
+                    )
+                });
+        }
+        if ct.starts_with("application/yaml") {
+            let text = String::from_utf8_lossy(req.body);
+            return serde_saphyr::from_str::<Value>(&text)
+                .map(|v| (v, Vec::new()))
+                .map_err(|e| errors::bad_request(format!("error converting YAML to JSON: {e}")));
+        }
         let (v, dups) = validate::parse_json_with_dups(req.body).map_err(|e| {
             let text = String::from_utf8_lossy(req.body);
             let preview: String = text.chars().take(30).collect();
@@ -1398,18 +1415,7 @@ impl State {
         let patched = match ct.as_str() {
             "application/json-patch+json" => match patch::json_patch(&base, &patch) {
                 Err(bad) => return Err(errors::bad_request(bad)),
-                Ok(Err(failed)) => {
-                    return Err(errors::invalid(
-                        &req.def.kind,
-                        "",
-                        req.name(),
-                        &[("FieldValueInvalid".into(), String::new(), failed)],
-                    )
-                    .with_message(
-                        "the server rejected our request due to an error in our request"
-                            .to_string(),
-                    ));
-                }
+                Ok(Err(failed)) => return Err(errors::patch_failed(&failed)),
                 Ok(Ok(v)) => v,
             },
             "application/merge-patch+json" => {
@@ -2302,17 +2308,6 @@ impl State {
         body["metadata"] = json!({"creationTimestamp": now()});
         body["status"] = status;
         Ok(Reply::ok(201, body))
-    }
-}
-
-trait WithMessage {
-    fn with_message(self, m: String) -> Self;
-}
-
-impl WithMessage for ApiError {
-    fn with_message(mut self, m: String) -> Self {
-        self.status.message = Some(m);
-        self
     }
 }
 
