@@ -124,7 +124,7 @@ pub const BUILTIN_RESOURCES: &[ResourceInfo] = &[
         "nodes",
         Cluster,
         ALL,
-        &[("proxy", ""), ("status", "Node")],
+        &[("proxy", "NodeProxyOptions"), ("status", "Node")],
     ),
     row(
         "",

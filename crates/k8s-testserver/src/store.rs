@@ -259,6 +259,19 @@ impl State {
                      "type": "ClusterIP", "sessionAffinity": "None", "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"},
             "status": {"loadBalancer": {}}});
         self.system_create("/services", svc);
+        let t = now();
+        self.system_create(
+            "/configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {"client-ca-file": self.ca_pem, "requestheader-allowed-names": "[]",
+                     "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]",
+                     "requestheader-group-headers": "[\"X-Remote-Group\"]",
+                     "requestheader-username-headers": "[\"X-Remote-User\"]"}}),
+        );
+        self.system_create("/configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-apiserver-legacy-service-account-token-tracking", "namespace": "kube-system"},
+            "data": {"since": t.get(..10).unwrap_or("")}}));
     }
 
     /// Stores an object created by the control plane itself (bootstrap, controllers).
@@ -924,6 +937,10 @@ impl State {
             })
             .collect();
         let mut md = json!({"resourceVersion": list_rv.to_string()});
+        if req.def.custom.is_some() {
+            // Custom resource lists always carry `continue` (empty on the last page).
+            md["continue"] = json!("");
+        }
         if take < total {
             if let Some((last, _)) = matching.get(take.saturating_sub(1)) {
                 md["continue"] = json!(Self::continue_token(list_rv as i64, last));
@@ -1057,6 +1074,9 @@ impl State {
             if has_gen {
                 m.insert("generation".into(), json!(1));
             }
+        }
+        if req.def.group == "batch" && req.def.kind == "Job" {
+            job_selector(&mut obj);
         }
         obj = Self::with_gvk(&req.def, obj);
         self.track_update(req, None, &mut obj);
@@ -1499,6 +1519,12 @@ impl State {
             }
         }
         let mut applied_set = patch::field_set(&applied, &self.keys);
+        // An applier owns the fields it sets, not the maps around them.
+        applied_set.retain(|p| {
+            !(matches!(p.last(), Some(patch::Step::Field(_)))
+                && patch::value_at(&applied, p)
+                    .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty())))
+        });
         if req.sub.as_deref() == Some("status") {
             applied_set.retain(|p| p.first() == Some(&patch::Step::Field("status".into())));
         } else if req.def.has_subresource("status") {
@@ -1832,8 +1858,8 @@ impl State {
             let mut shown = removed;
             if is_pod {
                 let m = meta_mut(&mut shown);
-                m.entry("deletionTimestamp").or_insert(json!(now()));
-                m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+                m.insert("deletionTimestamp".into(), json!(now()));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
             }
             return obj_reply(shown);
         }
@@ -2325,6 +2351,52 @@ pub(crate) fn user_info_json(u: &UserInfo) -> Value {
         v["extra"] = Value::Object(extra);
     }
     v
+}
+
+/// What the Job strategy does on create: a generated selector on the controller uid, the
+/// matching template labels, and the Job's labels defaulted from its template.
+fn job_selector(obj: &mut Value) {
+    if obj.pointer("/spec/manualSelector") == Some(&json!(true)) {
+        return;
+    }
+    let uid = meta(obj, "uid").unwrap_or_default();
+    let name = meta(obj, "name").unwrap_or_default();
+    let generated = json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    if let Some(t) = obj.pointer_mut("/spec/template") {
+        if !t.get("metadata").is_some_and(Value::is_object) {
+            t["metadata"] = json!({});
+        }
+        let labels = t["metadata"]
+            .as_object_mut()
+            .map(|m| m.entry("labels").or_insert_with(|| json!({})));
+        if let Some(Value::Object(l)) = labels {
+            if let Value::Object(g) = &generated {
+                l.extend(g.clone());
+            }
+        }
+    }
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert(
+            "selector".into(),
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+        );
+    }
+    let template_labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    let m = meta_mut(obj);
+    if m.get("labels")
+        .and_then(Value::as_object)
+        .is_none_or(Map::is_empty)
+    {
+        m.insert("labels".into(), template_labels);
+    }
 }
 
 fn is_ready(pod: &Value) -> bool {
