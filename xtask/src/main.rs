@@ -4,7 +4,11 @@
 //!   crate from the spec files (or the committed models when none are at hand).
 //! * `spec fetch|list|where`: download and verify the pinned spec files (see `spec_fetch.rs`).
 //! * `test`: generate what the tests need, then run the workspace tests.
+//! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
+//! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
 
+mod bench_build;
+mod diff;
 mod spec_fetch;
 
 use std::collections::BTreeSet;
@@ -17,7 +21,9 @@ use k8s_codegen::generate::{self, Input, Options, VersionJob};
 const USAGE: &str = "usage: cargo xtask <command>
   generate [--version V | --all] [--groups core,apps] [--spec-dir DIR] [--no-models]
   spec fetch [--version V] [--dest DIR] [--base-url URL] | spec list | spec where
-  test [-- <cargo test args>]     generate (all versions), then run the workspace tests";
+  test [-- <cargo test args>]     generate (all versions), then run the workspace tests
+  diff OLD NEW                    what changed in the API between two Kubernetes versions
+  bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +31,8 @@ fn main() -> ExitCode {
         Some("generate") => cmd_generate(&args[1..]).map(|_| ()),
         Some("spec") => spec_fetch::run(&args[1..]).map_err(|e| e.to_string()),
         Some("test") => cmd_test(&args[1..]),
+        Some("diff") => diff::run(&args[1..]),
+        Some("bench-build") => bench_build::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
