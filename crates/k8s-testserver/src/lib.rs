@@ -43,6 +43,7 @@ mod tls;
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -231,6 +232,7 @@ impl TestServerBuilder {
             dir,
             shutdown_tx,
             task: Some(task),
+            files: AtomicUsize::new(0),
         })
     }
 }
@@ -244,6 +246,7 @@ pub struct TestServer {
     dir: tempfile::TempDir,
     shutdown_tx: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    files: AtomicUsize,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -334,7 +337,7 @@ impl TestServer {
     /// # Panics
     /// If the server's temporary directory cannot be written.
     pub fn kubeconfig_for(&self, token: &str) -> PathBuf {
-        let n = self.dir.path().read_dir().map(|d| d.count()).unwrap_or(0);
+        let n = self.files.fetch_add(1, Ordering::Relaxed);
         self.kubeconfig(
             &format!("kubeconfig-token-{n}.yaml"),
             &format!("    token: {token}\n"),
@@ -373,8 +376,9 @@ impl TestServer {
     /// If the server's temporary directory cannot be written.
     pub fn kubeconfig_for_cert(&self, user: &str, groups: &[&str]) -> PathBuf {
         let (cert, key) = self.client_cert(user, groups);
+        let n = self.files.fetch_add(1, Ordering::Relaxed);
         self.kubeconfig(
-            &format!("kubeconfig-cert-{}.yaml", sanitize(user)),
+            &format!("kubeconfig-cert-{}-{n}.yaml", sanitize(user)),
             &format!(
                 "    client-certificate-data: {}\n    client-key-data: {}\n",
                 b64(&cert),
@@ -389,7 +393,7 @@ impl TestServer {
     /// # Panics
     /// If the server's temporary directory cannot be written.
     pub fn in_cluster_dir(&self, namespace: &str, token: &str) -> InCluster {
-        let n = self.dir.path().read_dir().map(|d| d.count()).unwrap_or(0);
+        let n = self.files.fetch_add(1, Ordering::Relaxed);
         let dir = self.dir.path().join(format!("serviceaccount-{n}"));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             #[allow(clippy::panic)]

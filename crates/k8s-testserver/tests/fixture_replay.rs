@@ -562,11 +562,14 @@ impl Replay {
     }
 }
 
+/// A watch started for a recorded exchange: (context, recorded body, reader task).
+type PendingWatch = (String, String, tokio::task::JoinHandle<(u16, String)>);
+
 async fn replay(scenario: &str) -> (usize, usize) {
     let exchanges = load(scenario);
     let mut r = Replay::new().await;
     let mut skipped = 0;
-    let mut pending_watch: Option<(String, String, tokio::task::JoinHandle<(u16, String)>)> = None;
+    let mut pending_watch: Option<PendingWatch> = None;
     for (i, ex) in exchanges.iter().enumerate() {
         let note = ex["note"].as_str().unwrap_or("");
         let method = ex["request_method"].as_str().unwrap();
