@@ -1581,6 +1581,7 @@ impl State {
             .unwrap_or_default();
         let mut previous = patch::FieldSet::new();
         let mut conflicts: Vec<(String, String)> = Vec::new();
+        let mut conflicting = patch::FieldSet::new();
         for e in &entries {
             let m = e.get("manager").and_then(Value::as_str).unwrap_or("");
             let op = e.get("operation").and_then(Value::as_str).unwrap_or("");
@@ -1596,14 +1597,16 @@ impl State {
                 }
                 if set.contains(&p) && patch::value_at(&current, &p) != applied_value {
                     conflicts.push((m.to_string(), patch::path_string(&p)));
+                    conflicting.insert(p.clone());
                 }
             }
         }
         if !conflicts.is_empty() && !force {
             return Err(errors::apply_conflict(&conflicts));
         }
-        // Others lose fields taken over by force.
-        let taken: patch::FieldSet = patch::leaves(&applied_set).into_iter().collect();
+        // Others lose the conflicting fields taken over by force; fields applied with the same
+        // value stay shared.
+        let taken = conflicting;
         entries.retain_mut(|e| {
             let m = e.get("manager").and_then(Value::as_str).unwrap_or("");
             let op = e.get("operation").and_then(Value::as_str).unwrap_or("");

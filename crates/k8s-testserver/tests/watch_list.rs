@@ -68,7 +68,14 @@ async fn label_and_field_selectors() {
     let (_, l) = api
         .get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system")
         .await;
-    assert_eq!(names(&l), ["kube-root-ca.crt"]);
+    assert_eq!(
+        names(&l),
+        [
+            "extension-apiserver-authentication",
+            "kube-apiserver-legacy-service-account-token-tracking",
+            "kube-root-ca.crt"
+        ]
+    );
     // deletecollection with a selector returns the deleted items
     let (code, d) = api
         .json("DELETE", &format!("{base}?labelSelector=tier%3Db"), None)

@@ -136,7 +136,7 @@ async fn server_side_apply_conflicts_and_force() {
     assert_eq!(o["metadata"]["managedFields"][0]["operation"], "Apply");
     assert_eq!(
         o["metadata"]["managedFields"][0]["fieldsV1"],
-        json!({"f:data": {".": {}, "f:color": {}, "f:owned-by-a": {}}})
+        json!({"f:data": {"f:color": {}, "f:owned-by-a": {}}})
     );
     let blue =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa-demo\ndata:\n  color: blue\n";
@@ -164,7 +164,7 @@ async fn server_side_apply_conflicts_and_force() {
     assert_eq!(mf.len(), 2);
     assert_eq!(
         mf[0]["fieldsV1"],
-        json!({"f:data": {".": {}, "f:owned-by-a": {}}})
+        json!({"f:data": {"f:owned-by-a": {}}})
     );
     assert_eq!(mf[1]["manager"], "b");
     let (code, e, _) = send_json(&api, "PATCH", path, ct, blue).await;
