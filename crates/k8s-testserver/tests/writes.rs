@@ -162,10 +162,7 @@ async fn server_side_apply_conflicts_and_force() {
     assert_eq!(o["data"], json!({"color": "blue", "owned-by-a": "yes"}));
     let mf = o["metadata"]["managedFields"].as_array().unwrap();
     assert_eq!(mf.len(), 2);
-    assert_eq!(
-        mf[0]["fieldsV1"],
-        json!({"f:data": {"f:owned-by-a": {}}})
-    );
+    assert_eq!(mf[0]["fieldsV1"], json!({"f:data": {"f:owned-by-a": {}}}));
     assert_eq!(mf[1]["manager"], "b");
     let (code, e, _) = send_json(&api, "PATCH", path, ct, blue).await;
     assert_eq!(code, 422);
