@@ -358,3 +358,41 @@ async fn plain_http_everyone_is_admin() {
         vec!["default", "kube-node-lease", "kube-public", "kube-system"]
     );
 }
+
+#[tokio::test]
+async fn in_cluster_dir_and_kubeconfig_files_work() {
+    let server = admin_server().await;
+    let ic = server.in_cluster_dir("kube-system", "bob-token");
+    assert_eq!(ic.host, "127.0.0.1");
+    assert_eq!(ic.port, server.port());
+    let token = std::fs::read_to_string(ic.dir.join("token")).unwrap();
+    let ca = std::fs::read_to_string(ic.dir.join("ca.crt")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ic.dir.join("namespace")).unwrap(),
+        "kube-system"
+    );
+    assert_eq!(ca, server.ca_pem());
+    // what a Pod would do: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the files
+    let api = Api {
+        base: format!("https://{}:{}", ic.host, ic.port),
+        client: common::client(&server, None),
+        token: Some(token),
+    };
+    let (code, e) = api.get("/api/v1/namespaces/kube-system/pods").await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        e["message"],
+        "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\""
+    );
+    let kc = std::fs::read_to_string(server.kubeconfig_for("admin-token")).unwrap();
+    assert!(kc.contains(&format!("server: {}", server.url())));
+    assert!(kc.contains("token: admin-token") && kc.contains("certificate-authority-data: "));
+    assert!(kc.contains("namespace: default"));
+    let kc = std::fs::read_to_string(server.kubeconfig_for_cert("alice", &["devs"])).unwrap();
+    assert!(kc.contains("client-certificate-data: ") && kc.contains("client-key-data: "));
+    // the server stops when shut down
+    let url = server.url().to_string();
+    server.shutdown().await;
+    let r = api.client.get(format!("{url}/version")).send().await;
+    assert!(r.is_err());
+}
