@@ -139,7 +139,8 @@ pub const FIXUPS: &[Fixup] = &[
     Fixup {
         name: "gvk-api-version-kind",
         reason: "apiVersion and kind of a kind with one group-version-kind are constants: they are \
-                 written from the type's Resource facts, not stored in each value",
+                 written from the type's Resource facts, not stored in each value (except the discovery kinds in LOOSE_GVK, which \
+                 the server sends without them in places)",
         apply: gvk_typed,
     },
     Fixup {
@@ -266,11 +267,24 @@ fn generic_list(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
     Ok(n)
 }
 
+/// Discovery kinds whose `apiVersion`/`kind` the server leaves out in places (legacy `/api` and
+/// `/api/v1` omit `apiVersion`; `APIGroupList.groups[]` omit both): they keep both as optional
+/// fields so a round trip is exact.
+const LOOSE_GVK: &[&str] = &[
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroupList",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions",
+];
+
 fn gvk_typed(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
     for d in model.defs.values() {
         let DefKind::Struct(fields) = &d.kind else {
             continue;
         };
+        if LOOSE_GVK.contains(&d.name.as_str()) {
+            continue;
+        }
         let has = |n: &str| {
             fields
                 .iter()

@@ -388,7 +388,16 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                     (Builder::Patch, ok.clone(), None)
                 }
                 (Some("delete"), "DELETE") if subset(&query, DELETE_PARAMS) => {
-                    (Builder::Delete, ok.clone(), None)
+                    // The spec types many deletes as answering `Status`, but the server answers
+                    // with the object while finalizers or a grace period run (and `Status` only
+                    // when it is gone at once): decode as the owning kind, which
+                    // `DeleteResponse` tells apart from a `Status` by its `kind`.
+                    let status = Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status".into());
+                    let response = match (&own, &ok) {
+                        (Owner::Kind(d), Some(t)) if *t == status => Some(Type::Ref(d.clone())),
+                        _ => ok.clone(),
+                    };
+                    (Builder::Delete, response, None)
                 }
                 (Some("deletecollection"), "DELETE") => {
                     let all: Vec<&str> = LIST_PARAMS.iter().chain(DELETE_PARAMS).copied().collect();
@@ -427,12 +436,23 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                 format!("function name {fn_name} is taken twice on {own:?}"),
             ));
         }
+        // Discovery documents are served without the trailing slash the spec writes (`/api/`,
+        // `/apis/batch/v1/`); client-go and kubectl request them without it. `/logs/` is a
+        // directory listing and keeps it.
+        let path = if matches!(own, Owner::Module(_))
+            && op.path.len() > 1
+            && !op.path.starts_with("/logs")
+        {
+            op.path.trim_end_matches('/').to_owned()
+        } else {
+            op.path.clone()
+        };
         let planned = PlannedOp {
             op_id: op.id.clone(),
             owner: own.clone(),
             fn_name: fn_name.clone(),
             method: op.method.clone(),
-            path: op.path.clone(),
+            path,
             path_params: path_params(&op.path),
             body,
             response: response.clone(),
