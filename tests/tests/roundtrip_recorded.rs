@@ -50,33 +50,8 @@ const NO_TYPE: &[(&str, &str, &str)] = &[
 /// whose differences all match entries counts as a known failure; every entry must still match
 /// something, so the list shows exactly what is left to fix in the generator.
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    (
-        "v1 APIGroupList",
-        "/groups/*/apiVersion",
-        "fixup gvk-api-version-kind (crates/k8s-codegen/src/fixups.rs) makes \
-         io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup write apiVersion \"v1\" and kind \"APIGroup\" \
-         always; the server leaves both out of the APIGroupList.groups items (GET /apis). Expected: \
-         APIGroup keeps apiVersion/kind as optional fields (it is embedded in APIGroupList)",
-    ),
-    (
-        "v1 APIGroupList",
-        "/groups/*/kind",
-        "same as /groups/*/apiVersion",
-    ),
-    (
-        "v1 APIVersions",
-        "/apiVersion",
-        "fixup gvk-api-version-kind: io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions always \
-         writes apiVersion \"v1\"; legacy discovery GET /api sends kind but no apiVersion. Expected: \
-         optional apiVersion/kind fields for the meta discovery kinds",
-    ),
-    (
-        "v1 APIResourceList",
-        "/apiVersion",
-        "fixup gvk-api-version-kind: io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList always \
-         writes apiVersion \"v1\"; GET /api/v1 sends kind but no apiVersion (the /apis/<g>/<v> \
-         documents do send it)",
-    ),
+    // Fixed in 3767306: APIGroup (in APIGroupList.groups), APIVersions (GET /api) and
+    // APIResourceList (GET /api/v1) wrote an apiVersion/kind the server leaves out.
     (
         "v1 Pod",
         "/spec/containers",
