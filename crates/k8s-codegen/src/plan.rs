@@ -293,6 +293,15 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
         }
     }
 
+    // Collections with watch operations: the `watch` verb (a list operation's `watch`
+    // parameter alone does not make a resource watchable, e.g. componentstatuses).
+    let watchable: BTreeSet<(String, String, String)> = model
+        .ops
+        .iter()
+        .filter(|op| matches!(op.action.as_deref(), Some("watch" | "watchlist")))
+        .filter_map(|op| parse_path(&op.path))
+        .filter_map(|pp| pp.plural.map(|pl| (pp.group, pp.version, pl)))
+        .collect();
     let mut rows: BTreeMap<String, ResourceRow> = BTreeMap::new();
     let mut names_seen: BTreeSet<(Owner, String)> = BTreeSet::new();
 
@@ -508,22 +517,36 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                     };
                     if let Some(v) = verb {
                         push_unique(&mut row.verbs, v);
-                        if v == "list" && query.contains("watch") {
+                        if v == "list"
+                            && watchable.contains(&(
+                                pp.group.clone(),
+                                pp.version.clone(),
+                                row.plural.clone(),
+                            ))
+                        {
                             push_unique(&mut row.verbs, "watch");
                         }
                     }
                     let _ = pp.named;
                 }
                 Some(sub) => {
+                    // The operation's own GVK names the subresource's kind as discovery does
+                    // (`PodExecOptions` for pods/exec, `Scale` for deployments/scale); else the
+                    // body or response type.
                     let kind = op
-                        .body()
-                        .map(|b| &b.ty)
-                        .or(ok.as_ref())
-                        .and_then(|t| match t {
-                            Type::Ref(r) => model.defs.get(r).and_then(|d| d.gvk.first()),
-                            _ => None,
-                        })
+                        .gvk
+                        .as_ref()
                         .map(|g| g.kind.clone())
+                        .or_else(|| {
+                            op.body()
+                                .map(|b| &b.ty)
+                                .or(ok.as_ref())
+                                .and_then(|t| match t {
+                                    Type::Ref(r) => model.defs.get(r).and_then(|d| d.gvk.first()),
+                                    _ => None,
+                                })
+                                .map(|g| g.kind.clone())
+                        })
                         .unwrap_or_default();
                     if !row.subresources.iter().any(|(s, _)| s == sub) {
                         row.subresources.push((sub.clone(), kind));

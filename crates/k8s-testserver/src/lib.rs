@@ -26,9 +26,10 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
 //!
-//! The served resources come from a table of [`k8s_core::ResourceInfo`] rows: by default
-//! [`BUILTIN_RESOURCES`]; pass the generated table of a Kubernetes version with
-//! [`TestServerBuilder::resources`].
+//! The served resources come from a table of [`k8s_core::ResourceInfo`] rows: by default the
+//! generated table of Kubernetes 1.36 (`k8s_api::v1_36::RESOURCES`, every built-in resource,
+//! derived from the spec's paths); pass another version's table, or the small hand-written
+//! [`BUILTIN_RESOURCES`], with [`TestServerBuilder::resources`].
 
 mod authz;
 mod builtin_resources;
@@ -111,16 +112,24 @@ pub struct TestServerBuilder {
     spec_dir: Option<PathBuf>,
     watch_history: usize,
     plain_http: bool,
+    prerelease: bool,
+}
+
+/// `v1`, `v2`: a stable API version (not `v1beta1`, `v1alpha3`).
+fn is_stable_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 impl Default for TestServerBuilder {
     fn default() -> Self {
         TestServerBuilder {
             tokens: Vec::new(),
-            resources: BUILTIN_RESOURCES,
+            resources: k8s_api::v1_36::RESOURCES,
             spec_dir: None,
             watch_history: 1000,
             plain_http: false,
+            prerelease: false,
         }
     }
 }
@@ -133,6 +142,13 @@ impl TestServerBuilder {
             user.to_string(),
             groups.iter().map(|g| g.to_string()).collect(),
         ));
+        self
+    }
+
+    /// Also serves alpha and beta versions of the table (a real server needs
+    /// `--runtime-config` for that); by default only stable versions are served.
+    pub fn prerelease_versions(mut self) -> Self {
+        self.prerelease = true;
         self
     }
 
@@ -188,12 +204,15 @@ impl TestServerBuilder {
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let mut state = State::new(
-            self.resources,
-            self.watch_history,
-            swagger,
-            ca.cert_pem.clone(),
-        );
+        // Like a real API server, serve only the versions enabled by default: stable ones
+        // (alpha and, since Kubernetes 1.24, new beta APIs are off unless asked for).
+        let served: Vec<ResourceInfo> = self
+            .resources
+            .iter()
+            .filter(|r| self.prerelease || is_stable_version(r.version))
+            .copied()
+            .collect();
+        let mut state = State::new(&served, self.watch_history, swagger, ca.cert_pem.clone());
         for (token, user, groups) in &self.tokens {
             state.tokens.insert(
                 token.clone(),

@@ -73,6 +73,24 @@ impl ResourceDef {
     }
 }
 
+/// Kubernetes version priority: (stability, major, minor) with stable > beta > alpha.
+fn version_priority(v: &str) -> (u8, u32, u32) {
+    let rest = v.strip_prefix('v').unwrap_or(v);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().unwrap_or(0);
+    let tail = &rest[digits.len()..];
+    let (level, minor) = if tail.is_empty() {
+        (3, 0)
+    } else if let Some(m) = tail.strip_prefix("beta") {
+        (2, m.parse().unwrap_or(0))
+    } else if let Some(m) = tail.strip_prefix("alpha") {
+        (1, m.parse().unwrap_or(0))
+    } else {
+        (0, 0)
+    };
+    (level, major, minor)
+}
+
 fn short_names_and_categories(
     group: &str,
     plural: &str,
@@ -80,6 +98,7 @@ fn short_names_and_categories(
     const ALL: &[&str] = &["all"];
     const NONE: &[&str] = &[];
     match (group, plural) {
+        ("", "componentstatuses") => (&["cs"], NONE),
         ("", "configmaps") => (&["cm"], NONE),
         ("", "endpoints") => (&["ep"], NONE),
         ("", "events") => (&["ev"], NONE),
@@ -103,6 +122,19 @@ fn short_names_and_categories(
         ("networking.k8s.io", "ingresses") => (&["ing"], NONE),
         ("networking.k8s.io", "networkpolicies") => (&["netpol"], NONE),
         ("storage.k8s.io", "storageclasses") => (&["sc"], NONE),
+        ("autoscaling", "horizontalpodautoscalers") => (&["hpa"], ALL),
+        ("scheduling.k8s.io", "priorityclasses") => (&["pc"], NONE),
+        ("certificates.k8s.io", "certificatesigningrequests") => (&["csr"], NONE),
+        ("events.k8s.io", "events") => (&["ev"], NONE),
+        ("apiregistration.k8s.io", "apiservices") => (NONE, &["api-extensions"]),
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
+        | ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
+        | ("admissionregistration.k8s.io", "validatingadmissionpolicies")
+        | ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")
+        | ("admissionregistration.k8s.io", "mutatingadmissionpolicies")
+        | ("admissionregistration.k8s.io", "mutatingadmissionpolicybindings") => {
+            (NONE, &["api-extensions"])
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             (&["crd", "crds"], &["api-extensions"])
         }
@@ -173,6 +205,11 @@ impl Registry {
                 }
                 None => out.push((d.group.clone(), vec![d.version.clone()])),
             }
+        }
+        // Newest first, as the server orders them (its preferred version first): stable before
+        // beta before alpha, then by number (`v2` before `v1`, `v1beta2` before `v1beta1`).
+        for (_, vs) in &mut out {
+            vs.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         }
         out
     }

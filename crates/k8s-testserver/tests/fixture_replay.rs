@@ -119,7 +119,13 @@ fn warnings(h: &Value) -> Vec<String> {
 
 impl Replay {
     async fn new() -> Replay {
+        Replay::with_resources(k8s_api::v1_36::RESOURCES).await
+    }
+
+    /// A server serving this version's generated resource table.
+    async fn with_resources(table: &'static [k8s_core::ResourceInfo]) -> Replay {
         let server = TestServer::builder()
+            .resources(table)
             .token("admin-token", "admin-token-user", &["system:masters"])
             .token("bob-token", "bob", &[])
             .spec_dir(fixtures_dir().join("../spec/v1.36.0"))
@@ -725,7 +731,13 @@ async fn replay_recorded(version: &str, scenario: &str) -> usize {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read fixture {} ({e})", path.display()));
     let exchanges: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let mut r = Replay::new().await;
+    // The recording's own Kubernetes version decides which APIs exist.
+    let table = match version {
+        "v1-32" => k8s_api::v1_32::RESOURCES,
+        "v1-33" => k8s_api::v1_33::RESOURCES,
+        _ => k8s_api::v1_34::RESOURCES,
+    };
+    let mut r = Replay::with_resources(table).await;
     for (i, ex) in exchanges.iter().enumerate() {
         let method = ex["request_method"].as_str().unwrap();
         let url = ex["request_url"].as_str().unwrap().replace("?&", "?");
