@@ -21,17 +21,6 @@ use serde_json::Value;
 /// Differences known to come from how a type is generated: (corpus file, JSON pointer, bug).
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     (
-        "manifest-crd.json",
-        "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/deps/dependencies/a",
-        "JSONSchemaPropsOrStringArray (emitted for the SchemaUnion special, \
-         k8s_api::v1_36::apiextensions::v1) is #[serde(untagged)] with Schema(Box<JSONSchemaProps>) \
-         tried first; serde's derived struct Deserialize also accepts a JSON array positionally, so \
-         dependencies {a: [\"b\"]} becomes Schema {$ref: \"b\"} and is written back as {\"$ref\":\"b\"}. \
-         Expected: an array is always the Strings variant (put Strings first, or a hand-written \
-         Deserialize that dispatches on the JSON type; JSONSchemaPropsOrArray has the same latent \
-         bug for an array whose first element is a string)",
-    ),
-    (
         "manifest-statefulset.json",
         "/spec/volumeClaimTemplates/0/apiVersion",
         "fixup gvk-api-version-kind: io.k8s.api.core.v1.PersistentVolumeClaim always writes \

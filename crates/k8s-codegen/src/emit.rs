@@ -611,14 +611,39 @@ fn emit_schema_union(name: &str, doc: TokenStream) -> Result<TokenStream> {
             });
         }
     };
+    // Chosen by the JSON type, not by trial: a derived struct deserializer would also accept an
+    // array (by position), turning `["a"]` into a schema.
+    let pick = match name {
+        "JSONSchemaPropsOrBool" => quote! {
+            serde_json::Value::Bool(b) => Ok(#ty::Bool(b)),
+        },
+        "JSONSchemaPropsOrArray" => quote! {
+            v @ serde_json::Value::Array(_) => serde_json::from_value(v).map(#ty::Schemas).map_err(D::Error::custom),
+        },
+        _ => quote! {
+            v @ serde_json::Value::Array(_) => serde_json::from_value(v).map(#ty::Strings).map_err(D::Error::custom),
+        },
+    };
     Ok(quote! {
         #doc
-        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Debug, PartialEq, serde::Serialize)]
         #[serde(untagged)]
         pub enum #ty {
             /// A schema.
             Schema(Box<JSONSchemaProps>),
             #other
+        }
+
+        impl<'de> serde::Deserialize<'de> for #ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                match <serde_json::Value as serde::Deserialize>::deserialize(deserializer)? {
+                    #pick
+                    v => serde_json::from_value(v)
+                        .map(|s| #ty::Schema(Box::new(s)))
+                        .map_err(D::Error::custom),
+                }
+            }
         }
     })
 }
