@@ -100,7 +100,10 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
                 .token(ADMIN_TOKEN, "admin", &["system:masters"])
                 .start()
                 .await?;
-            out.line(format!("Started the in-process API server at {}.", server.url()));
+            out.line(format!(
+                "Started the in-process API server at {}.",
+                server.url()
+            ));
             // A certificate from another CA: the CA of a second, throwaway server.
             let stranger = k8s_testserver::TestServer::builder().start().await?;
             let (cert, key) = stranger.client_cert("mallory", &["system:masters"]);
@@ -184,7 +187,10 @@ async fn try_all(attempts: Vec<(String, Config)>, out: &Transcript) -> Result<Re
     for (label, config) in attempts {
         out.step(format!("{label}: GET /api/v1/namespaces/default/pods"));
         let auth = describe_auth(&config);
-        out.line(format!("  from {}; authenticates with {auth}", config.origin));
+        out.line(format!(
+            "  from {}; authenticates with {auth}",
+            config.origin
+        ));
         let mut config = config;
         // Show each answer as it is: no retries.
         config.retry = k8s_client::RetryPolicy::none();

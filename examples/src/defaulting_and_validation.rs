@@ -23,7 +23,9 @@ use k8s_client::Client;
 use k8s_core::Patch;
 use serde_json::Value;
 
-use crate::support::{Error, Target, Transcript, client_from_kubeconfig, describe_error, unique_name};
+use crate::support::{
+    Error, Target, Transcript, client_from_kubeconfig, describe_error, unique_name,
+};
 
 const ADMIN_TOKEN: &str = "admin-token-d41e";
 
@@ -185,7 +187,10 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
                 .token(ADMIN_TOKEN, "admin", &["system:masters"])
                 .start()
                 .await?;
-            out.line(format!("Started the in-process API server at {}.", server.url()));
+            out.line(format!(
+                "Started the in-process API server at {}.",
+                server.url()
+            ));
             let client = client_from_kubeconfig(&server.kubeconfig_for(ADMIN_TOKEN))?;
             let report = walkthrough(&client, "defaulting-demo", "web", out).await;
             server.shutdown().await;
@@ -219,7 +224,11 @@ async fn walkthrough(
     out.step(format!("Create Pod {ns}/{pod_name} with dryRun=All"));
     let sent = pod(pod_name);
     let returned = client
-        .send(Pod::create(&ns, &sent).dry_run().field_manager("defaulting-example"))
+        .send(
+            Pod::create(&ns, &sent)
+                .dry_run()
+                .field_manager("defaulting-example"),
+        )
         .await?;
     report.dry_run_filled = filled_in(&to_json(&sent)?, &to_json(&returned)?);
     out.line(format!(
@@ -256,7 +265,10 @@ async fn walkthrough(
             report.image_update_ok = true;
             out.line("  spec.containers[0].image nginx:1.27 -> nginx:1.28: allowed (200)");
         }
-        Err(e) => out.line(format!("  changing the image failed: {}", describe_error(&e))),
+        Err(e) => out.line(format!(
+            "  changing the image failed: {}",
+            describe_error(&e)
+        )),
     }
     let restart = Patch::Merge(serde_json::json!({"spec": {"restartPolicy": "Never"}}));
     match client.send(Pod::patch(&ns, pod_name, restart)).await {

@@ -148,9 +148,10 @@ fn show(info: PodInfo, volume: PathBuf, out: &Transcript) -> Report {
     out.line(format!("  service account {}", v(&info.service_account)));
     out.line(format!(
         "  CPU request     {}",
-        info.cpu_request
-            .as_ref()
-            .map_or_else(|| "(not set)".to_owned(), |c| format!("{c} (millicores, divisor 1m)"))
+        info.cpu_request.as_ref().map_or_else(
+            || "(not set)".to_owned(),
+            |c| format!("{c} (millicores, divisor 1m)")
+        )
     ));
     out.line(format!(
         "  memory limit    {}",

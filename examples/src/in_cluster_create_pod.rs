@@ -20,7 +20,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_api::latest::core::v1::{Container, ContainerPort, Namespace, Pod, PodSpec, ServiceAccount};
+use k8s_api::latest::core::v1::{
+    Container, ContainerPort, Namespace, Pod, PodSpec, ServiceAccount,
+};
 use k8s_api::latest::meta::v1::ObjectMeta;
 use k8s_api::latest::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_client::{Client, Config, ConfigLoader};
@@ -206,7 +208,10 @@ async fn run_on_test_server(out: &Transcript) -> Result<Report, Error> {
     out.line(format!("  KUBERNETES_SERVICE_PORT={}", pod_view.port));
     let env = BTreeMap::from([
         ("KUBERNETES_SERVICE_HOST".to_owned(), pod_view.host.clone()),
-        ("KUBERNETES_SERVICE_PORT".to_owned(), pod_view.port.to_string()),
+        (
+            "KUBERNETES_SERVICE_PORT".to_owned(),
+            pod_view.port.to_string(),
+        ),
     ]);
     let config = ConfigLoader::new()
         .env_map(env)
@@ -255,7 +260,9 @@ async fn walkthrough(
             );
             report.refused = Some((
                 e.status_code().unwrap_or(0),
-                e.status().map(|s| s.reason().to_owned()).unwrap_or_default(),
+                e.status()
+                    .map(|s| s.reason().to_owned())
+                    .unwrap_or_default(),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -306,7 +313,10 @@ async fn walkthrough(
             meta.namespace.as_deref().unwrap_or(""),
             meta.name.as_deref().unwrap_or("")
         ));
-        out.line(format!("  uid:            {}", meta.uid.as_deref().unwrap_or("")));
+        out.line(format!(
+            "  uid:            {}",
+            meta.uid.as_deref().unwrap_or("")
+        ));
         out.line(format!(
             "  phase:          {}",
             pod.status
@@ -334,7 +344,10 @@ async fn walkthrough(
             .await
         {
             Ok(_) => out.line(format!("  deleted pod {namespace}/{POD_NAME}")),
-            Err(e) => out.line(format!("  could not delete the pod: {}", describe_error(&e))),
+            Err(e) => out.line(format!(
+                "  could not delete the pod: {}",
+                describe_error(&e)
+            )),
         }
     }
     report.requests = log.requests();

@@ -189,7 +189,10 @@ async fn walkthrough(
     let core = client
         .send(k8s_api::latest::get_core_api_versions())
         .await?;
-    out.line(format!("  core (legacy, /api): {}", core.versions.join(", ")));
+    out.line(format!(
+        "  core (legacy, /api): {}",
+        core.versions.join(", ")
+    ));
     let groups = client.send(k8s_api::latest::get_api_versions()).await?;
     for g in &groups.groups {
         let versions: Vec<&str> = g.versions.iter().map(|v| v.version.as_str()).collect();

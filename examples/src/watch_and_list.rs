@@ -103,7 +103,10 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
                 .token(ADMIN_TOKEN, "admin", &["system:masters"])
                 .start()
                 .await?;
-            out.line(format!("Started the in-process API server at {}.", server.url()));
+            out.line(format!(
+                "Started the in-process API server at {}.",
+                server.url()
+            ));
             let client = client_from_kubeconfig(&server.kubeconfig_for(ADMIN_TOKEN))?;
             seed(&client, out).await?;
             let mut report = list(&client, out).await?;
@@ -184,14 +187,8 @@ async fn list(client: &Client, out: &Transcript) -> Result<Report, Error> {
             report.resource_version = page.metadata.resource_version.clone().unwrap_or_default();
         }
         let id = |p: Option<&Pod>| {
-            p.map(|p| {
-                format!(
-                    "{}/{}",
-                    p.namespace().unwrap_or(""),
-                    p.name().unwrap_or("")
-                )
-            })
-            .unwrap_or_default()
+            p.map(|p| format!("{}/{}", p.namespace().unwrap_or(""), p.name().unwrap_or("")))
+                .unwrap_or_default()
         };
         out.line(format!(
             "  page {page_no}: {:>3} pods  {} .. {}{}",
@@ -230,7 +227,10 @@ async fn list(client: &Client, out: &Transcript) -> Result<Report, Error> {
 async fn make_changes(client: &Client) -> Result<(), Error> {
     for i in 0..3 {
         client
-            .send(Pod::create("default", &demo_pod(&format!("watch-demo-{i}"))))
+            .send(Pod::create(
+                "default",
+                &demo_pod(&format!("watch-demo-{i}")),
+            ))
             .await?;
     }
     let label = Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "front"}}}));

@@ -18,9 +18,10 @@ fn main() -> ExitCode {
         |args, out| async move {
             let mut options = example::Options::new(args.target);
             if let Some(n) = args.value("--max-events") {
-                options.max_events = Some(n.parse().map_err(|e| {
-                    Error::Unexpected(format!("--max-events {n:?}: {e}"))
-                })?);
+                options.max_events = Some(
+                    n.parse()
+                        .map_err(|e| Error::Unexpected(format!("--max-events {n:?}: {e}")))?,
+                );
             }
             example::run(&options, &out).await.map(|_| ())
         },
