@@ -159,7 +159,14 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
                 "Using the proxy at {url} (start it with `kubectl proxy`)."
             ));
             let client = proxy_client(url)?;
-            walkthrough(&client, "", "", out).await
+            walkthrough(&client, "", "", out)
+                .await
+                .map_err(|e| match e {
+                    Error::Client(e @ k8s_client::Error::Transport { .. }) => Error::Unexpected(
+                        format!("{e}\n(is `kubectl proxy` running and listening on {url}?)"),
+                    ),
+                    e => e,
+                })
         }
     }
 }
