@@ -1,2 +1,147 @@
-#![allow(missing_docs)]
-fn main() {}
+//! Client throughput: GET of one Pod, list of 1,000 Pods, and 10,000 watch events, through
+//! k8s-client and through kube 5 (with k8s-openapi types), against the same in-process test
+//! server over TLS on 127.0.0.1, in the same run. Requests are sequential (one in flight), so
+//! requests/s is 1 / latency.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::{StreamExt, TryStreamExt};
+use k8s_api::v1_34::core::v1::Pod;
+use k8s_client::WatchUpdate;
+use k8s_core::WatchEvent;
+use k8s_sdk_benches::server;
+
+type TheirPod = k8s_openapi::api::core::v1::Pod;
+
+const SEED: u64 = 0x6b38_735f_636c_6e74;
+const LIST_NS: &str = "bench-list";
+const WATCH_NS: &str = "bench-watch";
+const LIST_PODS: u64 = 1000;
+const WATCH_EVENTS: usize = 10_000;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (srv, ours, kube, get_name, watch_name, rv) = rt.block_on(async {
+        let srv = server::start(WATCH_EVENTS * 3).await.unwrap();
+        let kubeconfig = srv.kubeconfig_for(server::TOKEN);
+        let ours = server::client(&kubeconfig).unwrap();
+        let started = std::time::Instant::now();
+        server::populate(&ours, LIST_NS, SEED, LIST_PODS)
+            .await
+            .unwrap();
+        server::populate(&ours, WATCH_NS, SEED ^ 1, 1)
+            .await
+            .unwrap();
+        let get_name = server::first_pod(&ours, LIST_NS).await.unwrap();
+        let watch_name = server::first_pod(&ours, WATCH_NS).await.unwrap();
+        let rv = server::modify(&ours, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
+            .await
+            .unwrap();
+        eprintln!(
+            "client bench setup: {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
+            started.elapsed()
+        );
+        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        let kube = kube::Client::try_from(config).unwrap();
+        (srv, ours, kube, get_name, watch_name, rv)
+    });
+    let kube_list: kube::Api<TheirPod> = kube::Api::namespaced(kube.clone(), LIST_NS);
+    let kube_watch: kube::Api<TheirPod> = kube::Api::namespaced(kube, WATCH_NS);
+
+    // Both see the same data.
+    rt.block_on(async {
+        let a = ours.send(Pod::list(LIST_NS)).await.unwrap();
+        let b = kube_list.list(&Default::default()).await.unwrap();
+        assert_eq!(a.items.len() as u64, LIST_PODS);
+        assert_eq!(b.items.len() as u64, LIST_PODS);
+        let p = kube_list.get(&get_name).await.unwrap();
+        assert_eq!(p.metadata.name.as_deref(), Some(get_name.as_str()));
+        assert!(p.status.is_some_and(|s| s.container_statuses.is_some()));
+    });
+
+    let mut g = c.benchmark_group("client_get_pod");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("k8s-client", |b| {
+        b.iter(|| {
+            rt.block_on(ours.send(Pod::read(LIST_NS, &get_name)))
+                .unwrap()
+        })
+    });
+    g.bench_function("kube", |b| {
+        b.iter(|| rt.block_on(kube_list.get(&get_name)).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("client_list_1000_pods");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("k8s-client", |b| {
+        b.iter(|| rt.block_on(ours.send(Pod::list(LIST_NS))).unwrap())
+    });
+    g.bench_function("kube", |b| {
+        b.iter(|| rt.block_on(kube_list.list(&Default::default())).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("client_watch_10000_events");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(WATCH_EVENTS as u64));
+    g.bench_function("k8s-client", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let stream = ours.watch(Pod::watch(WATCH_NS).resource_version(rv.clone()));
+                let mut stream = std::pin::pin!(stream);
+                let mut n = 0;
+                while n < WATCH_EVENTS {
+                    match stream.try_next().await.unwrap() {
+                        Some(WatchUpdate::Event(WatchEvent::Modified(_))) => n += 1,
+                        Some(_) => {}
+                        None => panic!("watch ended after {n} events"),
+                    }
+                }
+            })
+        })
+    });
+    g.bench_function("kube", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let stream = kube_watch
+                    .watch(&kube::api::WatchParams::default(), &rv)
+                    .await
+                    .unwrap();
+                let mut stream = std::pin::pin!(stream);
+                let mut n = 0;
+                while n < WATCH_EVENTS {
+                    match stream.next().await {
+                        Some(Ok(kube::api::WatchEvent::Modified(_))) => n += 1,
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => panic!("kube watch error after {n} events: {e}"),
+                        None => panic!("watch ended after {n} events"),
+                    }
+                }
+            })
+        })
+    });
+    g.finish();
+    let _ = &watch_name;
+    rt.block_on(srv.shutdown());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -67,8 +67,7 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(20));
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("all_versions", |b| {
         b.iter(|| jobs.iter().map(generate_one).sum::<usize>())
     });

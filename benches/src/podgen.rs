@@ -285,7 +285,12 @@ mod tests {
     #[test]
     fn names_are_unique() {
         let names: std::collections::HashSet<String> = (0..5000)
-            .map(|i| pod(42, i, "x")["metadata"]["name"].as_str().unwrap().to_owned())
+            .map(|i| {
+                pod(42, i, "x")["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(names.len(), 5000);
     }

@@ -2,7 +2,7 @@
 //! and a k8s-sdk client for it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_api::v1_34::core::v1::{Namespace, Pod};
@@ -27,10 +27,10 @@ pub async fn start(watch_history: usize) -> Result<TestServer, Error> {
 }
 
 /// A k8s-sdk client configured from the kubeconfig file at `path` (no proxy variables).
-pub fn client(kubeconfig: &PathBuf) -> Result<k8s_client::Client, Error> {
+pub fn client(kubeconfig: &Path) -> Result<k8s_client::Client, Error> {
     let config = k8s_client::ConfigLoader::new()
         .env_map(BTreeMap::new())
-        .kubeconfig_paths([kubeconfig.clone()])
+        .kubeconfig_paths([kubeconfig.to_path_buf()])
         .kubeconfig()?;
     Ok(k8s_client::Client::try_from(config)?)
 }
