@@ -651,7 +651,94 @@ fn emit_schema_union(name: &str, doc: TokenStream) -> Result<TokenStream> {
 struct FieldGen {
     ident: Ident,
     json: String,
+    /// The type without the `Option` of an optional field.
+    inner: TokenStream,
     required: bool,
+}
+
+/// Hand-written `Serialize` and `Deserialize` of a struct: the same behaviour as serde's derive
+/// for these structs (unknown fields ignored, duplicates rejected, `null` as absent; required
+/// fields absent or `null` read as their default), at a fraction of the code to compile (no
+/// sequence visitor, no field-identifier enum, no wrapper type per field).
+fn emit_serde(name: &str, ty: &Ident, gens: &[FieldGen], gvk_typed: bool) -> TokenStream {
+    let count = gens.len() + if gvk_typed { 2 } else { 0 };
+    let gvk_fields = gvk_typed.then(|| {
+        quote! {
+            st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
+            st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
+        }
+    });
+    let ser_fields = gens.iter().map(|f| {
+        let id = &f.ident;
+        let json = &f.json;
+        if f.required {
+            quote!(st.serialize_field(#json, &self.#id)?;)
+        } else {
+            quote! {
+                match &self.#id {
+                    Some(v) => st.serialize_field(#json, v)?,
+                    None => st.skip_field(#json)?,
+                }
+            }
+        }
+    });
+    let locals: Vec<Ident> = gens
+        .iter()
+        .map(|f| ident(&format!("f_{}", f.ident.to_string().trim_end_matches('_'))))
+        .collect();
+    let decls = gens.iter().zip(&locals).map(|(f, l)| {
+        let t = &f.inner;
+        quote!(let mut #l: Option<Option<#t>> = None;)
+    });
+    let arms = gens.iter().zip(&locals).map(|(f, l)| {
+        let json = &f.json;
+        quote!(#json => k8s_core::__private::set_once(&mut #l, map.next_value()?, #json)?,)
+    });
+    let inits = gens.iter().zip(&locals).map(|(f, l)| {
+        let id = &f.ident;
+        if f.required {
+            quote!(#id: k8s_core::__private::or_default(#l.flatten()),)
+        } else {
+            quote!(#id: #l.flatten(),)
+        }
+    });
+    let expecting = format!("a {name} object");
+    quote! {
+        impl serde::Serialize for #ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = serializer.serialize_struct(#name, #count)?;
+                #gvk_fields
+                #(#ser_fields)*
+                st.end()
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for #ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl<'de> serde::de::Visitor<'de> for Visitor {
+                    type Value = #ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<#ty, A::Error> {
+                        #(#decls)*
+                        while let Some(key) = map.next_key::<k8s_core::__private::Key<'de>>()? {
+                            match key.as_str() {
+                                #(#arms)*
+                                _ => {
+                                    map.next_value::<serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(#ty { #(#inits)* })
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
+            }
+        }
+    }
 }
 
 fn emit_struct(
@@ -689,7 +776,6 @@ fn emit_struct(
             t = quote!(Box<#t>);
         }
         let json = f.json_name.clone();
-        let rename = (rust != json).then(|| quote!(rename = #json,));
         let mut doc_text = f.description.clone().unwrap_or_default();
         if let Some(def) = &f.default {
             if !doc_text.is_empty() {
@@ -698,44 +784,32 @@ fn emit_struct(
             doc_text.push_str(&format!("Server default: {def}"));
         }
         let doc = doc_attrs(Some(&doc_text));
-        let (field_ty, attrs) = if f.required {
-            let nt = ctx
-                .facts
-                .null_tolerant
-                .contains(&(d.name.clone(), f.json_name.clone()));
-            let a = if nt {
-                quote!(#[serde(#rename default, deserialize_with = "k8s_core::__private::null_as_default")])
-            } else {
-                rename.map(|r| quote!(#[serde(#r)])).unwrap_or_default()
-            };
-            (t.clone(), a)
+        let field_ty = if f.required {
+            t.clone()
         } else {
-            (
-                quote!(Option<#t>),
-                quote!(#[serde(#rename default, skip_serializing_if = "Option::is_none")]),
-            )
+            quote!(Option<#t>)
         };
         field_ts.push(quote! {
             #doc
-            #attrs
             pub #fid: #field_ty,
         });
         gens.push(FieldGen {
             ident: fid,
             json,
+            inner: t,
             required: f.required,
         });
     }
     let doc = doc_attrs(d.description.as_deref());
-    let derive_ser = (!gvk_typed).then(|| quote!(serde::Serialize,));
     let derive_debug = (!is_secret(d)).then(|| quote!(Debug,));
     let mut out = quote! {
         #doc
-        #[derive(Clone, #derive_debug Default, PartialEq, #derive_ser serde::Deserialize)]
+        #[derive(Clone, #derive_debug Default, PartialEq)]
         pub struct #ty {
             #(#field_ts)*
         }
     };
+    out.extend(emit_serde(name, &ty, &gens, gvk_typed));
     if is_secret(d) {
         let entries = gens.iter().map(|g| {
             let id = &g.ident;
@@ -759,21 +833,6 @@ fn emit_struct(
         let g = &d.gvk[0];
         let api_version = g.api_version();
         let (group, version, kind) = (&g.group, &g.version, &g.kind);
-        let count = gens.len() + 2;
-        let ser_fields = gens.iter().map(|f| {
-            let id = &f.ident;
-            let json = &f.json;
-            if f.required {
-                quote!(st.serialize_field(#json, &self.#id)?;)
-            } else {
-                quote! {
-                    match &self.#id {
-                        Some(v) => st.serialize_field(#json, v)?,
-                        None => st.skip_field(#json)?,
-                    }
-                }
-            }
-        });
         let (plural, scope, verbs, subs) = match row {
             Some(r) => (
                 r.plural.clone(),
@@ -796,28 +855,18 @@ fn emit_struct(
             ),
         };
         out.extend(quote! {
-            impl k8s_core::Resource for #ty {
-                const API_VERSION: &'static str = #api_version;
-                const GROUP: &'static str = #group;
-                const VERSION: &'static str = #version;
-                const KIND: &'static str = #kind;
-                const PLURAL: &'static str = #plural;
-                const SCOPE: k8s_core::Scope = #scope;
-                const VERBS: &'static [&'static str] = &[#(#verbs),*];
-                const SUBRESOURCES: &'static [&'static str] = &[#(#subs),*];
-            }
+        impl k8s_core::Resource for #ty {
+            const API_VERSION: &'static str = #api_version;
+            const GROUP: &'static str = #group;
+            const VERSION: &'static str = #version;
+            const KIND: &'static str = #kind;
+            const PLURAL: &'static str = #plural;
+            const SCOPE: k8s_core::Scope = #scope;
+            const VERBS: &'static [&'static str] = &[#(#verbs),*];
+            const SUBRESOURCES: &'static [&'static str] = &[#(#subs),*];
+        }
 
-            impl serde::Serialize for #ty {
-                fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                    use serde::ser::SerializeStruct;
-                    let mut st = serializer.serialize_struct(#name, #count)?;
-                    st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
-                    st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-                    #(#ser_fields)*
-                    st.end()
-                }
-            }
-        });
+            });
         let meta = fields.iter().find(|f| {
             f.json_name == "metadata"
                 && f.ty == Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into())

@@ -2,12 +2,55 @@
 
 use serde::{Deserialize, Deserializer};
 
-/// Deserializes a required field that the server may send as `null` (or leave out) as the
-/// type's default value.
-pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+/// A map key of a generated struct: borrowed from the input when it can be (serde_json's
+/// `from_slice`/`from_str`), owned otherwise. Generated `Deserialize` impls match on it instead of
+/// declaring a field-identifier enum per struct, which keeps the generated crate small to compile.
+pub struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl Key<'_> {
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Stores the value of a field, failing on a second occurrence of the same key (as serde's
+/// derive does).
+pub fn set_once<T, E: serde::de::Error>(
+    slot: &mut Option<T>,
+    value: T,
+    field: &'static str,
+) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(field));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Reads a required field's value, `null` as the default.
+pub fn or_default<T: Default>(v: Option<T>) -> T {
+    v.unwrap_or_default()
 }
