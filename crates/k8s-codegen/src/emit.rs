@@ -656,6 +656,49 @@ struct FieldGen {
     required: bool,
 }
 
+/// The `x-kubernetes-*` facts of a field that matter when patching or applying it, in words.
+fn semantics(f: &Field) -> Vec<String> {
+    let unquote = |v: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(v)
+            .ok()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| v.to_owned())
+    };
+    let get = |k: &str| f.ext.get(k).map(|v| unquote(v));
+    let mut out = Vec::new();
+    match (
+        get("x-kubernetes-list-type").as_deref(),
+        get("x-kubernetes-list-map-keys"),
+    ) {
+        (Some("map"), Some(keys)) => out.push(format!("List type: map, keyed by {keys}.")),
+        (Some("set"), _) => out.push("List type: set.".to_owned()),
+        (Some("atomic"), _) => out.push("List type: atomic (replaced whole).".to_owned()),
+        _ => {}
+    }
+    match (
+        get("x-kubernetes-patch-strategy"),
+        get("x-kubernetes-patch-merge-key"),
+    ) {
+        (Some(strategy), Some(key)) => {
+            out.push(format!("Strategic merge patch: {strategy}, on key {key}."));
+        }
+        (Some(strategy), None) => out.push(format!("Strategic merge patch: {strategy}.")),
+        _ => {}
+    }
+    if get("x-kubernetes-map-type").as_deref() == Some("atomic") {
+        out.push("Map type: atomic (replaced whole).".to_owned());
+    }
+    out
+}
+
 /// Hand-written `Serialize` and `Deserialize` of a struct: the same behaviour as serde's derive
 /// for these structs (unknown fields ignored, duplicates rejected, `null` as absent; required
 /// fields absent or `null` read as their default), at a fraction of the code to compile (no
@@ -777,11 +820,16 @@ fn emit_struct(
         }
         let json = f.json_name.clone();
         let mut doc_text = f.description.clone().unwrap_or_default();
+        let mut facts = Vec::new();
         if let Some(def) = &f.default {
+            facts.push(format!("Server default: {def}."));
+        }
+        facts.extend(semantics(f));
+        if !facts.is_empty() {
             if !doc_text.is_empty() {
                 doc_text.push_str("\n\n");
             }
-            doc_text.push_str(&format!("Server default: {def}"));
+            doc_text.push_str(&facts.join(" "));
         }
         let doc = doc_attrs(Some(&doc_text));
         let field_ty = if f.required {
