@@ -248,6 +248,7 @@ impl Ctx<'_> {
                         Special::Time => n.core("Time"),
                         Special::MicroTime => n.core("MicroTime"),
                         Special::JsonValue => quote!(serde_json::Value),
+                        Special::FieldsV1 => n.core("FieldsV1"),
                         Special::Status => n.core("Status"),
                         Special::StatusDetails => n.core("StatusDetails"),
                         Special::StatusCause => n.core("StatusCause"),

@@ -60,7 +60,7 @@ const SPECIALS: &[(&str, Special, &str)] = &[
     ),
     (
         "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
-        Special::JsonValue,
+        Special::FieldsV1,
         "opaque",
     ),
     (

@@ -101,8 +101,10 @@ pub enum Special {
     Time,
     /// `k8s_core::MicroTime`
     MicroTime,
-    /// `serde_json::Value` (RawExtension, JSON, FieldsV1, Patch, …)
+    /// `serde_json::Value` (RawExtension, JSON, Patch, …)
     JsonValue,
+    /// `k8s_core::FieldsV1` (compact JSON text of a managed-fields set)
+    FieldsV1,
     /// `k8s_core::Status`
     Status,
     /// `k8s_core::StatusDetails`

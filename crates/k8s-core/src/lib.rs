@@ -12,6 +12,7 @@
 //! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
 
 mod byte_string;
+mod fields_v1;
 mod int_or_string;
 mod list;
 pub mod ops;
@@ -25,6 +26,7 @@ mod time;
 mod watch;
 
 pub use byte_string::{ByteString, ByteStringError};
+pub use fields_v1::FieldsV1;
 pub use int_or_string::{IntOrString, IntOrStringError};
 pub use list::{List, ListMeta, ShardInfo};
 pub use ops::{

@@ -82,30 +82,85 @@ impl<T> WatchEvent<T> {
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for WatchEvent<T> {
+    /// Reads `type`, then decodes `object` straight into `T` (or `Status` for `ERROR`). Servers
+    /// write `type` first; if `object` comes first it is buffered as a JSON value.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        #[derive(Deserialize)]
-        struct Raw {
-            #[serde(rename = "type")]
-            type_: String,
-            object: serde_json::Value,
+        use serde::de::{Error, MapAccess, Visitor};
+        use std::marker::PhantomData;
+
+        #[derive(Clone, Copy)]
+        enum Ty {
+            Added,
+            Modified,
+            Deleted,
+            Bookmark,
+            Error,
         }
-        let raw = Raw::deserialize(d)?;
-        let obj = |v: serde_json::Value| T::deserialize(v).map_err(D::Error::custom);
-        Ok(match raw.type_.as_str() {
-            "ADDED" => WatchEvent::Added(obj(raw.object)?),
-            "MODIFIED" => WatchEvent::Modified(obj(raw.object)?),
-            "DELETED" => WatchEvent::Deleted(obj(raw.object)?),
-            "BOOKMARK" => WatchEvent::Bookmark(obj(raw.object)?),
-            "ERROR" => {
-                WatchEvent::Error(Status::deserialize(raw.object).map_err(D::Error::custom)?)
+        fn parse_type<E: Error>(s: &str) -> Result<Ty, E> {
+            Ok(match s {
+                "ADDED" => Ty::Added,
+                "MODIFIED" => Ty::Modified,
+                "DELETED" => Ty::Deleted,
+                "BOOKMARK" => Ty::Bookmark,
+                "ERROR" => Ty::Error,
+                other => return Err(E::custom(format!("unknown watch event type {other:?}"))),
+            })
+        }
+        #[allow(clippy::large_enum_variant)] // one per event, moved straight into WatchEvent
+        enum Obj<T> {
+            Typed(T),
+            Status(Status),
+        }
+        fn build<T, E: Error>(ty: Ty, obj: Obj<T>) -> Result<WatchEvent<T>, E> {
+            Ok(match (ty, obj) {
+                (Ty::Added, Obj::Typed(o)) => WatchEvent::Added(o),
+                (Ty::Modified, Obj::Typed(o)) => WatchEvent::Modified(o),
+                (Ty::Deleted, Obj::Typed(o)) => WatchEvent::Deleted(o),
+                (Ty::Bookmark, Obj::Typed(o)) => WatchEvent::Bookmark(o),
+                (Ty::Error, Obj::Status(s)) => WatchEvent::Error(s),
+                _ => return Err(E::custom("watch event object does not match its type")),
+            })
+        }
+
+        struct V<T>(PhantomData<fn() -> T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+            type Value = WatchEvent<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a watch event")
             }
-            other => {
-                return Err(D::Error::custom(format!(
-                    "unknown watch event type {other:?}"
-                )));
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WatchEvent<T>, A::Error> {
+                let mut ty: Option<Ty> = None;
+                let mut obj: Option<Obj<T>> = None;
+                let mut buffered: Option<serde_json::Value> = None;
+                while let Some(key) = map.next_key::<crate::__private::Key<'de>>()? {
+                    match key.as_str() {
+                        "type" => {
+                            let s = map.next_value::<crate::__private::Key<'de>>()?;
+                            ty = Some(parse_type(s.as_str())?);
+                        }
+                        "object" => match ty {
+                            Some(Ty::Error) => obj = Some(Obj::Status(map.next_value()?)),
+                            Some(_) => obj = Some(Obj::Typed(map.next_value()?)),
+                            None => buffered = Some(map.next_value()?),
+                        },
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let ty = ty.ok_or_else(|| A::Error::missing_field("type"))?;
+                let obj = match (obj, buffered) {
+                    (Some(o), _) => o,
+                    (None, Some(v)) => match ty {
+                        Ty::Error => Obj::Status(Status::deserialize(v).map_err(A::Error::custom)?),
+                        _ => Obj::Typed(T::deserialize(v).map_err(A::Error::custom)?),
+                    },
+                    (None, None) => return Err(A::Error::missing_field("object")),
+                };
+                build(ty, obj)
             }
-        })
+        }
+        d.deserialize_map(V(PhantomData))
     }
 }
 
@@ -128,5 +183,36 @@ impl<T: Serialize> Serialize for WatchEvent<T> {
             | WatchEvent::Bookmark(o) => st.serialize_field("object", o)?,
         }
         st.end()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Obj {
+        name: String,
+    }
+
+    #[test]
+    fn decodes_each_type_and_object_first() {
+        let e: WatchEvent<Obj> =
+            WatchEvent::from_json_line(br#"{"type":"ADDED","object":{"name":"a"}}"#).unwrap();
+        assert_eq!(e, WatchEvent::Added(Obj { name: "a".into() }));
+        let e: WatchEvent<Obj> =
+            WatchEvent::from_json_line(br#"{"object":{"name":"b"},"type":"DELETED"}"#).unwrap();
+        assert_eq!(e, WatchEvent::Deleted(Obj { name: "b".into() }));
+        let e: WatchEvent<Obj> = WatchEvent::from_json_line(
+            br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","code":410,"reason":"Expired","message":"too old resource version: 1 (2)"}}"#,
+        )
+        .unwrap();
+        match e {
+            WatchEvent::Error(s) => assert_eq!(s.code, Some(410)),
+            other => panic!("{other:?}"),
+        }
+        assert!(WatchEvent::<Obj>::from_json_line(br#"{"type":"NOPE","object":{}}"#).is_err());
+        assert!(WatchEvent::<Obj>::from_json_line(br#"{"type":"ADDED"}"#).is_err());
     }
 }
