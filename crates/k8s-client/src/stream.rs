@@ -367,17 +367,29 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
     }
 
     fn on_chunk(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+        // Bytes already buffered hold no newline: only the new ones are scanned, and lines are
+        // decoded in place; the unfinished tail is moved to the front once per chunk.
+        let scanned = self.buf.len();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut from = scanned;
+        while let Some(off) = buf[from..].iter().position(|b| *b == b'\n') {
+            let end = from + off;
+            let line = &buf[start..end];
+            start = end + 1;
+            from = start;
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            self.on_line(&line);
+            self.on_line(line);
             if self.body.is_none() {
+                // The stream ended (error or relist): what is left of the buffer is dropped.
                 return;
             }
         }
+        buf.drain(..start);
+        self.buf = buf;
         if self.buf.len() > MAX_LINE {
             self.body = None;
             self.buf.clear();
