@@ -147,6 +147,16 @@ pub fn run(
                         .is_some_and(|c| opts.groups.contains(c) || naming::feature_of(c).is_none())
             })
             .collect();
+        // With `--groups`, the version module declares only the groups written.
+        let root = emitted
+            .files
+            .get(Path::new("mod.rs"))
+            .map(|t| keep_groups(t, &opts.groups));
+        let mut files: BTreeMap<&PathBuf, &String> = files;
+        let root_path = PathBuf::from("mod.rs");
+        if let Some(r) = &root {
+            files.insert(&root_path, r);
+        }
         write_tree(&generated.join(&vmod), &files)?;
         let summary = VersionSummary {
             version: job.version.clone(),
@@ -194,6 +204,34 @@ pub fn update_features(manifest: &Path, table: &str) -> Result<()> {
         write_atomic(manifest, new.as_bytes())?;
     }
     Ok(())
+}
+
+/// Removes the declarations of feature-gated group modules not in `groups` (all kept when it is
+/// empty) from a version's `mod.rs`: a doc line, `#[cfg(feature = "g")]`, `pub mod g;`.
+fn keep_groups(root: &str, groups: &BTreeSet<String>) -> String {
+    if groups.is_empty() {
+        return root.to_owned();
+    }
+    let lines: Vec<&str> = root.lines().collect();
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let gated = lines.get(i + 1).and_then(|l| {
+            l.strip_prefix("#[cfg(feature = \"")
+                .and_then(|r| r.strip_suffix("\")]"))
+        });
+        let decl = lines.get(i + 2).is_some_and(|l| l.starts_with("pub mod "));
+        match gated {
+            Some(g) if decl && lines[i].starts_with("///") && !groups.contains(g) => i += 3,
+            _ => {
+                out.push(lines[i]);
+                i += 1;
+            }
+        }
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
 }
 
 /// Writes a version's tree: into a fresh sibling directory, then swapped in with renames, so a
