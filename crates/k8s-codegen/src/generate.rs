@@ -317,3 +317,25 @@ pub fn features_toml(supported: &[String], deps: &BTreeMap<String, BTreeSet<Stri
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_groups_drops_only_unselected_gated_groups() {
+        let root = "//! The Kubernetes 1.36.0 API.\n/// The `apps` API group.\n#[cfg(feature = \"apps\")]\npub mod apps;\n/// The `core` API group.\n#[cfg(feature = \"core\")]\npub mod core;\n/// Object metadata.\npub mod meta;\npub const RESOURCES: &[u8] = &[];\n";
+        let core: BTreeSet<String> = ["core".to_owned()].into();
+        let kept = keep_groups(root, &core);
+        assert!(!kept.contains("pub mod apps;"), "{kept}");
+        assert!(
+            kept.contains("#[cfg(feature = \"core\")]\npub mod core;"),
+            "{kept}"
+        );
+        assert!(
+            kept.contains("pub mod meta;") && kept.contains("RESOURCES"),
+            "{kept}"
+        );
+        assert_eq!(keep_groups(root, &BTreeSet::new()), root);
+    }
+}
