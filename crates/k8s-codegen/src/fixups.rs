@@ -127,7 +127,8 @@ pub const FIXUPS: &[Fixup] = &[
         reason: "Quantity, IntOrString, Time, MicroTime, RawExtension/JSON/FieldsV1/Patch, Status, \
                  ListMeta and WatchEvent have wire formats or genericity the schema cannot express \
                  (a quantity grammar, int-or-string, second vs microsecond timestamps, arbitrary \
-                 JSON); they map to hand-written types in k8s-core, after checking their shape",
+                 JSON, FieldsV1 kept as compact JSON text); they map to hand-written types in \
+                 k8s-core, after checking their shape",
         apply: special_types,
     },
     Fixup {

@@ -178,7 +178,6 @@ struct PathParts {
     version: String,
     namespaced: bool,
     plural: Option<String>,
-    named: bool,
     subresource: Option<String>,
     deprecated_watch: bool,
 }
@@ -210,7 +209,6 @@ fn parse_path(path: &str) -> Option<PathParts> {
         version,
         namespaced,
         plural,
-        named,
         subresource,
         deprecated_watch,
     })
@@ -527,7 +525,6 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                             push_unique(&mut row.verbs, "watch");
                         }
                     }
-                    let _ = pp.named;
                 }
                 Some(sub) => {
                     // The operation's own GVK names the subresource's kind as discovery does

@@ -99,6 +99,18 @@ impl Status {
         }
     }
 
+    /// A success status as the API server shapes it (a delete that finished at once, a binding
+    /// or eviction that was carried out); set `code` and `details` as the answer needs.
+    pub fn success() -> Self {
+        Status {
+            api_version: Some("v1".into()),
+            kind: Some("Status".into()),
+            metadata: Some(ListMeta::default()),
+            status: Some("Success".into()),
+            ..Status::default()
+        }
+    }
+
     /// The reason, or `""`.
     pub fn reason(&self) -> &str {
         self.reason.as_deref().unwrap_or("")

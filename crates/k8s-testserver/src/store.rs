@@ -1866,11 +1866,7 @@ impl State {
             }
             return obj_reply(shown);
         }
-        let mut st = Status::default();
-        st.api_version = Some("v1".into());
-        st.kind = Some("Status".into());
-        st.status = Some("Success".into());
-        st.metadata = Some(k8s_core::ListMeta::default());
+        let mut st = Status::success();
         let mut d = StatusDetails::default();
         d.name = Some(name);
         if !def.group.is_empty() {
@@ -2129,12 +2125,8 @@ impl State {
             }
         }
         self.delete_object(req, pod, None, None, req.dry_run())?;
-        let mut st = Status::default();
-        st.api_version = Some("v1".into());
-        st.kind = Some("Status".into());
-        st.status = Some("Success".into());
+        let mut st = Status::success();
         st.code = Some(201);
-        st.metadata = Some(k8s_core::ListMeta::default());
         Ok(Reply::ok(
             201,
             serde_json::to_value(st).unwrap_or(Value::Null),
@@ -2153,11 +2145,9 @@ impl State {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let pods_def = self
-            .registry
-            .find("", "v1", "pods")
-            .cloned()
-            .ok_or_else(errors::path_not_found)?;
+        if self.registry.find("", "v1", "pods").is_none() {
+            return Err(errors::path_not_found());
+        }
         let current = self
             .object("/pods", req.ns(), &pod_name)
             .cloned()
@@ -2183,15 +2173,10 @@ impl State {
         let mut new = current.clone();
         new["spec"]["nodeName"] = json!(node);
         if !req.dry_run() {
-            let _ = pods_def;
             self.put("/pods", req.ns(), &pod_name, new, Some(current));
         }
-        let mut st = Status::default();
-        st.api_version = Some("v1".into());
-        st.kind = Some("Status".into());
-        st.status = Some("Success".into());
+        let mut st = Status::success();
         st.code = Some(201);
-        st.metadata = Some(k8s_core::ListMeta::default());
         Ok(Reply::ok(
             201,
             serde_json::to_value(st).unwrap_or(Value::Null),
