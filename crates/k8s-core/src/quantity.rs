@@ -19,6 +19,15 @@ use std::str::FromStr;
 use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Significant decimal digits that always survive a round trip through an `f64` (`DBL_DIG`).
+const F64_EXACT_DIGITS: usize = 15;
+
+/// serde_json's name for its raw-value protocol (`serde_json::value::RawValue`). When serde_json is
+/// built with its `raw_value` feature, `deserialize_newtype_struct` with this name hands the
+/// visitor a one-entry map whose value is the JSON text of the value; without the feature, and in
+/// every other format, it is an ordinary newtype and the value is visited as usual.
+const SERDE_JSON_RAW_VALUE: &str = "$serde_json::private::RawValue";
+
 /// Longest digit string [`Quantity::checked_add`] and [`Quantity::checked_sub`] will build when
 /// aligning two values with very different exponents (`"1e5000" + "1"`).
 const MAX_ARITHMETIC_DIGITS: i64 = 4096;
@@ -382,10 +391,15 @@ enum ErrorKind {
     UnknownSuffix(String),
     #[error("exponent {0} must be `e` or `E` followed by an optionally signed integer")]
     BadExponent(String),
-    #[error("exponent {0} is out of range (at most 2147483647 in magnitude)")]
+    #[error("exponent {0} is out of range (-2147483648 to 2147483647)")]
     ExponentOutOfRange(String),
     #[error("not a finite number")]
     NotFinite,
+    #[error(
+        "the number has more significant digits than a 64-bit float holds exactly, so it may \
+         have been rounded before it got here; write the quantity as a string"
+    )]
+    InexactFloat,
 }
 
 /// A string (or number) is not a valid Kubernetes quantity.
@@ -438,10 +452,9 @@ fn interpret_suffix(suffix: &str) -> Result<(Multiplier, Format), ErrorKind> {
             return Err(ErrorKind::BadExponent(quote_abbreviated(suffix)));
         }
         let exponent = rest
-            .parse::<i64>()
-            .ok()
-            .filter(|e| e.unsigned_abs() <= i32::MAX as u64)
-            .ok_or_else(|| ErrorKind::ExponentOutOfRange(quote_abbreviated(suffix)))?;
+            .parse::<i32>()
+            .map(i64::from)
+            .map_err(|_| ErrorKind::ExponentOutOfRange(quote_abbreviated(suffix)))?;
         return Ok((Multiplier::Decimal(exponent), Format::DecimalExponent));
     }
     if suffix.starts_with('.') {
@@ -618,8 +631,8 @@ fn canonical_string(value: &Decimal, format: Format) -> String {
 ///
 /// * Go's scanner accepts a sign or a suffix with no digits (`"-"`, `"Ki"`, `"m"`) as zero; the
 ///   documented grammar requires digits, and so does this parser.
-/// * Go silently truncates an `e` exponent to 32 bits; exponents outside the `i32` range are
-///   rejected here.
+/// * Go silently truncates an `e` exponent to 32 bits (`"1e4294967296"` is worth 1 there);
+///   exponents outside the `i32` range (−2147483648 to 2147483647) are rejected here.
 /// * When Go's fast path finds an input canonical it re-emits the input verbatim, which keeps a
 ///   leading `+`, leading zeros or an upper-case `E` exponent (`"+1"`, `"01"`, `"1E3"`);
 ///   [`Quantity::canonical`] normalises these (`"1"`, `"1"`, `"1e3"`).
@@ -649,8 +662,21 @@ fn canonical_string(value: &Decimal, format: Format) -> String {
 /// # JSON
 ///
 /// Serializes as a JSON string. Deserializes from a string (surrounding whitespace is trimmed,
-/// as the API server does), from a JSON number (`1`, `0.5`, `1e3`, stored in canonical
-/// decimalSI form: `"1"`, `"500m"`, `"1k"`), and from `null` (zero, as in Go).
+/// as the API server does), from a JSON number, and from `null` (zero, as in Go). A number is
+/// stored in canonical form and is never rounded:
+///
+/// * When serde_json reads the JSON text itself and its `raw_value` feature is enabled in the
+///   build, the number's text is read with the quantity grammar, exactly as Go's
+///   `Quantity.UnmarshalJSON` does: `18446744073709551616` stays `"18446744073709551616"`,
+///   `1e400` becomes `"10e399"`, `1e3` stays `"1e3"`, `1000` becomes `"1k"`, `0.5` `"500m"`.
+/// * Otherwise (serde_json without that feature, a `serde_json::Value`, YAML, content that serde
+///   buffers) a non-integer number arrives as an `f64`. It is accepted when its shortest decimal
+///   form has at most 15 significant digits — exact for every number written with at most 15
+///   (`0.5` → `"500m"`, `1e3` → `"1k"`) — and rejected with an error asking for a string
+///   otherwise (`18446744073709551616` arrives as 18446744073709552000: the original is unknown).
+///   Integers that fit `i64`/`u64` are always exact. A number that was already rounded before
+///   the quantity saw it (written with more than 15 significant digits into a
+///   `serde_json::Value`, or below ~1e−308) cannot be recognised as such.
 #[derive(Clone)]
 pub struct Quantity {
     raw: String,
@@ -701,8 +727,30 @@ impl Quantity {
         }
         // `{:e}` prints the shortest digits that read back as `v`, in quantity grammar.
         let text = format!("{v:e}");
+        // Any decimal of at most 15 significant digits survives the trip through an f64 and
+        // comes back as exactly those digits; a longer shortest form means the number the f64
+        // was made from cannot be known (2^64 arrives as 18446744073709552000).
+        let mantissa = text.split('e').next().unwrap_or("");
+        if mantissa.bytes().filter(u8::is_ascii_digit).count() > F64_EXACT_DIGITS {
+            return Err(QuantityError {
+                input: text,
+                kind: ErrorKind::InexactFloat,
+            });
+        }
         let (value, _) = parse_value(&text).map_err(|kind| QuantityError { input: text, kind })?;
         Ok(Quantity::from_value(value, Format::DecimalSI))
+    }
+
+    /// A JSON number's text, read with the quantity grammar as Go's `UnmarshalJSON` does: exact,
+    /// in the number's own format (`1e3` stays an exponent, `1000` becomes `"1k"`).
+    fn from_json_number(text: &str) -> Result<Self, QuantityError> {
+        match parse_value(text) {
+            Ok((value, format)) => Ok(Quantity::from_value(value, format)),
+            Err(kind) => Err(QuantityError {
+                input: text.to_owned(),
+                kind,
+            }),
+        }
     }
 
     /// `millis / 1000`, in decimalSI: `from_millis(1500)` is `"1500m"`, `from_millis(2000)` is
@@ -963,7 +1011,54 @@ impl Serialize for Quantity {
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(QuantityVisitor)
+        // Asks serde_json for the value's text, so that a number is read exactly (see
+        // `SERDE_JSON_RAW_VALUE`); other deserializers visit the value itself.
+        deserializer.deserialize_newtype_struct(SERDE_JSON_RAW_VALUE, QuantityVisitor)
+    }
+}
+
+/// The value half of serde_json's raw-value map: the JSON text of one value.
+struct RawJsonQuantity;
+
+impl<'de> de::DeserializeSeed<'de> for RawJsonQuantity {
+    type Value = Quantity;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Quantity, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RawJsonQuantity {
+    type Value = Quantity;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the JSON text of a value")
+    }
+
+    fn visit_str<E: de::Error>(self, raw: &str) -> Result<Quantity, E> {
+        let raw = raw.trim_matches([' ', '\t', '\n', '\r']);
+        match raw.as_bytes().first() {
+            Some(b'"') => {
+                let inner = raw
+                    .get(1..raw.len().saturating_sub(1))
+                    .filter(|inner| !inner.contains('\\'));
+                match inner {
+                    Some(inner) => QuantityVisitor.visit_str(inner),
+                    // Escapes: let serde_json decode the string.
+                    None => match serde_json::from_str::<String>(raw) {
+                        Ok(text) => QuantityVisitor.visit_string(text),
+                        Err(err) => Err(E::custom(err)),
+                    },
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => Quantity::from_json_number(raw).map_err(E::custom),
+            Some(b'n') => Ok(Quantity::default()),
+            Some(b't') => Err(E::invalid_type(Unexpected::Bool(true), &QuantityVisitor)),
+            Some(b'f') => Err(E::invalid_type(Unexpected::Bool(false), &QuantityVisitor)),
+            Some(b'[') => Err(E::invalid_type(Unexpected::Seq, &QuantityVisitor)),
+            Some(b'{') => Err(E::invalid_type(Unexpected::Map, &QuantityVisitor)),
+            _ => Err(E::invalid_value(Unexpected::Str(raw), &QuantityVisitor)),
+        }
     }
 }
 
@@ -1031,6 +1126,23 @@ impl<'de> Visitor<'de> for QuantityVisitor {
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Quantity, D::Error> {
         deserializer.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Quantity, D::Error> {
+        // Not serde_json's raw-value protocol: the value itself.
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Quantity, A::Error> {
+        // serde_json's raw-value protocol: one entry, keyed by the protocol's name, whose value
+        // is the JSON text. Any other map is not a quantity.
+        match map.next_key::<std::borrow::Cow<'de, str>>()? {
+            Some(key) if key == SERDE_JSON_RAW_VALUE => map.next_value_seed(RawJsonQuantity),
+            _ => Err(de::Error::invalid_type(Unexpected::Map, &self)),
+        }
     }
 }
 
@@ -1636,27 +1748,136 @@ mod tests {
         }
     }
 
+    /// Whether this build's serde_json hands `Quantity` the text of a number (its `raw_value`
+    /// feature is on somewhere in the build); otherwise numbers arrive as `f64`.
+    fn json_reads_number_text() -> bool {
+        serde_json::from_str::<Quantity>("1e3").unwrap().as_str() == "1e3"
+    }
+
     #[test]
     fn json_numbers_become_canonical_strings() {
-        for (json, expect) in [
-            ("1", "1"),
-            ("0", "0"),
-            ("-1", "-1"),
-            ("10", "10"),
-            ("1000", "1k"),
-            ("0.5", "500m"),
-            ("1.5", "1500m"),
-            ("1e3", "1k"),
-            ("1.0", "1"),
-            ("-0.0", "0"),
-            ("0.1", "100m"),
-            ("1e-12", "1n"),
-            ("1e300", "1e300"),
-            ("18446744073709551615", "18446744073709551615"),
+        let text = json_reads_number_text();
+        for (json, expect, through_f64) in [
+            ("1", "1", "1"),
+            ("0", "0", "0"),
+            ("-1", "-1", "-1"),
+            ("10", "10", "10"),
+            ("1000", "1k", "1k"),
+            ("0.5", "500m", "500m"),
+            ("1.5", "1500m", "1500m"),
+            ("1e3", "1e3", "1k"),
+            ("1.0", "1", "1"),
+            ("-0.0", "0", "0"),
+            ("0.1", "100m", "100m"),
+            ("1e-12", "1e-9", "1n"),
+            ("1e300", "1e300", "1e300"),
+            (
+                "18446744073709551615",
+                "18446744073709551615",
+                "18446744073709551615",
+            ),
         ] {
             let parsed: Quantity = serde_json::from_str(json).unwrap();
+            let expect = if text { expect } else { through_f64 };
             assert_eq!(parsed.as_str(), expect, "{json}");
         }
+    }
+
+    /// A deserializer that speaks serde_json's raw-value protocol, as serde_json does when its
+    /// `raw_value` feature is on: the value arrives as its JSON text.
+    struct RawJson<'a>(&'a str);
+
+    impl<'de> Deserializer<'de> for RawJson<'de> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only the raw-value protocol"))
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            assert_eq!(name, SERDE_JSON_RAW_VALUE);
+            visitor.visit_map(de::value::MapDeserializer::new(std::iter::once((
+                SERDE_JSON_RAW_VALUE,
+                self.0,
+            ))))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        }
+    }
+
+    #[test]
+    fn json_text_is_read_exactly() {
+        let raw = |json: &str| Quantity::deserialize(RawJson(json));
+        for (json, expect) in [
+            ("18446744073709551616", "18446744073709551616"),
+            ("-18446744073709551617", "-18446744073709551617"),
+            ("1e400", "10e399"),
+            ("1E3", "1e3"),
+            ("1000", "1k"),
+            ("0.5", "500m"),
+            ("1e-12", "1e-9"),
+            ("0.12345678901234567", "123456790n"),
+            ("-0", "0"),
+            ("null", "0"),
+            ("\"100m\"", "100m"),
+            ("\" 1Gi \"", "1Gi"),
+            ("\"1\\u0030\"", "10"),
+        ] {
+            let parsed = raw(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(parsed.as_str(), expect, "{json}");
+        }
+        for (json, message) in [
+            (
+                "true",
+                "invalid type: boolean `true`, expected a Kubernetes quantity",
+            ),
+            ("[1]", "invalid type: sequence"),
+            ("{}", "invalid type: map"),
+            ("1e99999999999", "exponent \"e99999999999\" is out of range"),
+            ("\"1.5Gb\"", "unknown suffix"),
+            ("\"\"", "empty string"),
+        ] {
+            let err = raw(json).unwrap_err().to_string();
+            assert!(err.contains(message), "{json}: {err}");
+        }
+        // Another format's map is not a quantity.
+        let map =
+            de::value::MapDeserializer::<_, de::value::Error>::new(std::iter::once(("cpu", "1")));
+        assert!(Quantity::deserialize(map).is_err());
+    }
+
+    #[test]
+    fn yaml_scalars() {
+        use std::collections::BTreeMap;
+        let yaml = "cpu: 0.5\nmemory: 1Gi\npods: 110\nstorage: \"2e3\"\n";
+        let map: BTreeMap<String, Quantity> = serde_saphyr::from_str(yaml).unwrap();
+        let spelled: Vec<&str> = map.values().map(Quantity::as_str).collect();
+        assert_eq!(spelled, ["500m", "1Gi", "110", "2e3"]);
+        let err = serde_saphyr::from_str::<BTreeMap<String, Quantity>>("m: 18446744073709551616\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("as a string"), "{err}");
+    }
+
+    #[test]
+    fn floats_are_exact_or_rejected() {
+        assert_eq!(Quantity::from_f64(0.1).unwrap().as_str(), "100m");
+        assert_eq!(
+            Quantity::from_f64(123456789012345.0).unwrap().as_str(),
+            "123456789012345"
+        );
+        assert_eq!(Quantity::from_f64(1e300).unwrap().as_str(), "1e300");
+        for inexact in [18446744073709551616.0, 0.1 + 0.2, 1.0 / 3.0] {
+            let err = Quantity::from_f64(inexact).unwrap_err().to_string();
+            assert!(err.contains("write the quantity as a string"), "{err}");
+        }
+        assert!(Quantity::from_f64(f64::NAN).is_err());
     }
 
     #[test]
