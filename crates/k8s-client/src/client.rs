@@ -382,7 +382,7 @@ pub(crate) fn transport_error(req: &Request, what: &str, e: reqwest::Error) -> E
         method: req.method.clone(),
         path: req.path.clone(),
         message,
-        source: e,
+        source: crate::error::TransportError::new(e),
     }
 }
 

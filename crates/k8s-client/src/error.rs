@@ -54,7 +54,7 @@ pub enum Error {
         message: String,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// A successful response's body is not what the request expected.
     #[error("{method} {path}: {source}")]
@@ -156,6 +156,59 @@ impl Error {
     /// Whether the request timed out on the client side.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
+    }
+
+    /// Whether no connection to the server could be made (refused, unreachable, TLS handshake
+    /// failed): the request never reached it.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Transport { source, .. } if source.is_connect())
+    }
+}
+
+/// Why a request could not be sent or its answer not received, from the HTTP stack.
+///
+/// Opaque on purpose: the HTTP library is an implementation detail of this crate. `Display`
+/// is the failure's message and [`source`](std::error::Error::source) walks its causes (I/O,
+/// TLS, HTTP/2 errors).
+pub struct TransportError {
+    inner: reqwest::Error,
+}
+
+impl TransportError {
+    pub(crate) fn new(inner: reqwest::Error) -> Self {
+        TransportError { inner }
+    }
+
+    /// Whether the request timed out on the client side.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.is_timeout()
+    }
+
+    /// Whether no connection could be made (the request never reached the server).
+    pub fn is_connect(&self) -> bool {
+        self.inner.is_connect()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportError")
+            .field("message", &chain(self))
+            .field("timeout", &self.is_timeout())
+            .field("connect", &self.is_connect())
+            .finish()
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
     }
 }
 

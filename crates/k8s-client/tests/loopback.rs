@@ -380,6 +380,39 @@ async fn request_timeout_applies_to_plain_requests() {
     assert!(e.to_string().contains("timed out"), "{e}");
 }
 
+#[tokio::test]
+async fn transport_errors_are_opaque_and_keep_their_causes() {
+    // A port nobody listens on.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut c = Config::new(format!("http://{addr}").parse().unwrap());
+    c.retry = RetryPolicy::none();
+    let e = Client::try_from(c)
+        .unwrap()
+        .send(get_a())
+        .await
+        .unwrap_err();
+    assert!(e.is_connect() && !e.is_timeout(), "{e:?}");
+    let k8s_client::Error::Transport { source, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(source.is_connect());
+    // The chain goes down to the refused connection's I/O error.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut io = None;
+    while let Some(c) = cur {
+        io = io.or(c.downcast_ref::<std::io::Error>().map(|e| e.kind()));
+        cur = c.source();
+    }
+    assert_eq!(io, Some(std::io::ErrorKind::ConnectionRefused), "{e:?}");
+    // The HTTP library stays an implementation detail, in messages too.
+    let debug = format!("{e:?}");
+    assert!(!debug.contains("reqwest"), "{debug}");
+    assert!(e.to_string().contains("Connection refused"), "{e}");
+}
+
 /// Accepts only the tokens currently in `valid`.
 fn token_handler(valid: Arc<std::sync::Mutex<String>>) -> Handler {
     Arc::new(move |r: &Recorded| {
