@@ -158,6 +158,19 @@ impl Error {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
     }
 
+    /// Whether the same request may well succeed later: transport failures, 5xx, 408, 410 and
+    /// 429. Every other answer (400, 401 after a credential refresh, 403, 404, 422, …),
+    /// credentials that cannot be obtained and invalid configuration need a change first.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Api(_) | Error::HttpStatus { .. } => {
+                matches!(self.status_code(), Some(408 | 410 | 429 | 500..=599))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether no connection to the server could be made (refused, unreachable, TLS handshake
     /// failed): the request never reached it.
     pub fn is_connect(&self) -> bool {

@@ -202,7 +202,10 @@ impl Client {
     ///   event is lost or repeated.
     /// * When the server answers 410 Gone (that version is too old), it lists the collection
     ///   and yields [`WatchUpdate::Restarted`] with the current state, then watches on from the
-    ///   list's version.
+    ///   list's version. A list that fails is retried with backoff; it never resumes without
+    ///   a version instead (that would replay objects as added and lose deletions). A list
+    ///   refused for good (403, 404, …) or failing 8 times in a row is yielded as the error
+    ///   and the stream ends: the consumer's state is stale and must be rebuilt.
     /// * Reconnections back off; after 8 consecutive failures the last error is yielded and the
     ///   stream ends.
     ///
@@ -341,6 +344,10 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
         }
     }
 
+    /// After a 410: lists the collection and yields `Restarted`. A failed list is retried with
+    /// backoff (transient errors, up to `MAX_WATCH_FAILURES` consecutive failures) or ends the
+    /// watch with its error; the watch never resumes without a resource version in between,
+    /// which would replay objects as ADDED and lose the deletions the consumer missed.
     async fn relist(&mut self) {
         self.body = None;
         self.buf.clear();
@@ -354,12 +361,15 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
                     resource_version: rv,
                 }));
             }
+            Err(e) if !e.is_transient() => self.fail(e),
             Err(e) => {
                 self.failures += 1;
                 if self.failures >= MAX_WATCH_FAILURES {
                     self.fail(e);
                 } else {
-                    self.rv = None;
+                    tracing::warn!(%path, error = %e, attempt = self.failures, "relist after 410 Gone failed; retrying");
+                    // Relist again: the old version is gone, and no version at all would replay.
+                    self.gone = true;
                     tokio::time::sleep(self.backoff_wait()).await;
                 }
             }
