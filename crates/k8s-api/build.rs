@@ -1,52 +1,63 @@
-//! Fails early, with the command to run, when the generated code is missing.
+//! Chooses which generated tree to compile.
+//!
+//! * `src/generated/` is committed: every type and operation, without the spec's descriptions
+//!   (text we may not commit). A git or path dependency builds from it with no extra step.
+//! * `src/documented/` (gitignored, and what `cargo xtask package` ships as `src/generated/`) is
+//!   the same code with the descriptions as rustdoc, written by `cargo xtask generate` from spec
+//!   files. It is compiled instead (cfg `k8s_api_documented`) when, for every enabled version, its
+//!   fingerprint equals the committed tree's; a stale one is reported and ignored.
+
+use std::path::Path;
+
 fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/generated");
-    println!("cargo:rerun-if-changed=src/generated");
-    if !dir.join("mod.rs").exists() {
-        panic!(
-            "k8s-api: the generated code is missing ({}). Run `cargo xtask generate --all` \
-             (with K8S_SPEC_DIR pointing at the spec files, or offline from the committed models).",
-            dir.display()
-        );
-    }
-    let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
-    let versions: Vec<String> = vars
-        .iter()
-        .filter_map(|k| k.strip_prefix("CARGO_FEATURE_V1_"))
-        .map(|v| format!("v1_{}", v.to_lowercase()))
+    println!("cargo::rustc-check-cfg=cfg(k8s_api_documented)");
+    // `src` is scanned recursively: a regenerated tree (either one) reruns this script.
+    println!("cargo::rerun-if-changed=src");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed = root.join("src/generated");
+    let documented = root.join("src/documented");
+    let enabled: Vec<String> = std::env::vars()
+        .filter_map(|(k, _)| {
+            k.strip_prefix("CARGO_FEATURE_V1_")
+                .map(|v| v.to_lowercase())
+        })
+        .map(|v| format!("v1_{v}"))
         .collect();
-    for m in &versions {
-        if !dir.join(m).join("mod.rs").exists() {
-            panic!(
-                "k8s-api: feature `{m}` is enabled but {m} was not generated. Run `cargo xtask generate --all`."
+    for m in &enabled {
+        if fingerprint(&committed.join(m)).is_none() {
+            println!(
+                "cargo::error=k8s-api: feature `{m}` is enabled but {} has no generated code for it \
+                 (run `cargo xtask generate --all` in the k8s-sdk repository)",
+                committed.display()
             );
+            return;
         }
     }
-    // A group feature whose module was not generated (`cargo xtask generate --groups …`).
-    for m in &versions {
-        let Ok(root) = std::fs::read_to_string(dir.join(m).join("mod.rs")) else {
-            continue;
-        };
-        for key in &vars {
-            let Some(g) = key.strip_prefix("CARGO_FEATURE_") else {
-                continue;
-            };
-            let g = g.to_lowercase().replace('_', "-");
-            let gated = format!("#[cfg(feature = \"{g}\")]");
-            let generated = root.contains(&format!("{gated}\npub mod {g};"));
-            let known_group =
-                dir.join(m).join(&g).exists() || dir.join(m).join(format!("{g}.rs")).exists();
-            if !generated && !known_group && is_group_feature(&g) {
-                panic!(
-                    "k8s-api: feature `{g}` is enabled but the `{g}` group of {m} was not generated \
-                     (it was generated with `--groups`). Disable the feature or run `cargo xtask generate --all`."
-                );
-            }
-        }
+    if !documented.join("mod.rs").exists() || enabled.is_empty() {
+        return;
+    }
+    let stale: Vec<&str> = enabled
+        .iter()
+        .filter(|m| fingerprint(&documented.join(m)) != fingerprint(&committed.join(m)))
+        .map(String::as_str)
+        .collect();
+    if stale.is_empty() {
+        println!("cargo::rustc-cfg=k8s_api_documented");
+    } else {
+        println!(
+            "cargo::warning=k8s-api: src/documented is missing or stale for {}; building the \
+             committed code without descriptions (refresh it with `cargo xtask generate --all` \
+             and the spec files)",
+            stale.join(", ")
+        );
     }
 }
 
-/// Features that are not groups.
-fn is_group_feature(f: &str) -> bool {
-    !(f == "default" || f == "latest" || f == "all-groups" || f.starts_with("v1-"))
+/// The fingerprint line that `cargo xtask generate` writes near the top of a version's `mod.rs`.
+fn fingerprint(version_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(version_dir.join("mod.rs")).ok()?;
+    text.lines()
+        .take(5)
+        .find_map(|l| l.strip_prefix("// k8s-api fingerprint: "))
+        .map(str::to_owned)
 }

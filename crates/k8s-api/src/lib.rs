@@ -11,11 +11,19 @@
 //! features of the same names) and version (`v1`, `v1beta1`, …). `meta` (object metadata,
 //! options, discovery types) is always compiled.
 //!
-//! The code under `src/generated/` is produced by `cargo xtask generate` and is not committed.
+//! The code is produced by `cargo xtask generate`. `src/generated/` is committed (without the
+//! spec's descriptions); the packaged crate, and a checkout where the generator ran with spec
+//! files, compile the same code with the descriptions as rustdoc (see `build.rs`).
 
 #![allow(missing_docs)]
 
 // Formatted by prettyplease when generated; rustfmt leaves it alone.
+#[cfg(not(k8s_api_documented))]
 #[rustfmt::skip]
+#[path = "generated/mod.rs"]
+mod generated;
+#[cfg(k8s_api_documented)]
+#[rustfmt::skip]
+#[path = "documented/mod.rs"]
 mod generated;
 pub use generated::*;

@@ -39,8 +39,6 @@ pub struct Options {
     pub api_crate: PathBuf,
     /// Directory of the committed models (`spec/`).
     pub model_dir: PathBuf,
-    /// Top-level modules to emit (`core`, `apps`, …); empty: all.
-    pub groups: BTreeSet<String>,
     /// Rewrite the committed models from spec input.
     pub write_models: bool,
 }
@@ -56,11 +54,11 @@ pub struct VersionSummary {
     pub counts: Counts,
     /// Fixups and how much each changed.
     pub fixups: Vec<(&'static str, usize)>,
-    /// Files written.
+    /// Files written (the committed tree).
     pub files: usize,
     /// Time taken.
     pub elapsed: Duration,
-    /// Whether descriptions were available.
+    /// Whether descriptions were available (and so the documented tree was written).
     pub docs: bool,
 }
 
@@ -101,21 +99,112 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     })
 }
 
-/// Runs the generator.
+/// The committed tree of generated code, without descriptions (`crates/k8s-api/src/generated`).
+pub const COMMITTED_DIR: &str = "src/generated";
+/// The same code with the spec's descriptions as rustdoc (`crates/k8s-api/src/documented`,
+/// gitignored): written when generating from spec files; `build.rs` compiles it instead of the
+/// committed tree when its fingerprints match.
+pub const DOCUMENTED_DIR: &str = "src/documented";
+/// The line of a version's `mod.rs` that carries the fingerprint of its committed tree.
+pub const FINGERPRINT_PREFIX: &str = "// k8s-api fingerprint: ";
+
+/// One version's emitted trees: the committed one (facts only) and, when the model has
+/// descriptions, the documented one. Both carry the committed tree's fingerprint.
+#[derive(Clone, Debug)]
+pub struct VersionTrees {
+    /// Version module name (`v1_36`).
+    pub module: String,
+    /// Files of the committed tree, relative to the version directory.
+    pub committed: BTreeMap<PathBuf, String>,
+    /// Files of the documented tree, when descriptions were available.
+    pub documented: Option<BTreeMap<PathBuf, String>>,
+    /// The committed tree's fingerprint (FNV-1a 64 over paths and contents), in hex.
+    pub fingerprint: String,
+    /// Feature dependencies between top-level modules.
+    pub feature_deps: BTreeMap<String, BTreeSet<String>>,
+    /// Counts.
+    pub counts: Counts,
+    /// Fixups and how much each changed.
+    pub fixups: Vec<(&'static str, usize)>,
+}
+
+/// Fixups, plan and emission of one model.
+fn emit_model(mut model: ApiModel) -> Result<(emit::Emitted, Vec<(&'static str, usize)>)> {
+    let (facts, fixup_counts) = fixups::apply_all(&mut model)?;
+    let plan = plan::plan(&model, &facts)?;
+    Ok((emit::emit_version(&model, &facts, &plan)?, fixup_counts))
+}
+
+/// Emits a version's trees from its model (in memory; nothing is written).
+pub fn emit_trees(model: &ApiModel) -> Result<VersionTrees> {
+    let docs = model.has_docs();
+    let (facts_only, fixup_counts) = emit_model(model_text::without_docs(model))?;
+    let fingerprint = fingerprint(&facts_only.files);
+    let mut committed = facts_only.files;
+    stamp(&mut committed, &fingerprint);
+    let documented = if docs {
+        let (mut e, _) = emit_model(model.clone())?;
+        stamp(&mut e.files, &fingerprint);
+        Some(e.files)
+    } else {
+        None
+    };
+    Ok(VersionTrees {
+        module: naming::version_module(&model.version),
+        committed,
+        documented,
+        fingerprint,
+        feature_deps: facts_only.feature_deps,
+        counts: facts_only.counts,
+        fixups: fixup_counts,
+    })
+}
+
+/// FNV-1a (64 bit) over each file's path and contents: stable across Rust versions and
+/// platforms, which `std`'s hasher is not promised to be; collisions only need to be unlikely
+/// between two generations of the same tree.
+fn fingerprint(files: &BTreeMap<PathBuf, String>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (p, text) in files {
+        let path = p.to_string_lossy().replace('\\', "/");
+        for b in path.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Puts the fingerprint line under the first line of the version's `mod.rs`.
+fn stamp(files: &mut BTreeMap<PathBuf, String>, fingerprint: &str) {
+    if let Some(root) = files.get_mut(Path::new("mod.rs")) {
+        let at = root.find('\n').map_or(root.len(), |i| i + 1);
+        root.insert_str(at, &format!("{FINGERPRINT_PREFIX}{fingerprint}\n"));
+    }
+}
+
+/// Reads the fingerprint line of a generated version directory, if any.
+pub fn read_fingerprint(version_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(version_dir.join("mod.rs")).ok()?;
+    text.lines()
+        .take(5)
+        .find_map(|l| l.strip_prefix(FINGERPRINT_PREFIX))
+        .map(str::to_owned)
+}
+
+/// Runs the generator: the committed tree of each version (and the documented tree when the
+/// input has descriptions), the root modules, and the crate's feature table.
 pub fn run(
     opts: &Options,
     mut progress: impl FnMut(&VersionSummary),
 ) -> Result<Vec<VersionSummary>> {
-    let generated = opts.api_crate.join("src/generated");
-    std::fs::create_dir_all(&generated).map_err(|source| Error::Io {
-        path: generated.clone(),
-        source,
-    })?;
+    let committed_dir = opts.api_crate.join(COMMITTED_DIR);
+    let documented_dir = opts.api_crate.join(DOCUMENTED_DIR);
     let mut summaries = Vec::new();
     let mut all_deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for job in &opts.jobs {
         let start = Instant::now();
-        let mut model = load(job)?;
+        let model = load(job)?;
         if opts.write_models && matches!(job.input, Input::Spec(_)) {
             let text = model_text::write(&model_text::without_docs(&model));
             write_atomic(
@@ -123,56 +212,58 @@ pub fn run(
                 text.as_bytes(),
             )?;
         }
-        let docs = model.has_docs();
-        let (facts, fixup_counts) = fixups::apply_all(&mut model)?;
-        let plan = plan::plan(&model, &facts)?;
-        let emitted = emit::emit_version(&model, &facts, &plan)?;
-        for (g, d) in &emitted.feature_deps {
+        let trees = emit_trees(&model)?;
+        for (g, d) in &trees.feature_deps {
             all_deps
                 .entry(g.clone())
                 .or_default()
                 .extend(d.iter().cloned());
         }
-        let vmod = naming::version_module(&job.version);
-        let files: BTreeMap<&PathBuf, &String> = emitted
-            .files
-            .iter()
-            .filter(|(p, _)| {
-                opts.groups.is_empty()
-                    || p.components().count() == 1 && *p == Path::new("mod.rs")
-                    || p.iter()
-                        .next()
-                        .and_then(|c| c.to_str())
-                        .map(|c| c.trim_end_matches(".rs"))
-                        .is_some_and(|c| opts.groups.contains(c) || naming::feature_of(c).is_none())
-            })
-            .collect();
-        // With `--groups`, the version module declares only the groups written.
-        let root = emitted
-            .files
-            .get(Path::new("mod.rs"))
-            .map(|t| keep_groups(t, &opts.groups));
-        let mut files: BTreeMap<&PathBuf, &String> = files;
-        let root_path = PathBuf::from("mod.rs");
-        if let Some(r) = &root {
-            files.insert(&root_path, r);
+        write_tree(&committed_dir.join(&trees.module), &trees.committed)?;
+        let doc_version_dir = documented_dir.join(&trees.module);
+        match &trees.documented {
+            Some(files) => write_tree(&doc_version_dir, files)?,
+            // A documented tree of an older generation would be ignored by build.rs; remove it.
+            None if doc_version_dir.exists()
+                && read_fingerprint(&doc_version_dir).as_ref() != Some(&trees.fingerprint) =>
+            {
+                std::fs::remove_dir_all(&doc_version_dir).map_err(|source| Error::Io {
+                    path: doc_version_dir.clone(),
+                    source,
+                })?;
+            }
+            None => {}
         }
-        write_tree(&generated.join(&vmod), &files)?;
         let summary = VersionSummary {
             version: job.version.clone(),
             input: job.input.clone(),
-            counts: emitted.counts,
-            fixups: fixup_counts,
-            files: files.len(),
+            counts: trees.counts,
+            fixups: trees.fixups,
+            files: trees.committed.len(),
             elapsed: start.elapsed(),
-            docs,
+            docs: trees.documented.is_some(),
         };
         progress(&summary);
         summaries.push(summary);
     }
-    write_root(opts, &generated)?;
+    write_atomic(
+        &committed_dir.join("mod.rs"),
+        root_module(&opts.supported, |m| {
+            committed_dir.join(m).join("mod.rs").exists()
+        })
+        .as_bytes(),
+    )?;
+    if documented_dir.is_dir() {
+        write_atomic(
+            &documented_dir.join("mod.rs"),
+            root_module(&opts.supported, |m| {
+                documented_dir.join(m).join("mod.rs").exists()
+            })
+            .as_bytes(),
+        )?;
+    }
     let all: BTreeSet<&String> = opts.jobs.iter().map(|j| &j.version).collect();
-    if opts.supported.iter().all(|v| all.contains(v)) && opts.groups.is_empty() {
+    if opts.supported.iter().all(|v| all.contains(v)) {
         update_features(
             &opts.api_crate.join("Cargo.toml"),
             &features_toml(&opts.supported, &all_deps),
@@ -206,37 +297,9 @@ pub fn update_features(manifest: &Path, table: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes the declarations of feature-gated group modules not in `groups` (all kept when it is
-/// empty) from a version's `mod.rs`: a doc line, `#[cfg(feature = "g")]`, `pub mod g;`.
-fn keep_groups(root: &str, groups: &BTreeSet<String>) -> String {
-    if groups.is_empty() {
-        return root.to_owned();
-    }
-    let lines: Vec<&str> = root.lines().collect();
-    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
-    let mut i = 0;
-    while i < lines.len() {
-        let gated = lines.get(i + 1).and_then(|l| {
-            l.strip_prefix("#[cfg(feature = \"")
-                .and_then(|r| r.strip_suffix("\")]"))
-        });
-        let decl = lines.get(i + 2).is_some_and(|l| l.starts_with("pub mod "));
-        match gated {
-            Some(g) if decl && lines[i].starts_with("///") && !groups.contains(g) => i += 3,
-            _ => {
-                out.push(lines[i]);
-                i += 1;
-            }
-        }
-    }
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
-}
-
 /// Writes a version's tree: into a fresh sibling directory, then swapped in with renames, so a
 /// failed run leaves the previous output intact.
-fn write_tree(dir: &Path, files: &BTreeMap<&PathBuf, &String>) -> Result<()> {
+fn write_tree(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io { path, source }
@@ -265,13 +328,14 @@ fn write_tree(dir: &Path, files: &BTreeMap<&PathBuf, &String>) -> Result<()> {
     Ok(())
 }
 
-/// `src/generated/mod.rs`: one gated module per version present on disk, and `latest`.
-fn write_root(opts: &Options, generated: &Path) -> Result<()> {
+/// The root `mod.rs` of a generated tree: one gated module per supported version for which
+/// `present(module)` holds, and `latest`.
+pub fn root_module(supported: &[String], present: impl Fn(&str) -> bool) -> String {
     let mut text = String::from("// Generated by `cargo xtask generate`. Do not edit.\n\n");
-    let latest = opts.supported.last().cloned().unwrap_or_default();
-    for v in &opts.supported {
+    let latest = supported.last().cloned().unwrap_or_default();
+    for v in supported {
         let m = naming::version_module(v);
-        if generated.join(&m).join("mod.rs").exists() {
+        if present(&m) {
             text.push_str(&format!(
                 "#[cfg(feature = \"{m}\")]\n#[path = \"{m}/mod.rs\"]\npub mod {m};\n"
             ));
@@ -281,7 +345,7 @@ fn write_root(opts: &Options, generated: &Path) -> Result<()> {
     text.push_str(&format!(
         "\n/// The newest supported Kubernetes version ({latest}).\n#[cfg(feature = \"{lm}\")]\npub use self::{lm} as latest;\n"
     ));
-    write_atomic(&generated.join("mod.rs"), text.as_bytes())
+    text
 }
 
 /// The `[features]` table of the k8s-api crate, from the supported versions and the group
@@ -316,26 +380,4 @@ pub fn features_toml(supported: &[String], deps: &BTreeMap<String, BTreeSet<Stri
         ));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keep_groups_drops_only_unselected_gated_groups() {
-        let root = "//! The Kubernetes 1.36.0 API.\n/// The `apps` API group.\n#[cfg(feature = \"apps\")]\npub mod apps;\n/// The `core` API group.\n#[cfg(feature = \"core\")]\npub mod core;\n/// Object metadata.\npub mod meta;\npub const RESOURCES: &[u8] = &[];\n";
-        let core: BTreeSet<String> = ["core".to_owned()].into();
-        let kept = keep_groups(root, &core);
-        assert!(!kept.contains("pub mod apps;"), "{kept}");
-        assert!(
-            kept.contains("#[cfg(feature = \"core\")]\npub mod core;"),
-            "{kept}"
-        );
-        assert!(
-            kept.contains("pub mod meta;") && kept.contains("RESOURCES"),
-            "{kept}"
-        );
-        assert_eq!(keep_groups(root, &BTreeSet::new()), root);
-    }
 }

@@ -180,3 +180,82 @@ fn every_version_is_accounted_for() {
         }
     }
 }
+
+/// The supported versions (those with a cargo feature in k8s-api), oldest first.
+const SUPPORTED: &[&str] = &["1.32.0", "1.33.1", "1.34.0", "1.35.0", "1.36.0"];
+
+/// The committed generated code (`crates/k8s-api/src/generated`, what a git dependency builds)
+/// is exactly what the generator emits from the committed models today, and so are the root
+/// module and the crate's feature table: a change to the generator or a model without
+/// `cargo xtask generate --all` fails here (as rust-analyzer checks its generated code).
+#[test]
+fn committed_generated_code_is_current() {
+    let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s-api");
+    let dir = api.join(generate::COMMITTED_DIR);
+    let supported: Vec<String> = SUPPORTED.iter().map(|v| (*v).to_owned()).collect();
+    let mut stale: Vec<String> = Vec::new();
+    let mut deps = std::collections::BTreeMap::new();
+    for v in SUPPORTED {
+        let model = model_text::read_file(&model_path(v)).unwrap();
+        let trees = generate::emit_trees(&model).unwrap();
+        assert!(
+            trees.documented.is_none(),
+            "{v}: the committed model has docs"
+        );
+        for (g, d) in trees.feature_deps {
+            deps.entry(g)
+                .or_insert_with(std::collections::BTreeSet::new)
+                .extend(d);
+        }
+        let vdir = dir.join(&trees.module);
+        let on_disk = files_under(&vdir);
+        for (rel, text) in &trees.committed {
+            match on_disk.get(rel) {
+                Some(t) if t == text => {}
+                Some(_) => stale.push(format!("{} differs", vdir.join(rel).display())),
+                None => stale.push(format!("{} is missing", vdir.join(rel).display())),
+            }
+        }
+        for rel in on_disk.keys().filter(|r| !trees.committed.contains_key(*r)) {
+            stale.push(format!(
+                "{} is not generated any more",
+                vdir.join(rel).display()
+            ));
+        }
+    }
+    let root = generate::root_module(&supported, |_| true);
+    if std::fs::read_to_string(dir.join("mod.rs")).unwrap_or_default() != root {
+        stale.push(format!("{} differs", dir.join("mod.rs").display()));
+    }
+    let manifest = std::fs::read_to_string(api.join("Cargo.toml")).unwrap();
+    if !manifest.contains(&generate::features_toml(&supported, &deps)) {
+        stale.push("the [features] table of crates/k8s-api/Cargo.toml differs".to_owned());
+    }
+    assert!(
+        stale.is_empty(),
+        "the committed generated code is stale; run `cargo xtask generate --all` and commit \
+         crates/k8s-api/src/generated and crates/k8s-api/Cargo.toml:\n  {}",
+        stale.join("\n  ")
+    );
+}
+
+/// Every file under `dir`, by path relative to it.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_owned();
+                out.insert(rel, std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    out
+}
