@@ -76,6 +76,15 @@ pub enum Error {
     /// Credentials could not be obtained (an exec plugin failed, a token file is unreadable).
     #[error("cannot obtain credentials: {0}")]
     Auth(String),
+    /// A watch kept ending as soon as it was opened, without an event or a bookmark (the
+    /// server or a proxy in between closes it at once); the client gave up.
+    #[error("watch of {path} ended without an event {attempts} times in a row; giving up")]
+    WatchStalled {
+        /// Path of the watched collection.
+        path: String,
+        /// Connections that ended without an event.
+        attempts: u32,
+    },
 }
 
 impl Error {

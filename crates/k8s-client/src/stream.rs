@@ -207,7 +207,9 @@ impl Client {
     ///   refused for good (403, 404, …) or failing 8 times in a row is yielded as the error
     ///   and the stream ends: the consumer's state is stale and must be rebuilt.
     /// * Reconnections back off; after 8 consecutive failures the last error is yielded and the
-    ///   stream ends.
+    ///   stream ends ([`Error::WatchStalled`](crate::Error::WatchStalled) when each connection
+    ///   ended at once without an event). An answer that retrying cannot fix (400, 403, 404,
+    ///   401 after one credential refresh) ends the stream at once with that error.
     ///
     /// ```no_run
     /// use futures::TryStreamExt;
@@ -302,6 +304,8 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
                 self.events_on_connection = 0;
             }
             Err(e) if e.is_gone() => self.relist().await,
+            // 400, 403, 404, 401 after the credential refresh `execute` did: retrying cannot help.
+            Err(e) if !e.is_transient() => self.fail(e),
             Err(e) => {
                 self.failures += 1;
                 if self.failures >= MAX_WATCH_FAILURES {
@@ -332,12 +336,10 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
         if self.events_on_connection == 0 && self.connected_at.elapsed() < Duration::from_secs(1) {
             self.failures += 1;
             if self.failures >= MAX_WATCH_FAILURES {
-                let req = self.req.to_request();
-                let path = req.map(|r| r.path).unwrap_or_default();
-                self.fail(Error::Auth(format!(
-                    "watch of {path} keeps ending without events; giving up after {} tries",
-                    self.failures
-                )));
+                self.fail(Error::WatchStalled {
+                    path: self.req.path().to_owned(),
+                    attempts: self.failures,
+                });
                 return;
             }
             tokio::time::sleep(self.backoff_wait()).await;

@@ -319,3 +319,102 @@ fn restarted_rv(u: &WatchUpdate<ConfigMap>) -> String {
         _ => String::new(),
     }
 }
+
+// ---- answers that retrying cannot fix (defect 4) --------------------------------------------
+
+/// Every watch request gets `code`; lists are never asked for.
+fn refusing_watch(code: u16, reason: &'static str) -> Handler {
+    Arc::new(move |_r: &Recorded| status(code, reason, "refused by the test"))
+}
+
+fn watches(srv: &TestHttp) -> usize {
+    srv.requests()
+        .iter()
+        .filter(|r| r.query("watch").is_some())
+        .count()
+}
+
+#[tokio::test]
+async fn permanent_errors_end_the_watch_without_retries() {
+    let (logs, _guard) = capture_logs();
+    for (code, reason) in [(400, "BadRequest"), (403, "Forbidden"), (404, "NotFound")] {
+        let srv = serve(None, false, refusing_watch(code, reason)).await;
+        let client = fast_client(srv.http_url());
+        let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
+        let story = watch_story(&client, req, 3).await;
+        assert_eq!(story, [format!("error {code}"), "(end)".into()]);
+        assert_eq!(watches(&srv), 1, "{code} was retried");
+    }
+    let out = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(!out.contains("WARN"), "{out}");
+}
+
+#[tokio::test]
+async fn a_401_is_retried_once_after_a_credential_refresh() {
+    let dir = temp_dir("watch-401");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "old-token").unwrap();
+    let srv = serve(None, false, refusing_watch(401, "Unauthorized")).await;
+    let mut c = Config::new(srv.http_url());
+    c.auth = k8s_client::Auth::TokenFile(token);
+    c.retry.base_delay = Duration::from_millis(5);
+    let client = Client::try_from(c).unwrap();
+    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
+    let story = watch_story(&client, req, 3).await;
+    assert_eq!(story, ["error 401", "(end)"]);
+    assert_eq!(
+        watches(&srv),
+        2,
+        "one retry after re-reading the token file"
+    );
+}
+
+#[tokio::test]
+async fn transient_errors_are_still_retried() {
+    let n = Arc::new(AtomicU32::new(0));
+    let srv = serve(
+        None,
+        false,
+        Arc::new(
+            move |_r: &Recorded| match n.fetch_add(1, Ordering::SeqCst) {
+                0 => status(500, "InternalError", "try again"),
+                _ => idle_watch(vec![event("ADDED", cm("a", "11"))]),
+            },
+        ),
+    )
+    .await;
+    let client = fast_client(srv.http_url());
+    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
+    let story = watch_story(&client, req, 1).await;
+    assert_eq!(story, ["Added a"]);
+    assert_eq!(watches(&srv), 2);
+}
+
+#[tokio::test]
+async fn a_watch_that_keeps_ending_without_events_says_so() {
+    // 200, and the body ends at once: no event, no bookmark, every time.
+    let srv = serve(
+        None,
+        false,
+        Arc::new(|_r: &Recorded| watch_response(vec![], false)),
+    )
+    .await;
+    let client = fast_client(srv.http_url());
+    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
+    let mut watch = std::pin::pin!(client.watch(req));
+    let e = tokio::time::timeout(Duration::from_secs(20), watch.try_next())
+        .await
+        .unwrap()
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(&e, k8s_client::Error::WatchStalled { path, attempts } if path == CM_PATH && *attempts > 1),
+        "{e:?}"
+    );
+    assert!(!msg.contains("credentials"), "{msg}");
+    assert!(
+        msg.contains("ended without an event") && msg.contains(CM_PATH),
+        "{msg}"
+    );
+    assert!(watch.next().await.is_none());
+}
