@@ -1,17 +1,19 @@
 //! `cargo xtask`: workspace tasks.
 //!
-//! * `generate [--version V | --all] [--groups core,apps] [--spec-dir DIR]`: emit the k8s-api
-//!   crate from the spec files (or the committed models when none are at hand).
+//! * `generate [--version V | --all] [--spec-dir DIR]`: emit the k8s-api crate's committed code
+//!   (no descriptions) and, from spec files, the documented code beside it (see `generate.rs`).
 //! * `spec fetch|list|where`: download and verify the pinned spec files (see `spec_fetch.rs`).
-//! * `test`: generate what the tests need, then run the workspace tests.
+//! * `test`: run the workspace tests (the benchmarks' crate is left out: it compiles kube and
+//!   k8s-openapi, and `cargo bench` is where it belongs).
+//! * `package`: publishable `.crate` files of the SDK (see `package.rs`).
 //! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
 //! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
 
 mod bench_build;
 mod diff;
+mod package;
 mod spec_fetch;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -19,9 +21,12 @@ use std::time::Instant;
 use k8s_codegen::generate::{self, Input, Options, VersionJob};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  generate [--version V | --all] [--groups core,apps] [--spec-dir DIR] [--no-models]
+  generate [--version V | --all] [--spec-dir DIR] [--no-models]
   spec fetch [--version V] [--dest DIR] [--base-url URL] | spec list | spec where
-  test [-- <cargo test args>]     generate (all versions), then run the workspace tests
+  test [-- <cargo test args>]     run the workspace tests (not the benchmarks)
+  package [--out DIR] [--spec-dir DIR] [--no-docs]
+                                  .crate files of k8s-core, k8s-api (with descriptions
+                                  from verified spec files) and k8s-client
   diff OLD NEW                    what changed in the API between two Kubernetes versions
   bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi";
 
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
         Some("spec") => spec_fetch::run(&args[1..]).map_err(|e| e.to_string()),
         Some("test") => cmd_test(&args[1..]),
         Some("diff") => diff::run(&args[1..]),
+        Some("package") => package::run(&args[1..]),
         Some("bench-build") => bench_build::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -50,7 +56,6 @@ fn main() -> ExitCode {
 
 struct GenArgs {
     version: Option<String>,
-    groups: BTreeSet<String>,
     spec_dir: Option<PathBuf>,
     write_models: bool,
 }
@@ -58,7 +63,6 @@ struct GenArgs {
 fn parse_generate(args: &[String]) -> Result<GenArgs, String> {
     let mut g = GenArgs {
         version: None,
-        groups: BTreeSet::new(),
         spec_dir: None,
         write_models: true,
     };
@@ -72,13 +76,6 @@ fn parse_generate(args: &[String]) -> Result<GenArgs, String> {
         match a.as_str() {
             "--all" => g.version = None,
             "--version" => g.version = Some(value("--version")?),
-            "--groups" => {
-                g.groups = value("--groups")?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-            }
             "--spec-dir" => g.spec_dir = Some(PathBuf::from(value("--spec-dir")?)),
             "--no-models" => g.write_models = false,
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -131,7 +128,7 @@ fn cmd_generate(args: &[String]) -> Result<Vec<generate::VersionSummary>, String
     }
     if !offline.is_empty() {
         println!(
-            "note: {} generated from the committed API model(s): no spec files, so the docs (descriptions) are left out",
+            "note: {} generated from the committed API model(s): no spec files, so only the committed code (without descriptions) was written",
             offline.join(", ")
         );
     }
@@ -140,7 +137,6 @@ fn cmd_generate(args: &[String]) -> Result<Vec<generate::VersionSummary>, String
         supported: supported.iter().map(|v| v.version.clone()).collect(),
         api_crate: root.join("crates/k8s-api"),
         model_dir: root.join("spec"),
-        groups: g.groups.clone(),
         write_models: g.write_models,
     };
     let start = Instant::now();
@@ -177,12 +173,11 @@ fn version_key(v: &str) -> Vec<u32> {
 }
 
 fn cmd_test(args: &[String]) -> Result<(), String> {
-    cmd_generate(&[])?;
     let root = spec_fetch::workspace_root();
     run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&root)
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--exclude", "k8s-sdk-benches"])
             .args(args),
     )
 }

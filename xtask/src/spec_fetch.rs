@@ -647,7 +647,7 @@ fn is_loopback_url(url: &str) -> bool {
 
 /// Whether `path` exists with the pinned size and sha256. A missing file is `false`; a file that
 /// exists but cannot be read is an error.
-fn is_verified(path: &Path, file: &SpecFile) -> Result<bool, SpecError> {
+pub fn is_verified(path: &Path, file: &SpecFile) -> Result<bool, SpecError> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
