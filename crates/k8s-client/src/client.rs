@@ -7,7 +7,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use k8s_core::{ApiRequest, DecodeError, Request, ResponseKind, Status};
 
 use crate::auth::Credentials;
-use crate::config::{CaSource, Config};
+use crate::config::{Auth, CaSource, Config, split_userinfo};
 use crate::error::{ConfigError, Error, chain};
 
 /// A connection to one API server: executes typed requests.
@@ -128,8 +128,23 @@ impl Client {
             None => None,
         };
         let client = build_http(&config, ca.as_deref())?;
-        let credentials = Credentials::new(&config.auth, config.credential_refresh_interval)?;
-        let url = config.cluster_url.to_string();
+        // User-info in the URL (a hand-built `Config`; the kubeconfig loader already moved it
+        // to `auth`) is basic auth in place of `auth`, as kubectl does, and never part of the
+        // URL requests go to.
+        let (url, url_credentials) =
+            split_userinfo(&config.cluster_url).map_err(|message| ConfigError::Invalid {
+                origin: config.origin.clone(),
+                key: "cluster_url".into(),
+                message,
+            })?;
+        let credentials = match url_credentials {
+            Some((username, password)) => Credentials::new(
+                &Auth::Basic { username, password },
+                config.credential_refresh_interval,
+            )?,
+            None => Credentials::new(&config.auth, config.credential_refresh_interval)?,
+        };
+        let url = url.to_string();
         let base = url.trim_end_matches('/').to_owned();
         Ok(Client {
             inner: Arc::new(Inner {

@@ -61,7 +61,7 @@ pub(crate) fn client_config(
     let verifier: Arc<dyn ServerCertVerifier> = if config.accept_invalid_certs {
         if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                server = %config.cluster_url,
+                server = %crate::config::redact_url(&config.cluster_url.to_string()),
                 "insecure-skip-tls-verify is set: the API server's certificate is NOT verified"
             );
         }

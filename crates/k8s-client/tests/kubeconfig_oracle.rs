@@ -478,3 +478,142 @@ async fn kubeconfig_resolution_matches_kubectl() {
         failures.join("\n")
     );
 }
+
+/// `server: https://user:password@host:port` (issue 13, defect 3). kubectl 1.37 sends the
+/// user-info as `Authorization: Basic`, on every request, in place of the user's token or basic
+/// auth (Go's `net/http` sets the header before client-go's round trippers, which then leave
+/// it alone), percent-decoded, with a Host header and URL free of it. k8s-client must send
+/// what kubectl sends, and never show the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_userinfo_is_used_as_kubectl_uses_it() {
+    let kubectl = kubectl();
+    let pki = Pki::new("userinfo-ca");
+    let srv = serve(
+        Some(server_tls(Some(&pki), &pki.server(&["localhost"]))),
+        false,
+        discovery_server_handler(),
+    )
+    .await;
+    let port = srv.addr.port();
+    let client_leaf = pki.client("cert-user", None);
+    let work = temp_dir("userinfo");
+    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let users = [
+        ("token", "{token: user-token}".to_string()),
+        ("basic", "{username: bob, password: bob-pw}".to_string()),
+        (
+            "cert-and-token",
+            format!(
+                "{{client-certificate-data: {}, client-key-data: {}, token: user-token}}",
+                enc(&client_leaf.cert_pem),
+                enc(&client_leaf.key_pem)
+            ),
+        ),
+    ];
+    let userinfos = [
+        "alice:s3cret-PW@",
+        "alice@",
+        ":only-PW@",
+        "al%40ice:p%3Aw%20x@",
+    ];
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for userinfo in userinfos {
+        for (name, user) in &users {
+            cases += 1;
+            let case = format!("{userinfo} with {name}");
+            let path = work.path().join(format!("config-{cases}"));
+            std::fs::write(
+                &path,
+                format!(
+                    "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+                     clusters: [{{name: k, cluster: {{server: \"https://{userinfo}localhost:{port}\", certificate-authority-data: {}}}}}]\n\
+                     contexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n\
+                     users: [{{name: u, user: {user}}}]\n",
+                    enc(&pki.ca_pem)
+                ),
+            )
+            .unwrap();
+            let before = srv.requests().len();
+            let out = tokio::process::Command::new(&kubectl)
+                .env_clear()
+                .env("HOME", work.path())
+                .env("KUBECONFIG", &path)
+                .stdin(std::process::Stdio::null())
+                .args(["get", "configmaps", "--request-timeout=20s", "--cache-dir"])
+                .arg(work.path().join(format!("cache-{cases}")))
+                .output()
+                .await
+                .unwrap();
+            let Some(theirs) = srv.requests()[before..]
+                .iter()
+                .rev()
+                .find(|r| r.path().ends_with("/configmaps"))
+                .cloned()
+            else {
+                failures.push(format!(
+                    "{case}: kubectl sent no list: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+                continue;
+            };
+
+            let loaded = ConfigLoader::new()
+                .env_map(BTreeMap::from([(
+                    "KUBECONFIG".to_string(),
+                    path.display().to_string(),
+                )]))
+                .kubeconfig();
+            let config = match loaded {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(format!("{case}: k8s-client could not load it: {e}"));
+                    continue;
+                }
+            };
+            let client = Client::try_from(config.clone()).unwrap();
+            for shown in [format!("{config:?}"), format!("{client:?}")] {
+                if shown.contains("s3cret-PW")
+                    || shown.contains("only-PW")
+                    || shown.contains("p%3Aw")
+                {
+                    failures.push(format!("{case}: Debug shows the password: {shown}"));
+                }
+            }
+            let before = srv.requests().len();
+            let path = format!("/api/v1/namespaces/{}/configmaps", client.namespace());
+            if let Err(e) = client.send(ListRequest::<ConfigMap>::new(path)).await {
+                failures.push(format!("{case}: k8s-client request failed: {e}"));
+                continue;
+            }
+            let ours = srv.requests()[before..].last().cloned().unwrap();
+            for (what, o, t) in [
+                (
+                    "Authorization",
+                    format!("{:?}", ours.authorizations),
+                    format!("{:?}", theirs.authorizations),
+                ),
+                (
+                    "Host",
+                    format!("{:?}", ours.host),
+                    format!("{:?}", theirs.host),
+                ),
+                (
+                    "client certificate",
+                    format!("{}", ours.client_cert.is_some()),
+                    format!("{}", theirs.client_cert.is_some()),
+                ),
+            ] {
+                if o != t {
+                    failures.push(format!("{case}: {what}: ours {o}, kubectl {t}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences from kubectl:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

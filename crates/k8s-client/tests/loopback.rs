@@ -182,6 +182,25 @@ async fn plain_http_like_kubectl_proxy_sends_no_credentials() {
 }
 
 #[tokio::test]
+async fn userinfo_of_a_hand_built_url_is_the_only_authorization() {
+    let srv = serve(None, false, ok_handler()).await;
+    let url: http::Uri = format!("http://alice:s3cret-PW@{}", srv.addr)
+        .parse()
+        .unwrap();
+    let mut c = Config::new(url);
+    c.auth = Auth::Bearer(SecretString::new("user-token"));
+    let client = Client::try_from(c).unwrap();
+    assert!(client.send(get_a()).await.is_ok());
+    let r = &srv.requests()[0];
+    // base64("alice:s3cret-PW"), as kubectl sends it (see kubeconfig_oracle.rs).
+    assert_eq!(r.authorizations, ["Basic YWxpY2U6czNjcmV0LVBX"]);
+    assert_eq!(r.host.as_deref(), Some(srv.addr.to_string().as_str()));
+    for shown in [format!("{client:?}"), format!("{:?}", client.config())] {
+        assert!(!shown.contains("s3cret-PW"), "{shown}");
+    }
+}
+
+#[tokio::test]
 async fn error_answers_become_typed_errors() {
     let srv = serve(
         None,

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{CaSource, ClientIdentity, Config, ExecCluster, ExecConfig, read_file};
+use super::{
+    CaSource, ClientIdentity, Config, ExecCluster, ExecConfig, read_file, redact_unparsed_url,
+    redact_url, split_userinfo,
+};
 use crate::Auth;
 use crate::error::ConfigError;
 use crate::secret::{SecretBytes, SecretString};
@@ -416,15 +419,25 @@ impl Kubeconfig {
         let url: http::Uri = server.parse().map_err(|e| ConfigError::Invalid {
             origin: cfile.clone(),
             key: ckey("server"),
-            message: format!("{server:?} is not a URL: {e}"),
+            message: format!("{:?} is not a URL: {e}", redact_unparsed_url(&server)),
         })?;
         if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
             return Err(ConfigError::Invalid {
                 origin: cfile,
                 key: ckey("server"),
-                message: format!("{server:?} is not an http:// or https:// URL"),
+                message: format!(
+                    "{:?} is not an http:// or https:// URL",
+                    redact_url(&server)
+                ),
             });
         }
+        // kubectl sends user-info as basic auth, in place of the user's credentials.
+        let (url, server_credentials) =
+            split_userinfo(&url).map_err(|message| ConfigError::Invalid {
+                origin: cfile.clone(),
+                key: ckey("server"),
+                message: format!("{:?}: {message}", redact_url(&server)),
+            })?;
         let mut config = Config::new(url);
         let base = cluster.file.parent().unwrap_or(Path::new("."));
         config.root_ca = match (&c.certificate_authority_data, &c.certificate_authority) {
@@ -516,6 +529,13 @@ impl Kubeconfig {
             } else {
                 Auth::None
             };
+        }
+        if let Some((username, password)) = server_credentials {
+            tracing::debug!(
+                origin = %config.origin,
+                "the server URL holds user-info: it is sent as basic auth in place of the user's credentials, as kubectl does"
+            );
+            config.auth = Auth::Basic { username, password };
         }
         Ok(config)
     }
@@ -747,6 +767,49 @@ contexts:
             .unwrap_or_default();
         assert!(e.contains("/k/bad.yaml"), "{e}");
         assert!(!e.contains("supersecret-token"), "{e}");
+    }
+
+    #[test]
+    fn server_userinfo_becomes_basic_auth_and_never_shows() {
+        let y = r#"
+current-context: c
+clusters: [{name: k, cluster: {server: "https://alice:s3cret-PW@k:6443/prefix"}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+users: [{name: u, user: {token: user-token}}]
+"#;
+        let c = Kubeconfig::from_yaml(y, Path::new("/k/c"))
+            .and_then(|k| k.resolve(&KubeconfigOptions::default()));
+        let c = c.as_ref();
+        assert_eq!(
+            c.map(|c| c.cluster_url.to_string()).ok().as_deref(),
+            Some("https://k:6443/prefix")
+        );
+        match c.map(|c| &c.auth) {
+            Ok(Auth::Basic { username, password }) => {
+                assert_eq!(username, "alice");
+                assert_eq!(password.expose_secret(), "s3cret-PW");
+            }
+            other => panic!("expected basic auth from the URL, got {other:?}"),
+        }
+        assert!(!format!("{c:?}").contains("s3cret-PW"));
+
+        // Invalid URLs are reported without the password.
+        for server in [
+            "https://alice:s3cret-PW@k:6443/a b",
+            "ftp://alice:s3cret-PW@k",
+            "https://alice:s3cret-PW%zz@k",
+        ] {
+            let y = format!(
+                "current-context: c\nclusters: [{{name: k, cluster: {{server: '{server}'}}}}]\ncontexts: [{{name: c, context: {{cluster: k}}}}]\n"
+            );
+            let e = Kubeconfig::from_yaml(&y, Path::new("/k/c"))
+                .and_then(|k| k.resolve(&KubeconfigOptions::default()))
+                .err()
+                .map(|e| format!("{e} {e:?}"))
+                .unwrap_or_default();
+            assert!(e.contains("clusters[k].cluster.server"), "{e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

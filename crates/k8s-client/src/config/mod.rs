@@ -33,7 +33,9 @@ pub use kubeconfig::{Kubeconfig, KubeconfigOptions};
 #[non_exhaustive]
 pub struct Config {
     /// The API server's base URL (`https://host:port`, or `http://127.0.0.1:8001` for
-    /// `kubectl proxy`). A path prefix is kept.
+    /// `kubectl proxy`). A path prefix is kept. User-info (`https://user:password@host`) is
+    /// sent as basic auth in place of [`Config::auth`], as kubectl does; the kubeconfig loader
+    /// moves it there, and `Debug` hides the password.
     pub cluster_url: http::Uri,
     /// The namespace of the context (or of the Pod), `default` if none.
     pub default_namespace: String,
@@ -73,7 +75,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("cluster_url", &self.cluster_url.to_string())
+            .field("cluster_url", &redact_url(&self.cluster_url.to_string()))
             .field("default_namespace", &self.default_namespace)
             .field("root_ca", &self.root_ca)
             .field("client_identity", &self.client_identity)
@@ -94,18 +96,86 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Hides the password of a `scheme://user:password@host` URL.
+/// Hides the credentials of a `scheme://user:password@host` URL: the password, or the user
+/// name when it comes alone (`https://TOKEN@host` is a common way to pass a token). The
+/// user-info ends at the authority's last `@`, as in Go's `url.Parse`.
 pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) if !userinfo.contains('/') => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:<redacted>@{host}")
-        }
-        _ => url.to_owned(),
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}{tail}"),
+            None => format!("{scheme}://<redacted>@{host}{tail}"),
+        },
+        None => url.to_owned(),
     }
+}
+
+/// A server URL that could not be parsed, for a message: everything up to its last `@` is
+/// hidden, since where the user-info ends is unknown.
+pub(crate) fn redact_unparsed_url(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((before, host)) => {
+            let scheme = before.split_once("://").map(|(s, _)| s).unwrap_or("");
+            format!("{scheme}://<redacted>@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Splits the user-info off a server URL: the URL without it, and the percent-decoded user
+/// name and password, which kubectl sends as basic auth. `Err` says what is wrong (without the
+/// secret).
+pub(crate) fn split_userinfo(
+    url: &http::Uri,
+) -> Result<(http::Uri, Option<(String, SecretString)>), String> {
+    let Some(authority) = url.authority() else {
+        return Ok((url.clone(), None));
+    };
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+        return Ok((url.clone(), None));
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decode = |s: &str, what: &str| {
+        percent_decode(s).ok_or_else(|| {
+            format!("the {what} in the URL's user-info is not valid percent-encoded UTF-8")
+        })
+    };
+    let user = decode(user, "user name")?;
+    let password = SecretString::new(decode(password, "password")?);
+    let mut parts = url.clone().into_parts();
+    parts.authority = Some(
+        host.parse()
+            .map_err(|e| format!("the host after the user-info is invalid: {e}"))?,
+    );
+    let stripped = http::Uri::from_parts(parts)
+        .map_err(|e| format!("the URL without its user-info is invalid: {e}"))?;
+    Ok((stripped, Some((user, password))))
+}
+
+/// `%XX` escapes decoded; `None` for a malformed escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl Config {
@@ -270,7 +340,7 @@ pub struct ExecConfig {
 
 /// The cluster passed to an exec plugin in `KUBERNETES_EXEC_INFO` when `provideClusterInfo` is
 /// set.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ExecCluster {
     /// `server`
@@ -285,6 +355,25 @@ pub struct ExecCluster {
     pub proxy_url: Option<String>,
     /// `extensions[client.authentication.k8s.io/exec].extension`, as JSON.
     pub config: Option<serde_json::Value>,
+}
+
+impl fmt::Debug for ExecCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecCluster")
+            .field("server", &redact_url(&self.server))
+            .field("tls_server_name", &self.tls_server_name)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field(
+                "certificate_authority_data",
+                &self
+                    .certificate_authority_data
+                    .as_ref()
+                    .map(|d| format!("<{} bytes>", d.len())),
+            )
+            .field("proxy_url", &self.proxy_url.as_deref().map(redact_url))
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// Retries of requests the server refused (429, 503, 504) or that never reached it.
@@ -541,6 +630,68 @@ mod tests {
     fn redact_url_hides_password() {
         assert_eq!(redact_url("http://u:p@h:1"), "http://u:<redacted>@h:1");
         assert_eq!(redact_url("http://h:1/a@b"), "http://h:1/a@b");
+        // The user-info ends at the authority's last `@`, as in Go's url.Parse.
+        assert_eq!(
+            redact_url("https://u:p@ss@h:6443/x?y=@"),
+            "https://u:<redacted>@h:6443/x?y=@"
+        );
+        // A user name alone may be a token.
+        assert_eq!(redact_url("https://TOKEN@h"), "https://<redacted>@h");
+        assert_eq!(
+            redact_unparsed_url("https://u:p ss@h:6443/a b"),
+            "https://<redacted>@h:6443/a b"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_password_of_the_server_url() {
+        let mut c = Config::new(http::Uri::from_static("https://alice:s3cret-PW@k:6443"));
+        c.auth = Auth::Exec(Box::new(ExecConfig {
+            api_version: "client.authentication.k8s.io/v1".into(),
+            command: "plugin".into(),
+            args: vec![],
+            env: vec![],
+            provide_cluster_info: true,
+            interactive_mode: None,
+            install_hint: None,
+            cluster: Some(ExecCluster {
+                server: "https://alice:s3cret-PW@k:6443".into(),
+                proxy_url: Some("http://p:proxy-PW@proxy:3128".into()),
+                ..ExecCluster::default()
+            }),
+        }));
+        let d = format!("{c:?}");
+        assert!(!d.contains("s3cret-PW") && !d.contains("proxy-PW"), "{d}");
+        assert!(d.contains("alice:<redacted>@k:6443"), "{d}");
+    }
+
+    #[test]
+    fn userinfo_is_split_off_and_percent_decoded() {
+        let split = |s: &'static str| {
+            split_userinfo(&http::Uri::from_static(s)).map(|(u, c)| {
+                (
+                    u.to_string(),
+                    c.map(|(n, p)| (n, p.expose_secret().to_owned())),
+                )
+            })
+        };
+        assert_eq!(
+            split("https://al%40ice:p%3Aw%20x@h:6443/prefix"),
+            Ok((
+                "https://h:6443/prefix".into(),
+                Some(("al@ice".into(), "p:w x".into()))
+            ))
+        );
+        assert_eq!(
+            split("https://alice@h"),
+            Ok(("https://h/".into(), Some(("alice".into(), String::new()))))
+        );
+        assert_eq!(
+            split("https://h:6443"),
+            Ok(("https://h:6443/".into(), None))
+        );
+        let e = split("https://alice:bad%zzPW@h").err().unwrap_or_default();
+        assert!(e.contains("password") && !e.contains("bad"), "{e}");
     }
 
     #[test]

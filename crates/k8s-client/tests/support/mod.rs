@@ -177,6 +177,8 @@ pub struct Recorded {
     /// Path and query.
     pub uri: String,
     pub authorization: Option<String>,
+    /// Every `Authorization` header sent (a request should carry at most one).
+    pub authorizations: Vec<String>,
     pub client_cert: Option<Vec<u8>>,
     pub host: Option<String>,
 }
@@ -274,6 +276,12 @@ pub async fn serve(
                             .get("authorization")
                             .and_then(|v| v.to_str().ok())
                             .map(String::from),
+                        authorizations: req
+                            .headers()
+                            .get_all("authorization")
+                            .iter()
+                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                            .collect(),
                         client_cert: cert.clone(),
                         host: req
                             .headers()
