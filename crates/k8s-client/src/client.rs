@@ -7,7 +7,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use k8s_core::{ApiRequest, DecodeError, Request, ResponseKind, Status};
 
 use crate::auth::Credentials;
-use crate::config::{Auth, CaSource, Config, split_userinfo};
+use crate::config::{Auth, CaSource, Config, INSECURE_WITH_CA, split_userinfo};
 use crate::error::{ConfigError, Error, chain};
 
 /// A connection to one API server: executes typed requests.
@@ -123,6 +123,14 @@ impl Client {
     /// assert_eq!(client.namespace(), "default");
     /// ```
     pub fn new(config: Config) -> Result<Self, Error> {
+        if config.accept_invalid_certs && config.root_ca.is_some() {
+            return Err(ConfigError::Invalid {
+                origin: config.origin.clone(),
+                key: "accept_invalid_certs".into(),
+                message: format!("{INSECURE_WITH_CA} (root_ca is set)"),
+            }
+            .into());
+        }
         let ca = match &config.root_ca {
             Some(src) => Some(src.load()?),
             None => None,
@@ -146,6 +154,12 @@ impl Client {
         };
         let url = url.to_string();
         let base = url.trim_end_matches('/').to_owned();
+        if config.accept_invalid_certs && config.cluster_url.scheme_str() == Some("https") {
+            tracing::warn!(
+                server = %base,
+                "insecure-skip-tls-verify is set: the API server's certificate is NOT verified"
+            );
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 base,

@@ -2,7 +2,6 @@
 //! `tls-server-name` and `insecure-skip-tls-verify`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -13,8 +12,6 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::config::{ClientIdentity, Config};
 use crate::error::ConfigError;
-
-static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
 
 fn tls_err(what: &str, e: impl std::fmt::Display) -> ConfigError {
     ConfigError::Tls(format!("{what}: {e}"))
@@ -58,13 +55,8 @@ pub(crate) fn client_config(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_err("protocol versions", e))?;
+    // `Client::new` warns about it, once per client.
     let verifier: Arc<dyn ServerCertVerifier> = if config.accept_invalid_certs {
-        if !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                server = %crate::config::redact_url(&config.cluster_url.to_string()),
-                "insecure-skip-tls-verify is set: the API server's certificate is NOT verified"
-            );
-        }
         Arc::new(NoVerification(provider.clone()))
     } else {
         let roots = match ca_pem {

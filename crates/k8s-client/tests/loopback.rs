@@ -118,10 +118,25 @@ async fn insecure_skip_verify_accepts_any_certificate_and_warns() {
     .await;
     let mut c = Config::new(srv.https_url());
     c.accept_invalid_certs = true;
-    let client = Client::try_from(c).unwrap();
-    assert!(client.send(get_a()).await.is_ok());
+    // Every client built with it says so, once (not once per process).
+    for _ in 0..2 {
+        let client = Client::try_from(c.clone()).unwrap();
+        assert!(client.send(get_a()).await.is_ok());
+        assert!(client.send(get_a()).await.is_ok());
+    }
     let out = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    assert!(out.contains("insecure-skip-tls-verify"), "{out}");
+    let warnings = out
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("insecure-skip-tls-verify"))
+        .count();
+    assert_eq!(warnings, 2, "{out}");
+    // With a CA as well, it is refused, as client-go refuses it.
+    c.root_ca = Some(CaSource::Pem(pki.ca_pem.clone().into_bytes()));
+    let e = Client::try_from(c).unwrap_err().to_string();
+    assert!(
+        e.contains("specifying a root certificates file with the insecure flag is not allowed"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

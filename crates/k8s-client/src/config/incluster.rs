@@ -1,5 +1,6 @@
 //! The in-cluster configuration: what a Pod sees.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
 use super::{CaSource, Config, ConfigLoader};
@@ -20,17 +21,28 @@ pub(super) fn load(loader: &ConfigLoader) -> Result<Config, ConfigError> {
             ));
         }
     };
-    let port: u16 = port.trim().parse().map_err(|_| ConfigError::Invalid {
-        origin: "in-cluster environment".into(),
-        key: "KUBERNETES_SERVICE_PORT".into(),
-        message: format!("{port:?} is not a port number"),
-    })?;
+    let port = port
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| ConfigError::Invalid {
+            origin: "in-cluster environment".into(),
+            key: "KUBERNETES_SERVICE_PORT".into(),
+            message: format!("{port:?} is not a port number (1-65535)"),
+        })?;
     let host = host.trim();
-    // An IPv6 address must be bracketed in a URL.
-    let authority = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+    // client-go joins whatever is there (`h/x` becomes host `h` with a path); here the host must
+    // be an IP address or a DNS name, so the token never goes to another server or path.
+    let authority = match service_host(host) {
+        Some(h) => format!("{h}:{port}"),
+        None => {
+            return Err(ConfigError::Invalid {
+                origin: "in-cluster environment".into(),
+                key: "KUBERNETES_SERVICE_HOST".into(),
+                message: format!("{host:?} is neither an IP address nor a DNS name"),
+            });
+        }
     };
     let url: http::Uri =
         format!("https://{authority}")
@@ -59,6 +71,27 @@ pub(super) fn load(loader: &ConfigLoader) -> Result<Config, ConfigError> {
     config.auth = Auth::TokenFile(token);
     config.origin = format!("in-cluster ({})", dir.display());
     Ok(config)
+}
+
+/// The host as it goes in a URL (an IPv6 address bracketed), if it is an IP address (IPv6
+/// bracketed or not) or a DNS name.
+fn service_host(host: &str) -> Option<String> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => Some(format!("[{ip}]")),
+        Ok(IpAddr::V4(ip)) => Some(ip.to_string()),
+        Err(_) => {
+            let dns = !host.is_empty()
+                && host.len() <= 253
+                && !host.starts_with(['.', '-'])
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+            dns.then(|| host.to_owned())
+        }
+    }
 }
 
 fn read_namespace(path: &Path) -> String {
@@ -129,6 +162,54 @@ mod tests {
             Some("https://[fd00:10:96::1]:6443/")
         );
         assert_eq!(c.map(|c| c.default_namespace), Some("from-env".to_string()));
+    }
+
+    #[test]
+    fn host_and_port_must_name_a_server() {
+        let d = sa_dir("c", None);
+        let load = |host: &str, port: &str| {
+            ConfigLoader::new()
+                .env_map(env(&[
+                    ("KUBERNETES_SERVICE_HOST", host),
+                    ("KUBERNETES_SERVICE_PORT", port),
+                ]))
+                .service_account_dir(&d)
+                .in_cluster()
+                .map(|c| c.cluster_url.to_string())
+                .map_err(|e| e.to_string())
+        };
+        for host in [
+            "h/x",
+            "h@evil.example",
+            "h?x",
+            "h#x",
+            "a b",
+            "h:6443",
+            "[fd00::1",
+            "::1]",
+        ] {
+            let e = load(host, "443").err().unwrap_or_default();
+            assert!(e.contains("KUBERNETES_SERVICE_HOST"), "{host:?}: {e}");
+        }
+        for port in ["0", "65536", "-1", "https", "443/x"] {
+            let e = load("10.0.0.1", port).err().unwrap_or_default();
+            assert!(e.contains("KUBERNETES_SERVICE_PORT"), "{port:?}: {e}");
+        }
+        for (host, url) in [
+            (
+                "kubernetes.default.svc",
+                "https://kubernetes.default.svc:443/",
+            ),
+            ("10.0.0.1", "https://10.0.0.1:443/"),
+            ("fd00::1", "https://[fd00::1]:443/"),
+            ("[fd00::1]", "https://[fd00::1]:443/"),
+        ] {
+            assert_eq!(load(host, "443"), Ok(url.to_string()), "{host:?}");
+        }
+        assert_eq!(
+            load("10.0.0.1", "65535"),
+            Ok("https://10.0.0.1:65535/".to_string())
+        );
     }
 
     #[test]

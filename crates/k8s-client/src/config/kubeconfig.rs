@@ -7,8 +7,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{
-    CaSource, ClientIdentity, Config, ExecCluster, ExecConfig, read_file, redact_unparsed_url,
-    redact_url, split_userinfo,
+    CaSource, ClientIdentity, Config, ExecCluster, ExecConfig, INSECURE_WITH_CA, read_file,
+    redact_unparsed_url, redact_url, split_userinfo,
 };
 use crate::Auth;
 use crate::error::ConfigError;
@@ -431,6 +431,16 @@ impl Kubeconfig {
                 ),
             });
         }
+        // Go accepts any digits and fails when dialing ("invalid port"): say so at once.
+        if let Some(port) = explicit_port(&url) {
+            if port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(ConfigError::Invalid {
+                    origin: cfile,
+                    key: ckey("server"),
+                    message: format!("{:?}: port {port} is not in 1-65535", redact_url(&server)),
+                });
+            }
+        }
         // kubectl sends user-info as basic auth, in place of the user's credentials.
         let (url, server_credentials) =
             split_userinfo(&url).map_err(|message| ConfigError::Invalid {
@@ -450,6 +460,15 @@ impl Kubeconfig {
             _ => None,
         };
         config.accept_invalid_certs = c.insecure_skip_tls_verify.unwrap_or(false);
+        if config.accept_invalid_certs && config.root_ca.is_some() {
+            return Err(ConfigError::Invalid {
+                origin: cfile,
+                key: ckey("insecure-skip-tls-verify"),
+                message: format!(
+                    "{INSECURE_WITH_CA} (remove certificate-authority and certificate-authority-data, or insecure-skip-tls-verify)"
+                ),
+            });
+        }
         config.tls_server_name = c.tls_server_name.clone().filter(|s| !s.is_empty());
         config.proxy_url = c.proxy_url.clone().filter(|s| !s.is_empty());
         config.default_namespace = options
@@ -539,6 +558,18 @@ impl Kubeconfig {
         }
         Ok(config)
     }
+}
+
+/// The port written in the URL, if any, as text (`http::Uri::port` hides one that is not a
+/// `u16`).
+fn explicit_port(url: &http::Uri) -> Option<&str> {
+    let authority = url.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let after_host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1,
+        None => host_port.find(':').map_or("", |i| &host_port[i..]),
+    };
+    after_host.strip_prefix(':').filter(|p| !p.is_empty())
 }
 
 fn decode_b64(data: &str, origin: &str, key: &str) -> Result<Vec<u8>, ConfigError> {
@@ -810,6 +841,60 @@ users: [{name: u, user: {token: user-token}}]
             assert!(e.contains("clusters[k].cluster.server"), "{e}");
             assert!(!e.contains("s3cret"), "{e}");
         }
+    }
+
+    fn resolve_cluster(cluster: &str) -> Result<Config, String> {
+        let y = format!(
+            "current-context: c\nclusters: [{{name: k, cluster: {cluster}}}]\ncontexts: [{{name: c, context: {{cluster: k}}}}]\n"
+        );
+        Kubeconfig::from_yaml(&y, Path::new("/k/c"))
+            .and_then(|k| k.resolve(&KubeconfigOptions::default()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn server_port_must_be_a_port() {
+        for server in ["https://k:99999", "https://k:0", "https://[fd00::1]:70000"] {
+            let e = resolve_cluster(&format!("{{server: '{server}'}}"))
+                .err()
+                .unwrap_or_default();
+            assert!(
+                e.contains("clusters[k].cluster.server") && e.contains("port"),
+                "{server}: {e}"
+            );
+        }
+        for server in ["https://k:65535", "https://k", "http://[fd00::1]:8001"] {
+            let c = resolve_cluster(&format!("{{server: '{server}'}}"));
+            assert!(c.is_ok(), "{server}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn insecure_with_a_ca_is_rejected_as_client_go_does() {
+        for ca in [
+            "certificate-authority-data: 'LS0tLS1CRUdJTg=='",
+            "certificate-authority: ca.pem",
+        ] {
+            let e = resolve_cluster(&format!(
+                "{{server: 'https://k', insecure-skip-tls-verify: true, {ca}}}"
+            ))
+            .err()
+            .unwrap_or_default();
+            assert!(
+                e.contains("clusters[k].cluster.insecure-skip-tls-verify")
+                    && e.contains(
+                        "specifying a root certificates file with the insecure flag is not allowed"
+                    ),
+                "{ca}: {e}"
+            );
+        }
+        let c = resolve_cluster("{server: 'https://k', insecure-skip-tls-verify: true}");
+        assert!(c.is_ok_and(|c| c.accept_invalid_certs && c.root_ca.is_none()));
+        // `false` with a CA is fine.
+        let c = resolve_cluster(
+            "{server: 'https://k', insecure-skip-tls-verify: false, certificate-authority: ca.pem}",
+        );
+        assert!(c.is_ok(), "{c:?}");
     }
 
     #[test]

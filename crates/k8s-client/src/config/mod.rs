@@ -43,8 +43,9 @@ pub struct Config {
     pub root_ca: Option<CaSource>,
     /// Client certificate and key for mutual TLS.
     pub client_identity: Option<ClientIdentity>,
-    /// Skips verification of the server's certificate (`insecure-skip-tls-verify`). A warning
-    /// is logged once when a client is built with it.
+    /// Skips verification of the server's certificate (`insecure-skip-tls-verify`). Each
+    /// client built with it logs a warning. Together with [`Config::root_ca`] it is refused,
+    /// as client-go refuses it.
     pub accept_invalid_certs: bool,
     /// The name the server's certificate is checked against instead of the URL's host
     /// (`tls-server-name`).
@@ -95,6 +96,10 @@ impl fmt::Debug for Config {
             .finish()
     }
 }
+
+/// client-go's words for `insecure-skip-tls-verify` together with a CA.
+pub(crate) const INSECURE_WITH_CA: &str =
+    "specifying a root certificates file with the insecure flag is not allowed";
 
 /// Hides the credentials of a `scheme://user:password@host` URL: the password, or the user
 /// name when it comes alone (`https://TOKEN@host` is a common way to pass a token). The
