@@ -151,10 +151,20 @@ pub const FIXUPS: &[Fixup] = &[
         apply: recursion_boxing,
     },
     Fixup {
+        name: "zero-time-optional",
+        reason: "a required Time or MicroTime field is a non-pointer metav1.Time in Go, whose zero \
+                 value the server writes as null (events.k8s.io/v1 Event.eventTime of every event \
+                 created through core/v1); decoded as a default it would be the Unix epoch and be \
+                 written back as 1970-01-01, so these fields are optional: null stays null",
+        apply: zero_time_optional,
+    },
+    Fixup {
         name: "null-tolerant-required",
         reason: "the server sends some required fields as null or leaves them out (e.g. \
-                 ContainerImage.names, empty lists); required fields deserialize null/absent as \
-                 their default instead of failing the whole response",
+                 ContainerImage.names, empty lists); the remaining required fields (strings, \
+                 numbers, booleans, lists, maps, objects, Quantity, IntOrString, raw JSON: types \
+                 whose Default is what Go's zero value means) deserialize null/absent as their \
+                 default instead of failing the whole response",
         apply: null_tolerant,
     },
 ];
@@ -358,6 +368,31 @@ fn recursion_boxing(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
         }
     }
     Ok(facts.boxed.len())
+}
+
+/// Whether a type is a point in time (`metav1.Time`, `metav1.MicroTime`, a bare date-time).
+fn is_time(ty: &Type) -> bool {
+    match ty {
+        Type::DateTime => true,
+        Type::Ref(name) => {
+            name == "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+                || name == "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
+        }
+        _ => false,
+    }
+}
+
+fn zero_time_optional(model: &mut ApiModel, _facts: &mut Facts) -> Result<usize> {
+    let mut n = 0;
+    for d in model.defs.values_mut() {
+        if let DefKind::Struct(fields) = &mut d.kind {
+            for f in fields.iter_mut().filter(|f| f.required && is_time(&f.ty)) {
+                f.required = false;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 fn null_tolerant(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {

@@ -259,3 +259,55 @@ fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
     }
     out
 }
+
+/// The rule of ARCHITECTURE.md for required fields (issue 13, defect 2): a required field decodes
+/// `null`/absent as its default only when that default is what Go's zero value means on the wire
+/// (strings, numbers, booleans, lists, maps, objects, Quantity, IntOrString, raw JSON). A time is
+/// a Go `metav1.Time` whose zero value the server writes as `null`: those are `Option`.
+#[test]
+fn null_tolerant_required_fields_follow_the_rule() {
+    use k8s_codegen::ir::{DefKind, Type};
+    for v in VERSIONS {
+        let mut m = model_text::read_file(&model_path(v)).unwrap();
+        let (facts, counts) = fixups::apply_all(&mut m).unwrap();
+        let mut by_kind: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (def, field) in &facts.null_tolerant {
+            let DefKind::Struct(fields) = &m.defs[def].kind else {
+                panic!("{def} is not a struct");
+            };
+            let f = fields.iter().find(|f| &f.json_name == field).unwrap();
+            let kind = match &f.ty {
+                Type::String | Type::Bytes => "string",
+                Type::I32 | Type::I64 | Type::F64 => "number",
+                Type::Bool => "bool",
+                Type::Array(_) => "list",
+                Type::Map(_) => "map",
+                Type::IntOrString => "int-or-string",
+                Type::Any => "raw JSON",
+                Type::DateTime => panic!("{v}: {def}.{field} is a date-time and null-tolerant"),
+                Type::Ref(r)
+                    if r.ends_with(".meta.v1.Time") || r.ends_with(".meta.v1.MicroTime") =>
+                {
+                    panic!("{v}: {def}.{field} is a {r} and null-tolerant: its zero is null in Go")
+                }
+                Type::Ref(r) if r.ends_with(".Quantity") => "Quantity",
+                Type::Ref(r) if r.ends_with(".RawExtension") || r.ends_with(".JSON") => "raw JSON",
+                Type::Ref(_) => "object",
+            };
+            *by_kind.entry(kind).or_default() += 1;
+        }
+        let times = counts
+            .iter()
+            .find(|(n, _)| *n == "zero-time-optional")
+            .unwrap()
+            .1;
+        eprintln!(
+            "{v}: {} null-tolerant required fields {by_kind:?}; {times} required times made optional",
+            facts.null_tolerant.len()
+        );
+        assert!(
+            times >= 3,
+            "{v}: Event.eventTime, EventSeries.lastObservedTime, Condition.lastTransitionTime"
+        );
+    }
+}

@@ -564,7 +564,7 @@ impl<'de> serde::Deserialize<'de> for APIVersions {
 }
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Condition {
-    pub last_transition_time: Time,
+    pub last_transition_time: Option<Time>,
     /// Server default: "".
     pub message: String,
     pub observed_generation: Option<i64>,
@@ -579,7 +579,10 @@ impl serde::Serialize for Condition {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = serializer.serialize_struct("Condition", 6usize)?;
-        st.serialize_field("lastTransitionTime", &self.last_transition_time)?;
+        match &self.last_transition_time {
+            Some(v) => st.serialize_field("lastTransitionTime", v)?,
+            None => st.skip_field("lastTransitionTime")?,
+        }
         st.serialize_field("message", &self.message)?;
         match &self.observed_generation {
             Some(v) => st.serialize_field("observedGeneration", v)?,
@@ -661,9 +664,7 @@ impl<'de> serde::Deserialize<'de> for Condition {
                     }
                 }
                 Ok(Condition {
-                    last_transition_time: k8s_core::__private::or_default(
-                        f_last_transition_time.flatten(),
-                    ),
+                    last_transition_time: f_last_transition_time.flatten(),
                     message: k8s_core::__private::or_default(f_message.flatten()),
                     observed_generation: f_observed_generation.flatten(),
                     reason: k8s_core::__private::or_default(f_reason.flatten()),

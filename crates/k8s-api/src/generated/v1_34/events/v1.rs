@@ -16,7 +16,7 @@ pub struct Event {
     pub deprecated_last_timestamp: Option<Time>,
     /// Server default: {}.
     pub deprecated_source: Option<EventSource>,
-    pub event_time: MicroTime,
+    pub event_time: Option<MicroTime>,
     /// Server default: {}.
     pub metadata: Option<ObjectMeta>,
     pub note: Option<String>,
@@ -55,7 +55,10 @@ impl serde::Serialize for Event {
             Some(v) => st.serialize_field("deprecatedSource", v)?,
             None => st.skip_field("deprecatedSource")?,
         }
-        st.serialize_field("eventTime", &self.event_time)?;
+        match &self.event_time {
+            Some(v) => st.serialize_field("eventTime", v)?,
+            None => st.skip_field("eventTime")?,
+        }
         match &self.metadata {
             Some(v) => st.serialize_field("metadata", v)?,
             None => st.skip_field("metadata")?,
@@ -242,7 +245,7 @@ impl<'de> serde::Deserialize<'de> for Event {
                     deprecated_first_timestamp: f_deprecated_first_timestamp.flatten(),
                     deprecated_last_timestamp: f_deprecated_last_timestamp.flatten(),
                     deprecated_source: f_deprecated_source.flatten(),
-                    event_time: k8s_core::__private::or_default(f_event_time.flatten()),
+                    event_time: f_event_time.flatten(),
                     metadata: f_metadata.flatten(),
                     note: f_note.flatten(),
                     reason: f_reason.flatten(),
@@ -382,14 +385,17 @@ impl Event {
 pub struct EventSeries {
     /// Server default: 0.
     pub count: i32,
-    pub last_observed_time: MicroTime,
+    pub last_observed_time: Option<MicroTime>,
 }
 impl serde::Serialize for EventSeries {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = serializer.serialize_struct("EventSeries", 2usize)?;
         st.serialize_field("count", &self.count)?;
-        st.serialize_field("lastObservedTime", &self.last_observed_time)?;
+        match &self.last_observed_time {
+            Some(v) => st.serialize_field("lastObservedTime", v)?,
+            None => st.skip_field("lastObservedTime")?,
+        }
         st.end()
     }
 }
@@ -432,9 +438,7 @@ impl<'de> serde::Deserialize<'de> for EventSeries {
                 }
                 Ok(EventSeries {
                     count: k8s_core::__private::or_default(f_count.flatten()),
-                    last_observed_time: k8s_core::__private::or_default(
-                        f_last_observed_time.flatten(),
-                    ),
+                    last_observed_time: f_last_observed_time.flatten(),
                 })
             }
         }

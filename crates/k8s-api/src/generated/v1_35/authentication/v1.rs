@@ -441,7 +441,7 @@ impl<'de> serde::Deserialize<'de> for TokenRequestSpec {
 }
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenRequestStatus {
-    pub expiration_timestamp: Time,
+    pub expiration_timestamp: Option<Time>,
     /// Server default: "".
     pub token: String,
 }
@@ -449,7 +449,10 @@ impl serde::Serialize for TokenRequestStatus {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = serializer.serialize_struct("TokenRequestStatus", 2usize)?;
-        st.serialize_field("expirationTimestamp", &self.expiration_timestamp)?;
+        match &self.expiration_timestamp {
+            Some(v) => st.serialize_field("expirationTimestamp", v)?,
+            None => st.skip_field("expirationTimestamp")?,
+        }
         st.serialize_field("token", &self.token)?;
         st.end()
     }
@@ -492,9 +495,7 @@ impl<'de> serde::Deserialize<'de> for TokenRequestStatus {
                     }
                 }
                 Ok(TokenRequestStatus {
-                    expiration_timestamp: k8s_core::__private::or_default(
-                        f_expiration_timestamp.flatten(),
-                    ),
+                    expiration_timestamp: f_expiration_timestamp.flatten(),
                     token: k8s_core::__private::or_default(f_token.flatten()),
                 })
             }
