@@ -117,7 +117,7 @@ fn describe(err: &base64::DecodeError) -> String {
         DecodeError::InvalidLength(len) => format!(
             "length {len} is not valid for padded base64 (a multiple of 4 characters is needed)"
         ),
-        DecodeError::InvalidLastSymbol(offset, _) => {
+        DecodeError::InvalidLastSymbol { offset, .. } => {
             format!("invalid final character at offset {offset}")
         }
         DecodeError::InvalidPadding => {
