@@ -22,6 +22,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Significant decimal digits that always survive a round trip through an `f64` (`DBL_DIG`).
 const F64_EXACT_DIGITS: usize = 15;
 
+/// 2^63: the magnitude from which serde_json hands over integers as `f64` (beyond `i64`/`u64`).
+const F64_BEYOND_INTEGERS: f64 = 9_223_372_036_854_775_808.0;
+
 /// serde_json's name for its raw-value protocol (`serde_json::value::RawValue`). When serde_json is
 /// built with its `raw_value` feature, `deserialize_newtype_struct` with this name hands the
 /// visitor a one-entry map whose value is the JSON text of the value; without the feature, and in
@@ -670,13 +673,15 @@ fn canonical_string(value: &Decimal, format: Format) -> String {
 ///   `Quantity.UnmarshalJSON` does: `18446744073709551616` stays `"18446744073709551616"`,
 ///   `1e400` becomes `"10e399"`, `1e3` stays `"1e3"`, `1000` becomes `"1k"`, `0.5` `"500m"`.
 /// * Otherwise (serde_json without that feature, a `serde_json::Value`, YAML, content that serde
-///   buffers) a non-integer number arrives as an `f64`. It is accepted when its shortest decimal
-///   form has at most 15 significant digits — exact for every number written with at most 15
-///   (`0.5` → `"500m"`, `1e3` → `"1k"`) — and rejected with an error asking for a string
-///   otherwise (`18446744073709551616` arrives as 18446744073709552000: the original is unknown).
-///   Integers that fit `i64`/`u64` are always exact. A number that was already rounded before
-///   the quantity saw it (written with more than 15 significant digits into a
-///   `serde_json::Value`, or below ~1e−308) cannot be recognised as such.
+///   buffers) integers that fit `i64`/`u64` are exact, and any other number arrives as an `f64`,
+///   possibly rounded already. It is accepted, in decimalSI form, when its shortest decimal form
+///   has at most 15 significant digits and its magnitude is below 2⁶³ — exact for every number
+///   written that way (`0.5` → `"500m"`, `1e3` → `"1k"`); otherwise it is rejected with an error
+///   asking for a string (`18446744073709551616` arrives as 18446744073709552000, `1e400` does
+///   not fit at all). What this cannot see: a number written with more than 15 significant
+///   digits that an `f64` rounds to a shorter one (`0.1000000000000000001` arrives as `0.1`),
+///   or one below ~1e−308 (it arrives as 0; Go rounds it up to `1n`). Enable serde_json's
+///   `raw_value` feature, or write quantities as strings, to rule those out.
 #[derive(Clone)]
 pub struct Quantity {
     raw: String,
@@ -730,8 +735,12 @@ impl Quantity {
         // Any decimal of at most 15 significant digits survives the trip through an f64 and
         // comes back as exactly those digits; a longer shortest form means the number the f64
         // was made from cannot be known (2^64 arrives as 18446744073709552000).
+        // Integers beyond 64 bits only ever arrive as floats (serde_json reads smaller ones as
+        // integers), already rounded: reject them, whatever their shortest form.
         let mantissa = text.split('e').next().unwrap_or("");
-        if mantissa.bytes().filter(u8::is_ascii_digit).count() > F64_EXACT_DIGITS {
+        if v.abs() >= F64_BEYOND_INTEGERS
+            || mantissa.bytes().filter(u8::is_ascii_digit).count() > F64_EXACT_DIGITS
+        {
             return Err(QuantityError {
                 input: text,
                 kind: ErrorKind::InexactFloat,
@@ -1770,7 +1779,7 @@ mod tests {
             ("-0.0", "0", "0"),
             ("0.1", "100m", "100m"),
             ("1e-12", "1e-9", "1n"),
-            ("1e300", "1e300", "1e300"),
+            ("1e15", "1e15", "1P"),
             (
                 "18446744073709551615",
                 "18446744073709551615",
@@ -1872,8 +1881,14 @@ mod tests {
             Quantity::from_f64(123456789012345.0).unwrap().as_str(),
             "123456789012345"
         );
-        assert_eq!(Quantity::from_f64(1e300).unwrap().as_str(), "1e300");
-        for inexact in [18446744073709551616.0, 0.1 + 0.2, 1.0 / 3.0] {
+        assert_eq!(Quantity::from_f64(1e18).unwrap().as_str(), "1E");
+        for inexact in [
+            18446744073709551616.0,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            1e300,
+            -7.18893294431015e37,
+        ] {
             let err = Quantity::from_f64(inexact).unwrap_err().to_string();
             assert!(err.contains("write the quantity as a string"), "{err}");
         }

@@ -36,6 +36,11 @@ fn quantity_json_number_above_u64_is_never_rounded() {
         "123456789012345678901234567890",
     );
     exact_or_clear_error("0.12345678901234567", "123456790n");
+    // Its f64 prints in 15 digits (-7.18893294431015e37), yet is not the number written.
+    exact_or_clear_error(
+        "-71889329443101501049465901571268023475",
+        "-71889329443101501049465901571268023475",
+    );
     // Inside a resource map, as in `resources.limits`.
     let map: Result<BTreeMap<String, Quantity>, _> =
         serde_json::from_str(r#"{"memory": 18446744073709551616}"#);
@@ -68,10 +73,16 @@ fn quantity_from_f64_values_keeps_short_numbers_and_rejects_rounded_ones() {
         "1500u"
     );
     // 2^64 as an f64 prints as 18446744073709552000: more digits than an f64 keeps exactly,
-    // so the text it came from is unknown.
-    let value = serde_json::json!(18446744073709551616.0_f64);
-    let err = serde_json::from_value::<Quantity>(value).unwrap_err();
-    assert!(err.to_string().contains("exactly"), "{err}");
+    // so the text it came from is unknown. (A plain f64 source: a `serde_json::Value` hands
+    // over its number's text when serde_json's `raw_value` feature is on.)
+    use serde::Deserialize as _;
+    use serde::de::IntoDeserializer as _;
+    for inexact in [18446744073709551616.0_f64, -7.18893294431015e37, 0.1 + 0.2] {
+        let source: serde::de::value::F64Deserializer<serde::de::value::Error> =
+            inexact.into_deserializer();
+        let err = Quantity::deserialize(source).unwrap_err();
+        assert!(err.to_string().contains("exactly"), "{inexact}: {err}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
