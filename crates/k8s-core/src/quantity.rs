@@ -19,6 +19,9 @@ use std::str::FromStr;
 use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The largest multiple of three that the exponent grammar (`i32`) allows.
+const MAX_CANONICAL_EXPONENT: i64 = (i32::MAX as i64 / 3) * 3;
+
 /// Significant decimal digits that always survive a round trip through an `f64` (`DBL_DIG`).
 const F64_EXACT_DIGITS: usize = 15;
 
@@ -579,9 +582,12 @@ fn canonical_string(value: &Decimal, format: Format) -> String {
         }
     }
 
-    // Decimal: an integer mantissa and an exponent that is a multiple of three.
-    let padding = value.exponent.rem_euclid(3);
-    let exponent = value.exponent - padding;
+    // Decimal: an integer mantissa and an exponent that is a multiple of three, at most
+    // `MAX_CANONICAL_EXPONENT` so that the spelling parses back ("100e2147483647" is worth
+    // 1e2147483649 and is spelled "1000e2147483646"; such values only come from a long input,
+    // so the padding is as long as that input at most).
+    let exponent = (value.exponent - value.exponent.rem_euclid(3)).min(MAX_CANONICAL_EXPONENT);
+    let padding = value.exponent - exponent;
     push_digits(&mut out, &value.digits);
     out.extend(std::iter::repeat_n('0', padding as usize));
     let si_suffix = DECIMAL_SI_SUFFIXES
@@ -636,6 +642,12 @@ fn canonical_string(value: &Decimal, format: Format) -> String {
 ///   documented grammar requires digits, and so does this parser.
 /// * Go silently truncates an `e` exponent to 32 bits (`"1e4294967296"` is worth 1 there);
 ///   exponents outside the `i32` range (−2147483648 to 2147483647) are rejected here.
+/// * Go's `String()` drops the magnitude of a decimalSI value of 10²¹ or more (`"1000E"` is
+///   spelled `"1"` there: there is no suffix beyond `E`); [`Quantity::canonical`] falls back to
+///   exponent notation (`"1e21"`). Go also keeps the scale in an `int32`, so values near the
+///   exponent bounds wrap there (`"1.5e-2147483648"` becomes `"150e2147483646"`); here they are
+///   exact, and canonical exponents stay within the `i32` grammar (`"100e2147483647"` is
+///   `"1000e2147483646"`).
 /// * When Go's fast path finds an input canonical it re-emits the input verbatim, which keeps a
 ///   leading `+`, leading zeros or an upper-case `E` exponent (`"+1"`, `"01"`, `"1E3"`);
 ///   [`Quantity::canonical`] normalises these (`"1"`, `"1"`, `"1e3"`).
@@ -1967,6 +1979,13 @@ mod tests {
         assert_eq!(parsed.canonical(), many_digits);
         assert_eq!(parsed.to_i64_ceil(), None);
         assert_eq!(q("1e2147483647").canonical(), "10e2147483646");
+        // Worth 1e2147483649: the canonical exponent stays within the grammar (found by fuzzing).
+        for input in ["100.0e2147483647", "100e2147483647", "-1000e2147483647"] {
+            let canonical = q(input).canonical();
+            assert_eq!(q(&canonical), q(input), "{input} -> {canonical}");
+            assert_eq!(q(&canonical).canonical(), canonical);
+        }
+        assert_eq!(q("100e2147483647").canonical(), "1000e2147483646");
         assert_eq!(q("1e-2147483647").canonical(), "1e-9");
     }
 }
