@@ -208,6 +208,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
+        // `write` ends each line with `\n`: a value ending in `\r` would be written as a CRLF
+        // line break and read back without it (found by fuzzing: `version \r`).
+        if line.ends_with('\r') {
+            return Err(bad(
+                "a carriage return ends the line (not part of a CRLF line break)",
+            ));
+        }
         let indent = line.len() - line.trim_start().len();
         let mut words = line.trim_start().splitn(2, ' ');
         let kw = words.next().unwrap_or("");
@@ -371,4 +378,56 @@ pub fn without_docs(model: &ApiModel) -> ApiModel {
         }
     }
     m
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// parse → write → parse gives the same model, for every text that parses.
+    fn stable(text: &str) -> Option<ApiModel> {
+        let path = Path::new("t.api");
+        let model = parse(text, path).ok()?;
+        let written = write(&model);
+        let again = parse(&written, path).unwrap_or_else(|e| {
+            panic!("{text:?} parsed, but its written form {written:?} not: {e}")
+        });
+        assert_eq!(
+            again, model,
+            "{text:?} reads back differently from {written:?}"
+        );
+        Some(model)
+    }
+
+    // Found by the `model_text` fuzz target: `version \r` parsed (version "\r"), was written as
+    // "version \r\n", which reads back without a version.
+    #[test]
+    fn a_carriage_return_ending_a_line_is_refused() {
+        for text in [
+            "version \r",
+            "version 1.0.0\r",
+            "version 1.0.0\r\r\n",
+            "version 1.0.0\ndef a struct\n  x k v\r\n  x j w\r",
+            "version 1.0.0\ndef a struct\n  field f string\n    default \"x\"\r",
+            "version 1.0.0\nop GET /p id\r",
+        ] {
+            assert!(stable(text).is_none(), "{text:?} parses");
+            let e = parse(text, Path::new("t.api")).unwrap_err().to_string();
+            assert!(e.contains("carriage return"), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn parse_write_parse_is_stable() {
+        for text in [
+            // CRLF line breaks are line breaks; a carriage return inside a line is kept.
+            "version 1.0.0\r\ndef a struct\r\n  x k v\r\n",
+            "version 1.0\rX\ndef a\rb struct\n  x k a\rb\n",
+            "version  1.0.0 \ndef a struct\n  field f! [{ref:a}]\n    x k \n  x e {}\n",
+            "version 1\nop GET /p id\n  consumes a  b\n  param query n! i64\n  response 200\n",
+        ] {
+            assert!(stable(text).is_some(), "{text:?} does not parse");
+        }
+    }
 }
