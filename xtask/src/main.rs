@@ -8,9 +8,11 @@
 //! * `package`: publishable `.crate` files of the SDK (see `package.rs`).
 //! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
 //! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
+//! * `fuzz TARGET|all [--time N]`: longer runs of the `fuzz/` crate's targets (see `fuzz.rs`).
 
 mod bench_build;
 mod diff;
+mod fuzz;
 mod package;
 mod spec_fetch;
 
@@ -28,7 +30,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                                   .crate files of k8s-core, k8s-api (with descriptions
                                   from verified spec files) and k8s-client
   diff OLD NEW                    what changed in the API between two Kubernetes versions
-  bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi";
+  bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi
+  fuzz TARGET|all [--time N] [--seed S]
+                                  fuzz in release for N s per target (default 60)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Some("diff") => diff::run(&args[1..]),
         Some("package") => package::run(&args[1..]),
         Some("bench-build") => bench_build::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
