@@ -74,6 +74,9 @@ pub struct Exchange {
     /// `Content-Type` of the request body.
     #[serde(default)]
     pub request_content_type: Option<String>,
+    /// `Accept` of the request (apiserver-v1.36.2 only).
+    #[serde(default)]
+    pub request_accept: Option<String>,
     /// Request body text.
     #[serde(default)]
     pub request_body: Option<String>,
