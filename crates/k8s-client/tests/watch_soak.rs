@@ -72,7 +72,7 @@ enum Item {
 #[derive(Default)]
 struct Consumer {
     state: State,
-    /// Highest resource version seen (events, bookmarks, relists).
+    /// Highest resource version of an event or relist.
     last_rv: u64,
     /// Events and relists in the order received.
     log: Vec<Item>,
@@ -92,10 +92,7 @@ struct Consumer {
 impl Consumer {
     fn update(&mut self, u: Result<WatchUpdate<ConfigMap>, k8s_client::Error>) {
         match u {
-            Ok(WatchUpdate::Event(WatchEvent::Bookmark(o))) => {
-                self.bookmarks += 1;
-                self.last_rv = self.last_rv.max(rv_of(&o));
-            }
+            Ok(WatchUpdate::Event(WatchEvent::Bookmark(_))) => self.bookmarks += 1,
             Ok(WatchUpdate::Event(e)) => {
                 let t = e.event_type();
                 let Some(o) = e.object() else {
@@ -186,13 +183,26 @@ struct Driver {
     failing_relists: usize,
     /// Rounds whose change did not drop the connection (the limit went to another one).
     missed: usize,
+    /// Times the rebuilt state was compared with the writer's.
+    checkpoints: usize,
 }
 
 impl Driver {
     async fn change(&mut self) -> u64 {
-        let name = format!("cm-{}", self.rng.below(NAMES));
+        self.change_or_delete(false).await
+    }
+
+    /// One change; with `delete`, the deletion of an existing object (if there is one).
+    async fn change_or_delete(&mut self, delete: bool) -> u64 {
+        let mut name = format!("cm-{}", self.rng.below(NAMES));
+        if delete && !self.model.is_empty() {
+            let i = self.rng.below(self.model.len() as u64) as usize;
+            name = self.model.keys().nth(i).unwrap().clone();
+        }
         let op = if !self.model.contains_key(&name) {
             Op::Create
+        } else if delete {
+            Op::Delete
         } else if self.rng.below(100) < 65 {
             Op::Update
         } else {
@@ -271,9 +281,22 @@ impl Driver {
         }
     }
 
-    async fn caught_up(&self, rv: u64) {
+    /// Waits until the watch has delivered the change at `rv` (or a relist from after it);
+    /// the writer is the only one, so the rebuilt state must then be the writer's.
+    async fn caught_up(&mut self, rv: u64) {
         self.wait_for(&format!("the watch to reach {rv}"), |c| c.last_rv >= rv)
             .await;
+        self.check_state(rv);
+    }
+
+    fn check_state(&mut self, rv: u64) {
+        let c = self.consumer.lock().unwrap();
+        assert!(
+            c.state == self.model,
+            "at {rv}, the state rebuilt from the watch differs from the writer's: {}",
+            c.summary()
+        );
+        self.checkpoints += 1;
     }
 
     fn watch_requests_since(&self, log_len: usize) -> usize {
@@ -323,6 +346,7 @@ impl Driver {
         }
         self.wait_for("a relist after compaction", |c| c.restarts > restarts)
             .await;
+        self.check_state(self.changes.last().map_or(0, |c| c.0));
         self.reconnected(log_len, 1).await;
     }
 
@@ -332,7 +356,8 @@ impl Driver {
     async fn drop_round(&mut self, faults: &[u16], gone: bool, limit: usize) -> bool {
         self.server.faults().drop_watch_after(limit);
         let log_len = self.server.request_log().len();
-        let rv = self.change().await;
+        // After a compaction, the deletion must reach the consumer through the relist.
+        let rv = self.change_or_delete(gone).await;
         // The server sends the last events and drops the connection 100 ms later.
         if gone {
             self.server.compact();
@@ -414,6 +439,7 @@ async fn watch_state_survives_drops_errors_and_compactions() {
         gone_open: 0,
         failing_relists: 0,
         missed: 0,
+        checkpoints: 0,
     };
     let t0 = Instant::now();
     while d.watch_requests_since(0) == 0 {
@@ -535,6 +561,7 @@ async fn watch_state_survives_drops_errors_and_compactions() {
         }
     }
     let mut covered = 0;
+    let mut covered_deletions = 0;
     for (rv, name, op) in &d.changes {
         match delivered_events.get(rv) {
             Some((t, n)) => {
@@ -551,20 +578,25 @@ async fn watch_state_survives_drops_errors_and_compactions() {
                     "{op:?} of {name} at {rv} was lost without a Restarted"
                 );
                 covered += 1;
+                if *op == Op::Delete {
+                    covered_deletions += 1;
+                }
             }
         }
     }
     assert_eq!(c.restarts, gaps.len());
     assert!(d.drops >= DROPS, "{} drops", d.drops);
+    assert!(covered_deletions >= 1, "no deletion was left to a relist");
     assert!(d.failing_relists >= 1 && c.restarts >= d.gone_drops + d.gone_open);
 
     println!(
-        "watch soak: {} changes ({} covered by relists), {} events, {} bookmarks, {} restarts \
+        "watch soak: {} changes ({} covered by relists, {} of them deletions), {} events, {} bookmarks, {} restarts \
          ({} after a dropped connection, {} on an open watch, {} with a failing relist), \
          {} dropped connections, injected errors {:?} ({} reached the writer), \
-         {} rounds without a drop; {:.1} s writing, {:.1} s in all",
+         {} rounds without a drop, {} state checkpoints; {:.1} s writing, {:.1} s in all",
         d.changes.len(),
         covered,
+        covered_deletions,
         c.events,
         c.bookmarks,
         c.restarts,
@@ -575,6 +607,7 @@ async fn watch_state_survives_drops_errors_and_compactions() {
         d.injected,
         d.writer_absorbed,
         d.missed,
+        d.checkpoints,
         writing.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
