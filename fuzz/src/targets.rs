@@ -27,10 +27,15 @@ pub fn quantity(data: &[u8]) {
                     again == q,
                     "{s:?}: canonical {canonical:?} has another value"
                 );
+                // Not always a fixed point after one round, as in Go: "13312.5Ki" is
+                // 13632000 in binarySI, spelled "13632000" (not a whole number of Ki), which
+                // parses as decimalSI and is spelled "13632k" (apimachinery v0.36.6 prints the
+                // same two strings). The second spelling is stable.
+                let twice = again.canonical();
+                let thrice = Quantity::parse(&twice).map(|q| q.canonical());
                 assert!(
-                    again.canonical() == canonical,
-                    "{s:?}: canonical {canonical:?} is not stable: {:?}",
-                    again.canonical()
+                    thrice.as_deref() == Ok(twice.as_str()),
+                    "{s:?}: canonical {canonical:?} -> {twice:?} is not stable: {thrice:?}"
                 );
             }
             Err(e) => panic!("{s:?}: canonical {canonical:?} does not parse: {e}"),
