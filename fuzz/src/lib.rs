@@ -176,6 +176,11 @@ pub const TARGETS: &[Target] = &[
         ],
     },
     Target {
+        name: "watch_lines",
+        run: targets::watch_lines,
+        dictionary: &["\n", "\r\n", " ", "\t", "{", "}", "\"type\":\"ADDED\""],
+    },
+    Target {
         name: "kubeconfig",
         run: targets::kubeconfig,
         dictionary: &[

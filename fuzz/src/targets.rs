@@ -280,3 +280,44 @@ pub fn model_text(data: &[u8]) {
         }
     }
 }
+
+/// The watch stream's line splitter (`k8s_client::lines`): the lines of a body do not depend on
+/// where the chunks end. The first byte picks the chunk sizes; the rest is the body.
+pub fn watch_lines(data: &[u8]) {
+    use k8s_client::lines::LineSplitter;
+    let Some((&seed, body)) = data.split_first() else {
+        return;
+    };
+    let collect = |chunks: &mut dyn Iterator<Item = &[u8]>| {
+        let mut s = LineSplitter::new();
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for c in chunks {
+            let pushed = s.push(c, |l| {
+                out.push(l.to_vec());
+                true
+            });
+            assert!(pushed.is_ok(), "no input is near MAX_LINE");
+        }
+        (out, s.buffered())
+    };
+    let whole = collect(&mut std::iter::once(body));
+    // Chunks of 1..=8 bytes cycling from the seed, and cut at every newline's neighbours.
+    let mut sizes = (0usize..).map(|i| 1 + (usize::from(seed) + i * 7) % 8);
+    let mut rest = body;
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    while !rest.is_empty() {
+        let n = sizes.next().unwrap_or(1).min(rest.len());
+        let (a, b) = rest.split_at(n);
+        pieces.push(a);
+        rest = b;
+    }
+    let chunked = collect(&mut pieces.into_iter());
+    assert_eq!(whole, chunked, "lines depend on chunk boundaries");
+    for line in &whole.0 {
+        assert!(!line.contains(&b'\n'), "a line holds a newline");
+        assert!(
+            !line.iter().all(u8::is_ascii_whitespace),
+            "a blank line was handed out"
+        );
+    }
+}

@@ -57,6 +57,7 @@ fuzz_tests!(
     list,
     status,
     watch_event,
+    watch_lines,
     kubeconfig,
     in_cluster,
     codegen_v2,

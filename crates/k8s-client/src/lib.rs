@@ -40,6 +40,9 @@ mod auth;
 mod client;
 mod config;
 mod error;
+// Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
+#[doc(hidden)]
+pub mod lines;
 mod pod_info;
 mod secret;
 mod stream;

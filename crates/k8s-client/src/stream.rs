@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client::{Client, backoff, watch_timeout};
 use crate::error::Error;
+use crate::lines::{LineSplitter, MAX_LINE};
 
 /// Page size `list_all` asks for when the request sets no `limit`.
 const DEFAULT_PAGE: i64 = 500;
@@ -18,8 +19,6 @@ const DEFAULT_PAGE: i64 = 500;
 const MAX_LIST_RESTARTS: u32 = 3;
 /// Consecutive failed (re)connections after which a watch gives up.
 const MAX_WATCH_FAILURES: u32 = 8;
-/// Longest watch event line accepted.
-const MAX_LINE: usize = 64 << 20;
 
 /// What a [`Client::watch`] stream yields.
 // The size comes from `k8s_core::WatchEvent::Error(Status)`, which never reaches this type.
@@ -65,7 +64,7 @@ struct WatchState<T> {
     req: WatchRequest<T>,
     rv: Option<String>,
     body: Option<ByteStream>,
-    buf: Vec<u8>,
+    lines: LineSplitter,
     pending: VecDeque<Result<WatchUpdate<T>, Error>>,
     failures: u32,
     connected_at: Instant,
@@ -246,7 +245,7 @@ impl Client {
             req: request,
             rv,
             body: None,
-            buf: Vec::new(),
+            lines: LineSplitter::new(),
             pending: VecDeque::new(),
             failures: 0,
             connected_at: Instant::now(),
@@ -299,7 +298,7 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
         match self.client.execute(&req, watch_timeout(&req)).await {
             Ok(resp) => {
                 self.body = Some(Box::pin(resp.bytes_stream()));
-                self.buf.clear();
+                self.lines.clear();
                 self.connected_at = Instant::now();
                 self.events_on_connection = 0;
             }
@@ -332,7 +331,7 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
     /// connection that ends at once without events counts as a failure and backs off.
     async fn disconnected(&mut self) {
         self.body = None;
-        self.buf.clear();
+        self.lines.clear();
         if self.events_on_connection == 0 && self.connected_at.elapsed() < Duration::from_secs(1) {
             self.failures += 1;
             if self.failures >= MAX_WATCH_FAILURES {
@@ -352,7 +351,7 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
     /// which would replay objects as ADDED and lose the deletions the consumer missed.
     async fn relist(&mut self) {
         self.body = None;
-        self.buf.clear();
+        self.lines.clear();
         let path = self.req.path().to_owned();
         tracing::info!(%path, rv = ?self.rv, "watch answered 410 Gone; relisting");
         match self.client.list_snapshot(&path, &self.req).await {
@@ -379,32 +378,18 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
     }
 
     fn on_chunk(&mut self, chunk: &[u8]) {
-        // Bytes already buffered hold no newline: only the new ones are scanned, and lines are
-        // decoded in place; the unfinished tail is moved to the front once per chunk.
-        let scanned = self.buf.len();
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut from = scanned;
-        while let Some(off) = buf[from..].iter().position(|b| *b == b'\n') {
-            let end = from + off;
-            let line = &buf[start..end];
-            start = end + 1;
-            from = start;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        let mut lines = std::mem::take(&mut self.lines);
+        let result = lines.push(chunk, |line| {
             self.on_line(line);
-            if self.body.is_none() {
-                // The stream ended (error or relist): what is left of the buffer is dropped.
-                return;
-            }
+            // The stream ended (error or relist): what is left of the buffer is dropped.
+            self.body.is_some()
+        });
+        self.lines = lines;
+        if self.body.is_none() {
+            self.lines.clear();
         }
-        buf.drain(..start);
-        self.buf = buf;
-        if self.buf.len() > MAX_LINE {
+        if result.is_err() {
             self.body = None;
-            self.buf.clear();
             self.pending.push_back(Err(Error::Decode {
                 method: http::Method::GET,
                 path: self.req.path().to_owned(),
@@ -420,7 +405,7 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
             Ok(WatchEvent::Error(status)) => {
                 let e = Error::Api(Box::new(status));
                 self.body = None;
-                self.buf.clear();
+                self.lines.clear();
                 if e.is_gone() {
                     self.gone = true;
                 } else {
