@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::spec_fetch::workspace_root;
 
@@ -129,7 +128,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         a.seconds,
         failures.display()
     );
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = crate::cargo();
     cmd.current_dir(&root)
         .args([
             "test",

@@ -179,12 +179,15 @@ fn version_key(v: &str) -> Vec<u32> {
 
 fn cmd_test(args: &[String]) -> Result<(), String> {
     let root = spec_fetch::workspace_root();
-    run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args(["test", "--workspace", "--exclude", "k8s-sdk-benches"])
-            .args(args),
-    )
+    run(cargo()
+        .current_dir(&root)
+        .args(["test", "--workspace", "--exclude", "k8s-sdk-benches"])
+        .args(args))
+}
+
+/// The cargo that runs this xtask (`$CARGO`), else `cargo` from `PATH`.
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {

@@ -9,7 +9,6 @@
 //! never modified, so no spec text can end up in a commit.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use k8s_codegen::generate::{self, Input, VersionJob};
 
@@ -73,7 +72,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .prefix("k8s-sdk-package")
         .tempdir()
         .map_err(|e| format!("cannot create a staging directory: {e}"))?;
-    stage(&root, staging.path())?;
+    let version = stage(&root, staging.path())?;
     match spec_dir {
         Some(dir) => {
             println!("descriptions from {source}");
@@ -85,7 +84,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ),
     }
     let target = root.join("target/xtask-package");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = crate::cargo();
     cmd.current_dir(staging.path())
         .args(["package", "--no-verify", "--allow-dirty", "--quiet"])
         .arg("--target-dir")
@@ -95,7 +94,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     crate::run(&mut cmd)?;
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let version = workspace_version(&root)?;
     for c in CRATES {
         let name = format!("{c}-{version}.crate");
         let from = target.join("package").join(&name);
@@ -110,13 +108,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// Copies what `cargo package` needs into `dir`: the workspace manifest (members limited to the
 /// packaged crates), the lock file and the three crates' files (without `target/` or the
-/// documented tree).
-fn stage(root: &Path, dir: &Path) -> Result<(), String> {
+/// documented tree). Returns the workspace's package version.
+fn stage(root: &Path, dir: &Path) -> Result<String, String> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
         .map_err(|e| format!("cannot read {}: {e}", root.join("Cargo.toml").display()))?;
     let mut doc: toml::Table = manifest
         .parse()
         .map_err(|e| format!("{}: {e}", root.join("Cargo.toml").display()))?;
+    let version = doc
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(toml::Value::as_str)
+        .map(str::to_owned)
+        .ok_or("Cargo.toml: no workspace.package.version")?;
     let ws = doc
         .get_mut("workspace")
         .and_then(toml::Value::as_table_mut)
@@ -139,7 +144,7 @@ fn stage(root: &Path, dir: &Path) -> Result<(), String> {
             &|rel| rel != Path::new("target") && rel != Path::new(generate::DOCUMENTED_DIR),
         )?;
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Replaces the staged k8s-api's committed tree with the documented one, generated from the spec
@@ -194,17 +199,6 @@ fn document(spec_dir: &Path, supported: &[&VersionEntry], staging: &Path) -> Res
         println!("  {}: {} files with descriptions", v.version, files.len());
     }
     Ok(())
-}
-
-fn workspace_version(root: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| e.to_string())?;
-    let doc: toml::Table = text.parse().map_err(|e| format!("Cargo.toml: {e}"))?;
-    doc.get("workspace")
-        .and_then(|w| w.get("package"))
-        .and_then(|p| p.get("version"))
-        .and_then(toml::Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| "Cargo.toml: no workspace.package.version".to_owned())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
