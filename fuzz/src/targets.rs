@@ -321,3 +321,55 @@ pub fn watch_lines(data: &[u8]) {
         );
     }
 }
+
+/// YAML manifest streams (`k8s_core::yaml`): every error names a document in order and a line
+/// inside the input; no more documents than separators allow; and a stream whose documents all
+/// decode writes out and reads back as the same values.
+pub fn yaml_stream(data: &[u8]) {
+    use k8s_core::yaml;
+    let text = text(data);
+    let lines = text.split('\n').count() as u64;
+    let separators = text.split('\n').filter(|l| l.starts_with("---")).count();
+    let mut values = Vec::new();
+    let mut last_document = None;
+    let mut items = 0;
+    for item in yaml::from_str_multi::<Value>(&text) {
+        items += 1;
+        match item {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                let d = e
+                    .document
+                    .unwrap_or_else(|| panic!("{text:?}: an error without its document: {e}"));
+                assert!(
+                    last_document.is_none_or(|last| last < d),
+                    "{text:?}: document {d} out of order"
+                );
+                last_document = Some(d);
+                if let Some(line) = e.line {
+                    assert!(
+                        (1..=lines + 1).contains(&line),
+                        "{text:?}: line {line} of {lines}: {e}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        items <= separators + 1,
+        "{text:?}: {items} documents from {separators} separators"
+    );
+    if values.len() == items && !values.is_empty() {
+        if let Ok(written) = yaml::to_string_multi(&values) {
+            let back: Result<Vec<Value>, _> = yaml::from_str_multi(&written).collect();
+            match back {
+                Ok(back) => assert!(
+                    back == values,
+                    "{text:?}: written as {written:?}, reads back as {back:?}"
+                ),
+                Err(e) => panic!("{text:?}: written as {written:?}, does not read back: {e}"),
+            }
+        }
+    }
+    let _ = yaml::from_str::<Value>(&text);
+}

@@ -59,6 +59,7 @@ fuzz_tests!(
     watch_event,
     watch_lines,
     kubeconfig,
+    yaml_stream,
     in_cluster,
     codegen_v2,
     codegen_v3,

@@ -130,3 +130,33 @@ fn secret_values_stay_out_of_debug() {
         "values are not: {d}"
     );
 }
+
+#[test]
+fn readme_yaml_manifests() {
+    use k8s_api::latest::apps::v1::Deployment;
+    use k8s_core::yaml;
+
+    let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}}\n";
+    let deployment: Deployment = yaml::from_str(web).unwrap();
+    assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(2));
+
+    let all = format!(
+        "{web}---\napiVersion: v1\nkind: Service\nmetadata: {{name: web}}\n---\n# nothing\n---\nkind: Oops\nmetadata: [\n"
+    );
+    let docs: Vec<_> = yaml::from_str_multi::<serde_json::Value>(&all).collect();
+    let names: Vec<String> = docs
+        .iter()
+        .filter_map(|d| d.as_ref().ok())
+        .map(|o| format!("{} {}", o["kind"], o["metadata"]["name"]))
+        .collect();
+    assert_eq!(names, [r#""Deployment" "web""#, r#""Service" "web""#]);
+    let e = docs[2].as_ref().unwrap_err();
+    assert_eq!(e.document, Some(3), "the comment-only document counts: {e}");
+    assert!(
+        matches!(e.line, Some(16) | Some(17)),
+        "the line in the whole stream: {e}"
+    );
+
+    let text: String = yaml::to_string(&deployment).unwrap();
+    assert!(text.contains("replicas: 2"), "{text}");
+}

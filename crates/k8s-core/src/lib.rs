@@ -9,6 +9,8 @@
 //! * the sans-IO request description: [`Request`], the [`ApiRequest`] trait and the typed request
 //!   builders in [`ops`] that every generated operation returns.
 //!
+//! * [`yaml`] (feature `yaml`, on by default): manifests in YAML, one document or a stream.
+//!
 //! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
 
 mod byte_string;
@@ -24,6 +26,8 @@ mod serde_util;
 mod status;
 mod time;
 mod watch;
+#[cfg(feature = "yaml")]
+pub mod yaml;
 
 pub use byte_string::{ByteString, ByteStringError};
 pub use fields_v1::FieldsV1;
