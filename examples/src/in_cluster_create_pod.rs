@@ -256,7 +256,7 @@ async fn walkthrough(
                 describe_error(&e)
             ));
             out.line(
-                "  (typed: k8s_client::Error::Api(Status); e.is_forbidden() == true, e.status_code() == Some(403))",
+                "  (typed: k8s_client::Error::Api(ApiError with the Status); e.is_forbidden() == true, e.status_code() == Some(403))",
             );
             report.refused = Some((
                 e.status_code().unwrap_or(0),

@@ -8,7 +8,7 @@ use k8s_core::{ApiRequest, DecodeError, Request, ResponseKind, Status};
 
 use crate::auth::Credentials;
 use crate::config::{Auth, CaSource, Config, INSECURE_WITH_CA, split_userinfo};
-use crate::error::{ConfigError, Error, chain};
+use crate::error::{ApiError, ConfigError, Error, chain};
 
 /// A connection to one API server: executes typed requests.
 ///
@@ -344,7 +344,18 @@ impl Client {
                         attempt += 1;
                         continue;
                     }
-                    return Err(transport_error(req, "request failed", e));
+                    let what = match attempt {
+                        0 => "request failed".to_owned(),
+                        n => format!("request failed after {} attempts; the last", n + 1),
+                    };
+                    let mut err = transport_error(req, &what, e);
+                    if let Error::Transport { message, .. } = &mut err {
+                        if let Some(hint) = self.tls_hint(message) {
+                            message.push_str("; ");
+                            message.push_str(&hint);
+                        }
+                    }
+                    return Err(err);
                 }
             };
             let status = resp.status();
@@ -369,7 +380,7 @@ impl Client {
                 }
             }
             let hinted = retry_after(&resp);
-            let err = error_from_response(req, resp).await;
+            let err = self.error_from_response(req, resp).await;
             let retryable = code == 429 || (safe && matches!(code, 503 | 504));
             if retryable {
                 let hinted = hinted.or_else(|| {
@@ -415,24 +426,78 @@ pub(crate) fn transport_error(req: &Request, what: &str, e: reqwest::Error) -> E
     }
 }
 
-async fn error_from_response(req: &Request, resp: reqwest::Response) -> Error {
-    let code = resp.status().as_u16();
-    let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-    let parsed = serde_json::from_slice::<Status>(&body).ok().filter(|s| {
-        s.kind.as_deref() == Some("Status") || s.reason.is_some() || s.message.is_some()
-    });
-    if let Some(mut status) = parsed {
-        if status.code.is_none() {
-            status.code = Some(i32::from(code));
+impl Client {
+    /// What to check when the TLS handshake failed on the server's certificate: the CA source
+    /// used, or the name the certificate must hold.
+    fn tls_hint(&self, message: &str) -> Option<String> {
+        let config = &self.inner.config;
+        if message.contains("UnknownIssuer") {
+            let source = match &config.root_ca {
+                Some(CaSource::Pem(_)) => {
+                    format!("certificate-authority-data of {}", config.origin)
+                }
+                Some(CaSource::File(path)) => {
+                    format!(
+                        "the certificate-authority file {} ({})",
+                        path.display(),
+                        config.origin
+                    )
+                }
+                None => format!(
+                    "the system's root certificates ({} sets no certificate-authority)",
+                    config.origin
+                ),
+            };
+            return Some(format!(
+                "the server's certificate is not signed by a CA from {source}: set the cluster's \
+                 `certificate-authority` (or `-data`) to the CA that signed it, or \
+                 `tls-server-name` if the server presents another name's certificate"
+            ));
         }
-        return Error::Api(Box::new(status));
+        if message.contains("NotValidForName") || message.contains("not valid for name") {
+            let name = config
+                .tls_server_name
+                .clone()
+                .or_else(|| config.cluster_url.host().map(str::to_owned))
+                .unwrap_or_default();
+            return Some(format!(
+                "the server's certificate is not valid for {name:?}: set the cluster's \
+                 `tls-server-name` to a name the certificate holds ({})",
+                config.origin
+            ));
+        }
+        None
     }
-    let text = String::from_utf8_lossy(&body);
-    let snippet: String = text.trim().chars().take(256).collect();
-    Error::HttpStatus {
-        code,
-        method: req.method.clone(),
-        path: req.path.clone(),
-        snippet,
+
+    /// An error answer to `method path`, naming this client's identity source.
+    pub(crate) fn api_error(&self, status: Status, method: &http::Method, path: &str) -> Error {
+        Error::Api(Box::new(ApiError::new(
+            status,
+            method.clone(),
+            path,
+            self.inner.config.origin.clone(),
+        )))
+    }
+
+    async fn error_from_response(&self, req: &Request, resp: reqwest::Response) -> Error {
+        let code = resp.status().as_u16();
+        let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let parsed = serde_json::from_slice::<Status>(&body).ok().filter(|s| {
+            s.kind.as_deref() == Some("Status") || s.reason.is_some() || s.message.is_some()
+        });
+        if let Some(mut status) = parsed {
+            if status.code.is_none() {
+                status.code = Some(i32::from(code));
+            }
+            return self.api_error(status, &req.method, &req.path);
+        }
+        let text = String::from_utf8_lossy(&body);
+        let snippet: String = text.trim().chars().take(256).collect();
+        Error::HttpStatus {
+            code,
+            method: req.method.clone(),
+            path: req.path.clone(),
+            snippet,
+        }
     }
 }

@@ -26,9 +26,10 @@ use k8s_core::{DecodeError, RequestError, Status, StatusCause};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The API server answered with a `Status` (the HTTP status code is in `code`).
-    #[error("the API server answered {0}")]
-    Api(Box<Status>),
+    /// The API server answered with a `Status` (the HTTP status code is in `code`); the error
+    /// also names the request and whose credentials it carried.
+    #[error("{0}")]
+    Api(Box<ApiError>),
     /// The server answered with an error status whose body is not a JSON `Status` (a proxy, a
     /// load balancer, a misconfigured URL); a snippet of the body is kept.
     #[error("{method} {path}: HTTP {code} with a non-Status body: {snippet:?}")]
@@ -87,11 +88,61 @@ pub enum Error {
     },
 }
 
+/// An error answer of the API server: its `Status`, the request it answered and the identity the
+/// request was sent as.
+///
+/// `Display`: `GET /api/v1/namespaces/default/pods/web-0: the API server answered 404 NotFound:
+/// pods "web-0" not found (as kubeconfig (/home/me/.kube/config) context dev, user me)`. The
+/// identity names where the credentials came from, never the credentials.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The server's `Status` (its `code` is always set).
+    pub status: Status,
+    /// Method of the request.
+    pub method: http::Method,
+    /// Path of the request (without the query).
+    pub path: String,
+    /// Whose credentials the request carried: [`Config::origin`](crate::Config::origin), e.g.
+    /// `kubeconfig (/home/me/.kube/config) context dev, user me` or
+    /// `in-cluster service account default/builder`.
+    pub identity: String,
+}
+
+impl ApiError {
+    /// An error answer to `method path`, sent as `identity`.
+    pub fn new(
+        status: Status,
+        method: http::Method,
+        path: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            method,
+            path: path.into(),
+            identity: identity.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: the API server answered {} (as {})",
+            self.method, self.path, self.status, self.identity
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl Error {
     /// The server's `Status`, when it sent one.
     pub fn status(&self) -> Option<&Status> {
         match self {
-            Error::Api(s) => Some(s),
+            Error::Api(e) => Some(&e.status),
             _ => None,
         }
     }
@@ -99,7 +150,7 @@ impl Error {
     /// The HTTP status code of an error response.
     pub fn status_code(&self) -> Option<u16> {
         match self {
-            Error::Api(s) => s.code.and_then(|c| u16::try_from(c).ok()),
+            Error::Api(e) => e.status.code.and_then(|c| u16::try_from(c).ok()),
             Error::HttpStatus { code, .. } => Some(*code),
             _ => None,
         }
@@ -323,7 +374,12 @@ mod tests {
     use super::*;
 
     fn api(code: u16, reason: &str) -> Error {
-        Error::Api(Box::new(Status::failure(code, reason, "msg")))
+        Error::Api(Box::new(ApiError::new(
+            Status::failure(code, reason, "msg"),
+            http::Method::GET,
+            "/x",
+            "tests",
+        )))
     }
 
     #[test]
@@ -359,13 +415,19 @@ mod tests {
                 "details":{"name":"x","kind":"Pod","causes":[{"reason":"FieldValueInvalid","message":"Invalid value","field":"spec.nodeName"}]}}"#,
         )
         .unwrap_or_default();
-        let e = Error::Api(Box::new(s));
+        let e = Error::Api(Box::new(ApiError::new(
+            s,
+            http::Method::POST,
+            "/api/v1/namespaces/default/pods",
+            "kubeconfig (/k/config) context dev, user alice",
+        )));
         assert!(e.is_invalid());
         assert_eq!(e.causes().len(), 1);
         assert_eq!(e.causes()[0].field.as_deref(), Some("spec.nodeName"));
         assert_eq!(
             e.to_string(),
-            "the API server answered 422 Invalid: Pod \"x\" is invalid: spec.nodeName: Invalid value"
+            "POST /api/v1/namespaces/default/pods: the API server answered 422 Invalid: Pod \"x\" \
+             is invalid: spec.nodeName: Invalid value (as kubeconfig (/k/config) context dev, user alice)"
         );
     }
 }

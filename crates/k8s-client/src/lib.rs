@@ -53,7 +53,7 @@ pub use config::{
     Auth, CaSource, ClientIdentity, Config, ConfigLoader, DEFAULT_SERVICE_ACCOUNT_DIR, ExecCluster,
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
-pub use error::{ConfigError, Error, TransportError};
+pub use error::{ApiError, ConfigError, Error, TransportError};
 pub use pod_info::PodInfo;
 pub use secret::{SecretBytes, SecretString};
 pub use stream::WatchUpdate;

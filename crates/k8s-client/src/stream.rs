@@ -403,7 +403,9 @@ impl<T: DeserializeOwned + Object + Send + 'static> WatchState<T> {
     fn on_line(&mut self, line: &[u8]) {
         match self.req.decode_event(line) {
             Ok(WatchEvent::Error(status)) => {
-                let e = Error::Api(Box::new(status));
+                let e = self
+                    .client
+                    .api_error(status, &http::Method::GET, self.req.path());
                 self.body = None;
                 self.lines.clear();
                 if e.is_gone() {

@@ -64,9 +64,16 @@ async fn kubeconfig_token_crud_and_typed_errors() {
         .await
         .unwrap_err();
     assert!(e.is_not_found(), "{e}");
-    assert_eq!(
-        e.to_string(),
-        "the API server answered 404 NotFound: configmaps \"nope\" not found"
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "GET {CMS}/nope: the API server answered 404 NotFound: configmaps \"nope\" not found (as kubeconfig ("
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with(") context testserver, user testuser)"),
+        "{shown}"
     );
     let e = client
         .send(CreateRequest::<ConfigMap>::new(

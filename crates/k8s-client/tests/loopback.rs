@@ -255,7 +255,7 @@ async fn error_answers_become_typed_errors() {
     assert_eq!(e.status_code(), Some(404));
     assert_eq!(
         e.to_string(),
-        "the API server answered 404 NotFound: configmaps \"x\" not found"
+        "GET /nope: the API server answered 404 NotFound: configmaps \"x\" not found (as a Config built in code)"
     );
     let e = get("/invalid").await.unwrap_err();
     assert!(e.is_invalid());

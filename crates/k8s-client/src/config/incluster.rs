@@ -68,9 +68,30 @@ pub(super) fn load(loader: &ConfigLoader) -> Result<Config, ConfigError> {
     let mut config = Config::new(url);
     config.default_namespace = namespace;
     config.root_ca = ca.exists().then_some(CaSource::File(ca));
+    config.origin = match service_account(&token) {
+        Some(sa) => format!("in-cluster service account {sa} ({})", dir.display()),
+        None => format!("in-cluster ({})", dir.display()),
+    };
     config.auth = Auth::TokenFile(token);
-    config.origin = format!("in-cluster ({})", dir.display());
     Ok(config)
+}
+
+/// `NAMESPACE/NAME` of the service account a projected token belongs to, from its `sub` claim
+/// (`system:serviceaccount:NAMESPACE:NAME`), for messages only: the token is not verified here
+/// (the API server does that) and nothing of it but the name is kept.
+fn service_account(token_file: &Path) -> Option<String> {
+    use base64::Engine;
+    let token = std::fs::read_to_string(token_file).ok()?;
+    let payload = token.trim().split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    let sub = claims.get("sub")?.as_str()?;
+    let (namespace, name) = sub
+        .strip_prefix("system:serviceaccount:")?
+        .split_once(':')?;
+    (!namespace.is_empty() && !name.is_empty()).then(|| format!("{namespace}/{name}"))
 }
 
 /// The host as it goes in a URL (an IPv6 address bracketed), if it is an IP address (IPv6
@@ -123,6 +144,43 @@ mod tests {
             let _ = std::fs::write(d.join("namespace"), ns);
         }
         d
+    }
+
+    #[test]
+    fn the_origin_names_the_service_account_of_the_token_and_nothing_else_of_it() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let d = sa_dir("sa-name", Some("team-a"));
+        let token = format!(
+            "{}.{}.c2lnbmF0dXJlLXNlY3JldA",
+            b64(r#"{"alg":"RS256","kid":"k"}"#),
+            b64(
+                r#"{"aud":["https://kubernetes.default.svc"],"sub":"system:serviceaccount:team-a:builder","kubernetes.io":{"namespace":"team-a"}}"#
+            )
+        );
+        std::fs::write(d.join("token"), &token).unwrap_or_default();
+        let load = || {
+            ConfigLoader::new()
+                .env_map(env(&[
+                    ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+                    ("KUBERNETES_SERVICE_PORT", "443"),
+                ]))
+                .service_account_dir(&d)
+                .in_cluster()
+                .map(|c| c.origin)
+                .unwrap_or_default()
+        };
+        let origin = load();
+        assert!(
+            origin.starts_with("in-cluster service account team-a/builder ("),
+            "{origin}"
+        );
+        assert!(!origin.contains("c2lnbmF0dXJl"), "{origin}");
+        // Not a JWT (a legacy or test token): the origin says in-cluster and its directory.
+        std::fs::write(d.join("token"), "opaque-token\n").unwrap_or_default();
+        let origin = load();
+        assert!(origin.starts_with("in-cluster ("), "{origin}");
+        assert!(!origin.contains("opaque"), "{origin}");
     }
 
     #[test]

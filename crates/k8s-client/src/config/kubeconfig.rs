@@ -481,6 +481,10 @@ impl Kubeconfig {
             Some(n) => format!("kubeconfig ({files}) context {n}"),
             None => format!("kubeconfig ({files}) cluster {cluster_name}"),
         };
+        // The identity an API error names: the user entry, never its credentials.
+        if !user_name.is_empty() {
+            config.origin.push_str(&format!(", user {user_name}"));
+        }
 
         if let Some(user) = user {
             let ufile = user.file.display().to_string();

@@ -198,7 +198,7 @@ impl Config {
             retry: RetryPolicy::default(),
             watch_timeout_seconds: 290,
             credential_refresh_interval: Duration::from_secs(60),
-            origin: "explicit".into(),
+            origin: "a Config built in code".into(),
         }
     }
 
