@@ -340,7 +340,7 @@ async fn route(
             path: Some(path.clone()),
             ..Attrs::default()
         };
-        if !authz::authorize(&state, user, &attrs).0 {
+        if !authz::authorize(state.storage(), user, &attrs).0 {
             return error_response(&errors::forbidden_path(&user.name, &verb, &path));
         }
     }
@@ -548,7 +548,7 @@ async fn resource(
             name: t.name.clone(),
             path: None,
         };
-        if !authz::authorize(&state, user, &attrs).0 {
+        if !authz::authorize(state.storage(), user, &attrs).0 {
             return error_response(&errors::forbidden(
                 &user.name,
                 verb,
@@ -607,7 +607,7 @@ async fn resource(
             "delete" => state.delete(&req),
             _ => state.delete_collection(&req),
         };
-        shared.rv_tx.send_replace(state.rv);
+        shared.rv_tx.send_replace(state.rv());
         r
     };
     match result {
@@ -909,7 +909,8 @@ async fn watch_task(
     let mut lines: Vec<(bool, Bytes)> = Vec::new();
     let mut last: u64;
     let too_old: Option<Bytes> = {
-        let state = lock(&shared.state);
+        let guard = lock(&shared.state);
+        let state = guard.storage();
         if initial {
             last = state.rv;
             let objs: Vec<&Value> = match &filter.ns {
@@ -941,7 +942,8 @@ async fn watch_task(
     // Bounded: ends at the deadline, on shutdown, or when the client goes away.
     loop {
         {
-            let state = lock(&shared.state);
+            let guard = lock(&shared.state);
+            let state = guard.storage();
             match state.events_since(last) {
                 None => {
                     let st = errors::expired(&format!(
