@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::authz::{self, Attrs, UserInfo};
 use crate::errors;
-use crate::json::{now, str_at};
+use crate::json::{now, str_at, strs};
 use crate::patch;
 use crate::store::{KindHooks, R, Reply, Req, State};
 
@@ -46,32 +46,20 @@ fn access_review(st: &State, req: &Req) -> R {
     let user = match plural {
         "selfsubjectaccessreviews" => req.user.clone(),
         "selfsubjectrulesreviews" => {
-            let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
+            let ns = str_at(&spec, "/namespace");
             body["status"] = authz::rules_review(st.storage(), req.user, ns);
             body["metadata"] = json!({"creationTimestamp": Value::Null});
             return Ok(Reply::ok(201, body));
         }
         _ => UserInfo {
-            name: spec
-                .get("user")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            name: str_at(&spec, "/user").to_string(),
             uid: spec.get("uid").and_then(Value::as_str).map(str::to_string),
-            groups: spec
-                .get("groups")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|g| g.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            groups: strs(spec.get("groups")),
             extra: Vec::new(),
         },
     };
     let attrs = if let Some(ra) = spec.get("resourceAttributes") {
-        let s = |k: &str| ra.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |k: &str| str_at(ra, &format!("/{k}")).to_string();
         let mut ns = s("namespace");
         if plural == "localsubjectaccessreviews" {
             ns = req.ns().to_string();
@@ -87,17 +75,8 @@ fn access_review(st: &State, req: &Req) -> R {
         }
     } else if let Some(nr) = spec.get("nonResourceAttributes") {
         Attrs {
-            verb: nr
-                .get("verb")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            path: Some(
-                nr.get("path")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            ),
+            verb: str_at(nr, "/verb").to_string(),
+            path: Some(str_at(nr, "/path").to_string()),
             ..Attrs::default()
         }
     } else {

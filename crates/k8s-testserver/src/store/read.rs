@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{R, Reply, Req, State, with_gvk};
 use crate::errors;
-use crate::json::strip_gvk;
+use crate::json::{str_at, strip_gvk};
 use crate::selectors::{FieldSelector, LabelSelector};
 
 impl State {
@@ -67,11 +67,7 @@ impl State {
                 ));
             };
             let trv = d.get("rv").and_then(Value::as_i64).unwrap_or(0);
-            start = d
-                .get("start")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            start = str_at(&d, "/start").to_string();
             if trv >= 0 && (trv as u64) < self.storage.compacted {
                 return Err(errors::expired_continue(continue_token(
                     -1,
