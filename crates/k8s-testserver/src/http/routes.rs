@@ -14,7 +14,7 @@ use super::{Body, Shared, error_response, full, header_str, json_response, lock,
 use crate::authz::{self, Attrs, UserInfo};
 use crate::errors;
 use crate::registry::ResourceDef;
-use crate::store::{Query, Req};
+use crate::store::{KindHooks, Query, Req};
 
 fn wants_aggregated(accept: &str) -> bool {
     accept.split(',').next().is_some_and(|first| {
@@ -247,7 +247,7 @@ async fn resource(
     } else {
         t.ns.clone()
     };
-    let def: ResourceDef = {
+    let (def, hooks): (ResourceDef, &'static dyn KindHooks) = {
         let state = lock(&shared.state);
         let attrs = Attrs {
             verb: verb.to_string(),
@@ -270,7 +270,7 @@ async fn resource(
             ));
         }
         match state.registry.find(&t.group, &t.version, &t.plural) {
-            Some(d) => d.clone(),
+            Some(d) => (d.clone(), state.hooks(d)),
             None => return error_response(&errors::path_not_found()),
         }
     };
@@ -288,10 +288,12 @@ async fn resource(
         return error_response(&errors::path_not_found());
     }
     let accept = header_str(parts, header::ACCEPT);
+    // Rendered as a Table with the kind's columns.
     let table = accept
         .split(',')
         .next()
-        .is_some_and(|a| a.contains("as=Table"));
+        .is_some_and(|a| a.contains("as=Table"))
+        .then_some(hooks);
     if verb == "watch" {
         return watch(shared.clone(), def, t.ns, t.name, query, table).await;
     }
@@ -322,10 +324,13 @@ async fn resource(
     };
     match result {
         Ok(mut reply) => {
-            if table && (verb == "get" || verb == "list") && reply.raw.is_none() && t.sub.is_none()
-            {
+            let as_table = table.filter(|_| {
+                (verb == "get" || verb == "list") && reply.raw.is_none() && t.sub.is_none()
+            });
+            if let Some(hooks) = as_table {
                 reply.body = to_table(
                     &def,
+                    hooks,
                     &reply.body,
                     query.get("includeObject").unwrap_or("Metadata"),
                 );

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::registry::ResourceDef;
+use crate::store::KindHooks;
 
 fn age(ts: Option<&str>) -> String {
     let Some(ts) = ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
@@ -17,7 +18,8 @@ fn age(ts: Option<&str>) -> String {
     }
 }
 
-pub(super) fn columns(def: &ResourceDef) -> Vec<Value> {
+/// The column definitions: Name, the kind's own columns, Age.
+pub(super) fn columns(hooks: &dyn KindHooks) -> Vec<Value> {
     let col = |name: &str, ty: &str, format: &str, desc: &str| json!({"name": name, "type": ty, "format": format, "description": desc, "priority": 0});
     let mut cols = vec![col(
         "Name",
@@ -25,62 +27,18 @@ pub(super) fn columns(def: &ResourceDef) -> Vec<Value> {
         "name",
         "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
     )];
-    if def.group.is_empty() && def.plural == "pods" {
-        cols.push(col(
-            "Ready",
-            "string",
-            "",
-            "The aggregate readiness state of this pod for accepting traffic.",
-        ));
-        cols.push(col(
-            "Status",
-            "string",
-            "",
-            "The aggregate status of the containers in this pod.",
-        ));
-        cols.push(col("Restarts", "string", "", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."));
-    }
-    if def.group.is_empty() && def.plural == "namespaces" {
-        cols.push(col("Status", "string", "", "The status of the namespace"));
+    for (name, description) in hooks.table_columns() {
+        cols.push(col(name, "string", "", description));
     }
     cols.push(col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC."));
     cols
 }
 
-pub(super) fn row(def: &ResourceDef, obj: &Value, include: &str) -> Value {
+/// One row; `include` (`includeObject`) says what of the object the row carries.
+pub(super) fn row(def: &ResourceDef, hooks: &dyn KindHooks, obj: &Value, include: &str) -> Value {
     let name = obj.pointer("/metadata/name").cloned().unwrap_or(json!(""));
     let mut cells = vec![name];
-    if def.group.is_empty() && def.plural == "pods" {
-        let total = obj
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let ready = obj
-            .pointer("/status/containerStatuses")
-            .and_then(Value::as_array)
-            .map_or(0, |cs| {
-                cs.iter()
-                    .filter(|c| c.get("ready") == Some(&json!(true)))
-                    .count()
-            });
-        cells.push(json!(format!("{ready}/{total}")));
-        let status = if obj.pointer("/metadata/deletionTimestamp").is_some() {
-            "Terminating"
-        } else {
-            obj.pointer("/status/phase")
-                .and_then(Value::as_str)
-                .unwrap_or("Pending")
-        };
-        cells.push(json!(status));
-        cells.push(json!(0));
-    }
-    if def.group.is_empty() && def.plural == "namespaces" {
-        cells.push(
-            obj.pointer("/status/phase")
-                .cloned()
-                .unwrap_or(json!("Active")),
-        );
-    }
+    cells.extend(hooks.table_cells(obj));
     cells.push(json!(age(obj
         .pointer("/metadata/creationTimestamp")
         .and_then(Value::as_str))));
@@ -100,22 +58,28 @@ pub(super) fn row(def: &ResourceDef, obj: &Value, include: &str) -> Value {
     r
 }
 
-pub(super) fn to_table(def: &ResourceDef, body: &Value, include: &str) -> Value {
+/// A list or an object as a `Table`.
+pub(super) fn to_table(
+    def: &ResourceDef,
+    hooks: &dyn KindHooks,
+    body: &Value,
+    include: &str,
+) -> Value {
     let (rows, mut md) = match body.get("items").and_then(Value::as_array) {
         Some(items) => (
             items
                 .iter()
-                .map(|o| row(def, o, include))
+                .map(|o| row(def, hooks, o, include))
                 .collect::<Vec<_>>(),
             body.get("metadata").cloned().unwrap_or(json!({})),
         ),
         None => (
-            vec![row(def, body, include)],
+            vec![row(def, hooks, body, include)],
             json!({"resourceVersion": body.pointer("/metadata/resourceVersion")}),
         ),
     };
     if let Value::Object(m) = &mut md {
         m.remove("remainingItemCount");
     }
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md, "columnDefinitions": columns(def), "rows": rows})
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md, "columnDefinitions": columns(hooks), "rows": rows})
 }

@@ -11,12 +11,12 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::table::{columns, row};
+use super::table::to_table;
 use super::{Body, Shared, error_response, lock};
 use crate::errors;
 use crate::registry::ResourceDef;
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::Query;
+use crate::store::{KindHooks, Query};
 
 fn event_line(etype: &str, object: &Value) -> Bytes {
     let mut v = serde_json::to_vec(&json!({"type": etype, "object": object})).unwrap_or_default();
@@ -49,7 +49,7 @@ pub(super) async fn watch(
     ns: Option<String>,
     name: Option<String>,
     query: Query,
-    table: bool,
+    table: Option<&'static dyn KindHooks>,
 ) -> Response<Body> {
     let send_initial = query.flag("sendInitialEvents");
     let rvm = query
@@ -139,14 +139,15 @@ pub(super) async fn watch(
     r
 }
 
-fn shape(def: &ResourceDef, obj: &Value, table: bool, include: &str) -> Value {
+/// An event's object: with apiVersion and kind, or as a one-row Table.
+fn shape(def: &ResourceDef, obj: &Value, table: Option<&dyn KindHooks>, include: &str) -> Value {
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
         m.insert("apiVersion".into(), json!(def.api_version()));
         m.insert("kind".into(), json!(def.kind));
     }
-    if table {
-        return json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": obj.pointer("/metadata/resourceVersion")}, "columnDefinitions": columns(def), "rows": [row(def, &o, include)]});
+    if let Some(hooks) = table {
+        return to_table(def, hooks, &o, include);
     }
     o
 }
@@ -171,7 +172,7 @@ async fn watch_task(
     timeout: u64,
     drop_after: Option<usize>,
     tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
-    table: bool,
+    table: Option<&'static dyn KindHooks>,
     include: String,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);

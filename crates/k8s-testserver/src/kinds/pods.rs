@@ -136,6 +136,46 @@ impl KindHooks for Pods {
     fn removed_when_finalized(&self) -> bool {
         false
     }
+
+    fn table_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "Ready",
+                "The aggregate readiness state of this pod for accepting traffic.",
+            ),
+            (
+                "Status",
+                "The aggregate status of the containers in this pod.",
+            ),
+            (
+                "Restarts",
+                "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+            ),
+        ]
+    }
+
+    fn table_cells(&self, obj: &Value) -> Vec<Value> {
+        let total = obj
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let ready = obj
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .map_or(0, |cs| {
+                cs.iter()
+                    .filter(|c| c.get("ready") == Some(&json!(true)))
+                    .count()
+            });
+        let status = if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            "Terminating"
+        } else {
+            obj.pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("Pending")
+        };
+        vec![json!(format!("{ready}/{total}")), json!(status), json!(0)]
+    }
 }
 
 /// `""/bindings`: the older form of `pods/binding`.

@@ -27,7 +27,9 @@ use crate::validate::Cause;
 ///   [`removed`](Self::removed);
 /// * delete: [`delete`](Self::delete) (may take over), finalizers, removed,
 ///   [`removed`](Self::removed), answered with [`deleted_object`](Self::deleted_object) or a
-///   Status.
+///   Status;
+/// * `Table` answers (`http/table.rs`): [`table_columns`](Self::table_columns) and
+///   [`table_cells`](Self::table_cells).
 pub(crate) trait KindHooks: Sync {
     /// Objects carry `metadata.generation`, bumped when anything but metadata and status
     /// changes.
@@ -103,6 +105,16 @@ pub(crate) trait KindHooks: Sync {
     /// their kubelet instead).
     fn removed_when_finalized(&self) -> bool {
         true
+    }
+
+    /// The kind's own `Table` columns, between Name and Age: `(name, description)`, strings.
+    fn table_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// The cells of [`table_columns`](Self::table_columns) for `obj`.
+    fn table_cells(&self, _obj: &Value) -> Vec<Value> {
+        Vec::new()
     }
 }
 
