@@ -49,6 +49,18 @@ impl KindHooks for Namespaces {
             with_gvk(&req.def, delete(st, current, dry)),
         )))
     }
+
+    fn table_columns(&self) -> &'static [(&'static str, &'static str)] {
+        &[("Status", "The status of the namespace")]
+    }
+
+    fn table_cells(&self, obj: &Value) -> Vec<Value> {
+        vec![
+            obj.pointer("/status/phase")
+                .cloned()
+                .unwrap_or(json!("Active")),
+        ]
+    }
 }
 
 /// What DELETE of a namespace answers: the namespace, terminating.
