@@ -11,6 +11,9 @@ mod serviceaccounts;
 mod services;
 mod workloads;
 
+#[cfg(test)]
+mod tests;
+
 use serde_json::json;
 
 use crate::authz;

@@ -161,6 +161,12 @@ impl Hooks {
         self
     }
 
+    /// The group/resource pairs registered on their own.
+    #[cfg(test)]
+    pub(crate) fn resources(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.by_resource.keys().copied()
+    }
+
     /// The hooks of a served resource.
     pub(crate) fn of(&self, def: &ResourceDef) -> &'static dyn KindHooks {
         if def.custom.is_some() {
