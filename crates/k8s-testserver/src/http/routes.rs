@@ -26,6 +26,16 @@ fn wants_aggregated(accept: &str) -> bool {
 
 const AGGREGATED_CT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
+/// An aggregated discovery document (`APIGroupDiscoveryList`).
+fn aggregated(doc: &Value) -> Response<Body> {
+    let mut r = json_response(200, doc);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(AGGREGATED_CT),
+    );
+    r
+}
+
 pub(super) async fn route(
     shared: &Arc<Shared>,
     user: &UserInfo,
@@ -87,23 +97,13 @@ pub(super) async fn route(
         }
         ["api"] => {
             if wants_aggregated(&accept) {
-                let mut r = json_response(200, &reg.aggregated(true));
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(AGGREGATED_CT),
-                );
-                return r;
+                return aggregated(&reg.aggregated(true));
             }
             Some(reg.api_versions(&shared.address))
         }
         ["apis"] => {
             if wants_aggregated(&accept) {
-                let mut r = json_response(200, &reg.aggregated(false));
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(AGGREGATED_CT),
-                );
-                return r;
+                return aggregated(&reg.aggregated(false));
             }
             Some(reg.api_group_list())
         }

@@ -27,16 +27,18 @@ impl KindHooks for Deployments {
     }
 
     fn defaults(&self, obj: &mut Value) {
-        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.entry("replicas").or_insert(json!(1));
-            spec.entry("revisionHistoryLimit").or_insert(json!(10));
-            spec.entry("progressDeadlineSeconds").or_insert(json!(600));
-            spec.entry("strategy").or_insert(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
-            if let Some(t) = spec.get_mut("template") {
-                default_pod_template(t);
-            }
-        }
-        empty_status(obj);
+        workload_defaults(
+            obj,
+            [
+                ("replicas", json!(1)),
+                ("revisionHistoryLimit", json!(10)),
+                ("progressDeadlineSeconds", json!(600)),
+                (
+                    "strategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
+                ),
+            ],
+        );
     }
 }
 
@@ -49,10 +51,7 @@ impl KindHooks for PodTemplateOwners {
     }
 
     fn defaults(&self, obj: &mut Value) {
-        if let Some(t) = obj.pointer_mut("/spec/template") {
-            default_pod_template(t);
-        }
-        empty_status(obj);
+        workload_defaults(obj, []);
     }
 }
 
@@ -65,17 +64,16 @@ impl KindHooks for Jobs {
     }
 
     fn defaults(&self, obj: &mut Value) {
-        if let Some(t) = obj.pointer_mut("/spec/template") {
-            default_pod_template(t);
-        }
-        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.entry("backoffLimit").or_insert(json!(6));
-            spec.entry("completions").or_insert(json!(1));
-            spec.entry("parallelism").or_insert(json!(1));
-            spec.entry("completionMode").or_insert(json!("NonIndexed"));
-            spec.entry("suspend").or_insert(json!(false));
-        }
-        empty_status(obj);
+        workload_defaults(
+            obj,
+            [
+                ("backoffLimit", json!(6)),
+                ("completions", json!(1)),
+                ("parallelism", json!(1)),
+                ("completionMode", json!("NonIndexed")),
+                ("suspend", json!(false)),
+            ],
+        );
     }
 
     fn identified(&self, obj: &mut Value) {
@@ -83,11 +81,22 @@ impl KindHooks for Jobs {
     }
 }
 
-fn empty_status(obj: &mut Value) {
+/// What every workload gets: `spec` fields unless set, pod template defaults, a `status`.
+fn workload_defaults<const N: usize>(obj: &mut Value, spec_defaults: [(&str, Value); N]) {
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        for (k, v) in spec_defaults {
+            spec.entry(k).or_insert(v);
+        }
+    }
+    if let Some(t) = obj.pointer_mut("/spec/template") {
+        default_pod_template(t);
+    }
     obj.as_object_mut()
         .map(|o| o.entry("status").or_insert(json!({})));
 }
 
+/// What the Job strategy does on create: a generated selector on the controller uid, the
+/// matching template labels, and the Job's labels defaulted from its template.
 fn job_selector(obj: &mut Value) {
     if obj.pointer("/spec/manualSelector") == Some(&json!(true)) {
         return;

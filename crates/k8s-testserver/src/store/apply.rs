@@ -8,6 +8,7 @@ use crate::json::{meta, now, set_meta, str_at, strip_gvk};
 use crate::patch;
 
 impl State {
+    /// One `managedFields` entry of the request's manager.
     pub(crate) fn managed_entry(
         req: &Req,
         operation: &str,

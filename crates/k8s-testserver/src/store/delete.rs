@@ -9,6 +9,7 @@ use crate::json::{meta, meta_mut, now, strip_gvk};
 use crate::selectors::{FieldSelector, LabelSelector};
 
 impl State {
+    /// DELETE of one object: DeleteOptions (preconditions, grace period, propagation).
     pub(crate) fn delete(&mut self, req: &Req) -> R {
         let opts = req.delete_options()?;
         let current = self.current(req)?;
@@ -17,31 +18,21 @@ impl State {
                 .get("dryRun")
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|x| x == "All"));
-        if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
-            let actual = meta(&current, "uid").unwrap_or_default();
-            if uid != actual {
+        for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+            let Some(wanted) = opts
+                .pointer(&format!("/preconditions/{field}"))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let actual = meta(&current, field).unwrap_or_default();
+            if wanted != actual {
                 return Err(errors::conflict(
                     &req.def.plural,
                     &req.def.group,
                     req.name(),
                     &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                    ),
-                ));
-            }
-        }
-        if let Some(rv) = opts
-            .pointer("/preconditions/resourceVersion")
-            .and_then(Value::as_str)
-        {
-            let actual = meta(&current, "resourceVersion").unwrap_or_default();
-            if rv != actual {
-                return Err(errors::conflict(
-                    &req.def.plural,
-                    &req.def.group,
-                    req.name(),
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                        "Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}"
                     ),
                 ));
             }
@@ -63,6 +54,8 @@ impl State {
         self.delete_object(req, current, grace, policy.as_deref(), dry)
     }
 
+    /// Deletes `current`: the kind's own deletion, else finalizers, else removal; answered
+    /// with the object or a Status.
     pub(crate) fn delete_object(
         &mut self,
         req: &Req,
@@ -147,6 +140,7 @@ impl State {
         ))
     }
 
+    /// DELETE of a collection: every object the selectors match.
     pub(crate) fn delete_collection(&mut self, req: &Req) -> R {
         let labels = LabelSelector::parse(req.query.get("labelSelector").unwrap_or(""))
             .map_err(errors::bad_request)?;

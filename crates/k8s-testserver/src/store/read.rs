@@ -9,6 +9,7 @@ use crate::json::{str_at, strip_gvk};
 use crate::selectors::{FieldSelector, LabelSelector};
 
 impl State {
+    /// GET of an object or of a subresource view (`status`, `scale`, `log`).
     pub(crate) fn get(&self, req: &Req) -> R {
         let obj = self.current(req)?;
         match req.sub.as_deref() {
@@ -25,6 +26,7 @@ impl State {
         }
     }
 
+    /// LIST: selectors, `limit`/`continue` pages, `resourceVersionMatch`.
     pub(crate) fn list(&self, req: &Req) -> R {
         let q = req.query;
         let rvm = q.get("resourceVersionMatch").filter(|s| !s.is_empty());

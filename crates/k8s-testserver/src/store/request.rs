@@ -13,6 +13,7 @@ use crate::validate;
 pub(crate) struct Query(pub Vec<(String, String)>);
 
 impl Query {
+    /// Splits and percent-decodes `a=b&c`.
     pub(crate) fn parse(q: &str) -> Query {
         let dec = |s: &str| {
             let s = s.replace('+', " ");
@@ -30,12 +31,14 @@ impl Query {
                 .collect(),
         )
     }
+    /// The first value of `k`.
     pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(kk, _)| kk == k)
             .map(|(_, v)| v.as_str())
     }
+    /// Whether `k` is set to true.
     pub(crate) fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true") | Some("1") | Some("True"))
     }
@@ -55,9 +58,11 @@ pub(crate) struct Req<'a> {
 }
 
 impl Req<'_> {
+    /// `dryRun=All`.
     pub(crate) fn dry_run(&self) -> bool {
         self.query.get("dryRun") == Some("All")
     }
+    /// The field manager: `fieldManager`, else the user agent's product, else `unknown`.
     pub(crate) fn manager(&self) -> String {
         if let Some(m) = self.query.get("fieldManager").filter(|m| !m.is_empty()) {
             return m.to_string();
@@ -69,35 +74,15 @@ impl Req<'_> {
             ua.to_string()
         }
     }
+    /// The object name of the path (`""` on collections).
     pub(crate) fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
     }
+    /// The namespace of the path (`""` for cluster-scoped or all namespaces).
     pub(crate) fn ns(&self) -> &str {
         self.ns.as_deref().unwrap_or("")
     }
-}
 
-/// A successful answer.
-#[derive(Debug, Default)]
-pub(crate) struct Reply {
-    pub code: u16,
-    pub body: Value,
-    pub warnings: Vec<String>,
-    /// Non-JSON answer (content type, bytes), e.g. pod logs.
-    pub raw: Option<(String, Vec<u8>)>,
-}
-
-impl Reply {
-    pub(crate) fn ok(code: u16, body: Value) -> Reply {
-        Reply {
-            code,
-            body,
-            ..Reply::default()
-        }
-    }
-}
-
-impl Req<'_> {
     /// Parses a JSON body: 400 with the real wording when malformed.
     pub(crate) fn decode(&self) -> Result<(Value, Vec<String>), ApiError> {
         let ct = self.content_type.to_ascii_lowercase();
@@ -153,6 +138,26 @@ impl Req<'_> {
             ))
         })?;
         Ok(v)
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub code: u16,
+    pub body: Value,
+    pub warnings: Vec<String>,
+    /// Non-JSON answer (content type, bytes), e.g. pod logs.
+    pub raw: Option<(String, Vec<u8>)>,
+}
+
+impl Reply {
+    pub(crate) fn ok(code: u16, body: Value) -> Reply {
+        Reply {
+            code,
+            body,
+            ..Reply::default()
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use crate::patch;
 use crate::validate;
 
 impl State {
+    /// POST: a new object (name, namespace, validation, defaults, uid), or what the kind
+    /// answers instead (reviews, subresources such as eviction).
     pub(crate) fn create(&mut self, req: &Req) -> R {
         let hooks = self.hooks(&req.def);
         if let Some(sub) = req.sub.as_deref() {
@@ -117,6 +119,7 @@ impl State {
         })
     }
 
+    /// PUT of an object, its `status` or its `scale`.
     pub(crate) fn update(&mut self, req: &Req) -> R {
         let (mut obj, dups) = req.decode()?;
         let mut warnings = self.field_validation(req, &mut obj, dups)?;
@@ -282,6 +285,7 @@ impl State {
         })
     }
 
+    /// PATCH: JSON, merge and strategic merge patches; apply patches go to server-side apply.
     pub(crate) fn patch(&mut self, req: &Req) -> R {
         let ct = req
             .content_type
