@@ -1,8 +1,12 @@
 //! Authorization: `system:masters`, then RBAC over the stored Roles, ClusterRoles and bindings.
+//!
+//! Reads the generic [`Storage`] only (never the request-handling `State`), so the store and
+//! the kinds that answer access reviews can call it without a module cycle.
 
 use serde_json::{Value, json};
 
-use crate::store::State;
+use crate::json::{str_at, strs};
+use crate::storage::Storage;
 
 /// Who is asking.
 #[derive(Clone, Debug, Default)]
@@ -30,16 +34,6 @@ pub(crate) struct Attrs {
     pub name: Option<String>,
     /// Non-resource request path.
     pub path: Option<String>,
-}
-
-fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn rule_allows(rule: &Value, a: &Attrs) -> bool {
@@ -92,88 +86,79 @@ fn subject_matches(s: &Value, user: &UserInfo, binding_ns: &str) -> Option<Strin
     }
 }
 
+const CLUSTER_ROLES: &str = "rbac.authorization.k8s.io/clusterroles";
+const ROLES: &str = "rbac.authorization.k8s.io/roles";
+
 /// Rules granted to the user in a namespace (or cluster-wide with `None`), each with the
 /// explanation the real authorizer gives.
-fn granted_rules(state: &State, user: &UserInfo, ns: Option<&str>) -> Vec<(Value, String)> {
+fn granted_rules(objects: &Storage, user: &UserInfo, ns: Option<&str>) -> Vec<(Value, String)> {
     let mut out = Vec::new();
-    for crb in state.objects_of("rbac.authorization.k8s.io/clusterrolebindings") {
-        let subjects = crb.get("subjects").and_then(Value::as_array);
-        let Some(who) =
-            subjects.and_then(|ss| ss.iter().find_map(|s| subject_matches(s, user, "")))
-        else {
-            continue;
-        };
-        let role_name = crb
-            .pointer("/roleRef/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let crb_name = crb
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if let Some(role) = state.object("rbac.authorization.k8s.io/clusterroles", "", role_name) {
-            for rule in role
-                .get("rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                out.push((
-                    rule.clone(),
-                    format!("RBAC: allowed by ClusterRoleBinding \"{crb_name}\" of ClusterRole \"{role_name}\" to {who}"),
-                ));
-            }
-        }
+    for crb in objects.objects_of("rbac.authorization.k8s.io/clusterrolebindings") {
+        bound_rules(objects, crb, user, None, &mut out);
     }
     if let Some(ns) = ns.filter(|n| !n.is_empty()) {
-        for rb in state.objects_in("rbac.authorization.k8s.io/rolebindings", ns) {
-            let subjects = rb.get("subjects").and_then(Value::as_array);
-            let Some(who) =
-                subjects.and_then(|ss| ss.iter().find_map(|s| subject_matches(s, user, ns)))
-            else {
-                continue;
-            };
-            let kind = rb
-                .pointer("/roleRef/kind")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let role_name = rb
-                .pointer("/roleRef/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let rb_name = rb
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let role = if kind == "ClusterRole" {
-                state.object("rbac.authorization.k8s.io/clusterroles", "", role_name)
-            } else {
-                state.object("rbac.authorization.k8s.io/roles", ns, role_name)
-            };
-            if let Some(role) = role {
-                for rule in role
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    out.push((
-                        rule.clone(),
-                        format!("RBAC: allowed by RoleBinding \"{rb_name}/{ns}\" of {kind} \"{role_name}\" to {who}"),
-                    ));
-                }
-            }
+        for rb in objects.objects_in("rbac.authorization.k8s.io/rolebindings", ns) {
+            bound_rules(objects, rb, user, Some(ns), &mut out);
         }
     }
     out
 }
 
+/// The rules a ClusterRoleBinding (`ns` None) or a RoleBinding in `ns` grants the user.
+fn bound_rules(
+    objects: &Storage,
+    binding: &Value,
+    user: &UserInfo,
+    ns: Option<&str>,
+    out: &mut Vec<(Value, String)>,
+) {
+    let subjects = binding.get("subjects").and_then(Value::as_array);
+    let Some(who) = subjects.and_then(|ss| {
+        ss.iter()
+            .find_map(|s| subject_matches(s, user, ns.unwrap_or("")))
+    }) else {
+        return;
+    };
+    let role_name = str_at(binding, "/roleRef/name");
+    let binding_name = str_at(binding, "/metadata/name");
+    let (role, granted_by) = match ns {
+        // A ClusterRoleBinding can only refer to a ClusterRole.
+        None => (
+            objects.object(CLUSTER_ROLES, "", role_name),
+            format!("ClusterRoleBinding \"{binding_name}\" of ClusterRole \"{role_name}\""),
+        ),
+        Some(ns) => {
+            let kind = str_at(binding, "/roleRef/kind");
+            let role = if kind == "ClusterRole" {
+                objects.object(CLUSTER_ROLES, "", role_name)
+            } else {
+                objects.object(ROLES, ns, role_name)
+            };
+            (
+                role,
+                format!("RoleBinding \"{binding_name}/{ns}\" of {kind} \"{role_name}\""),
+            )
+        }
+    };
+    let rules = role
+        .and_then(|r| r.get("rules"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for rule in rules {
+        out.push((
+            rule.clone(),
+            format!("RBAC: allowed by {granted_by} to {who}"),
+        ));
+    }
+}
+
 /// `(allowed, reason)`.
-pub(crate) fn authorize(state: &State, user: &UserInfo, a: &Attrs) -> (bool, String) {
+pub(crate) fn authorize(objects: &Storage, user: &UserInfo, a: &Attrs) -> (bool, String) {
     if user.is_master() {
         return (true, String::new());
     }
-    for (rule, why) in granted_rules(state, user, a.ns.as_deref()) {
+    for (rule, why) in granted_rules(objects, user, a.ns.as_deref()) {
         if rule_allows(&rule, a) {
             return (true, why);
         }
@@ -182,7 +167,7 @@ pub(crate) fn authorize(state: &State, user: &UserInfo, a: &Attrs) -> (bool, Str
 }
 
 /// `status` of a SelfSubjectRulesReview.
-pub(crate) fn rules_review(state: &State, user: &UserInfo, ns: &str) -> Value {
+pub(crate) fn rules_review(objects: &Storage, user: &UserInfo, ns: &str) -> Value {
     if user.is_master() {
         return json!({
             "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
@@ -192,7 +177,7 @@ pub(crate) fn rules_review(state: &State, user: &UserInfo, ns: &str) -> Value {
     }
     let mut resource_rules = Vec::new();
     let mut non_resource_rules = Vec::new();
-    for (rule, _) in granted_rules(state, user, Some(ns)) {
+    for (rule, _) in granted_rules(objects, user, Some(ns)) {
         if rule.get("nonResourceURLs").is_some() {
             non_resource_rules.push(
                 json!({"verbs": rule.get("verbs"), "nonResourceURLs": rule.get("nonResourceURLs")}),
@@ -298,7 +283,7 @@ pub(crate) fn bootstrap_policy() -> Vec<(&'static str, Value)> {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                "subjects": subjects})
     };
-    let roles = "rbac.authorization.k8s.io/clusterroles";
+    let roles = CLUSTER_ROLES;
     let bindings = "rbac.authorization.k8s.io/clusterrolebindings";
     vec![
         (

@@ -35,10 +35,13 @@ mod authz;
 mod builtin_resources;
 mod errors;
 mod http;
+mod json;
+mod kinds;
 mod patch;
 mod proto;
 mod registry;
 mod selectors;
+mod storage;
 mod store;
 mod tls;
 mod validate;
@@ -212,7 +215,14 @@ impl TestServerBuilder {
             .filter(|r| self.prerelease || is_stable_version(r.version))
             .copied()
             .collect();
-        let mut state = State::new(&served, self.watch_history, swagger, ca.cert_pem.clone());
+        let mut state = State::new(
+            &served,
+            self.watch_history,
+            swagger,
+            ca.cert_pem.clone(),
+            kinds::hooks(),
+        );
+        kinds::bootstrap(&mut state);
         for (token, user, groups) in &self.tokens {
             state.tokens.insert(
                 token.clone(),
@@ -224,7 +234,7 @@ impl TestServerBuilder {
                 },
             );
         }
-        let (rv_tx, _) = watch::channel(state.rv);
+        let (rv_tx, _) = watch::channel(state.rv());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -463,7 +473,7 @@ impl TestServer {
 
     /// The current cluster-wide resource version.
     pub fn resource_version(&self) -> u64 {
-        lock(&self.shared.state).rv
+        lock(&self.shared.state).rv()
     }
 
     /// The requests seen so far.

@@ -396,3 +396,60 @@ async fn in_cluster_dir_and_kubeconfig_files_work() {
     let r = api.client.get(format!("{url}/version")).send().await;
     assert!(r.is_err());
 }
+
+/// `GET ...` as a `Table` (what kubectl asks for): `(column names, cells of each row)`.
+async fn table(api: &Api, path: &str) -> (Vec<String>, Vec<Vec<serde_json::Value>>) {
+    let resp = api
+        .client
+        .get(format!("{}{}", api.base, path))
+        .bearer_auth(api.token.as_deref().unwrap())
+        .header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["kind"], "Table", "{body}");
+    let names = body["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    let rows = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cells"].as_array().unwrap().clone())
+        .collect();
+    (names, rows)
+}
+
+#[tokio::test]
+async fn tables_carry_each_kinds_columns() {
+    let server = admin_server().await;
+    let api = Api::new(&server, Some("admin-token"));
+    let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+        "spec":{"containers":[{"name":"c","image":"nginx"}]}});
+    let (code, _) = api
+        .json("POST", "/api/v1/namespaces/default/pods", Some(pod))
+        .await;
+    assert_eq!(code, 201);
+    let (names, rows) = table(&api, "/api/v1/namespaces/default/pods").await;
+    assert_eq!(names, ["Name", "Ready", "Status", "Restarts", "Age"]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0][..4],
+        [json!("p"), json!("0/1"), json!("Pending"), json!(0)]
+    );
+    let (names, rows) = table(&api, "/api/v1/namespaces/default").await;
+    assert_eq!(names, ["Name", "Status", "Age"]);
+    assert_eq!(rows[0][..2], [json!("default"), json!("Active")]);
+    let (names, rows) = table(&api, "/api/v1/namespaces/default/configmaps").await;
+    assert_eq!(names, ["Name", "Age"]);
+    assert_eq!(rows[0][0], json!("kube-root-ca.crt"));
+    server.shutdown().await;
+}
