@@ -11,14 +11,15 @@
 //! | phase | the driver | input → next phase, emitted |
 //! |---|---|---|
 //! | [`Connecting`](Phase::Connecting) | opens a watch from `rv` | [`Connected`](Input::Connected) → `Watching`; a 410 → `Relisting`; a transient failure → `Backoff` (logged); a permanent one (400, 403, 404, 401 after a credential refresh, a request that cannot be built) or the 8th failure in a row → `Finished`, **the error** |
-//! | [`Watching`](Phase::Watching) | reads the body line by line | an event or bookmark → `Watching` (`rv` moves on, failures reset), **[`WatchUpdate::Event`]**; an `ERROR` 410 → `Relisting`; another `ERROR` → `Connecting`, **the error** (the 8th failure in a row: `Finished`); an undecodable line → `Watching`, **a `Decode` error**; a line over [`MAX_LINE`] → `Connecting`, **a `Decode` error**; the end of the body → `Connecting`, or `Backoff` when the connection ended within [`STALL_WINDOW`] without an event (the 8th time in a row: `Finished`, **[`Error::WatchStalled`]**) |
+//! | [`Watching`](Phase::Watching) | reads the body line by line | an event or bookmark → `Watching` (`rv` moves on), **[`WatchUpdate::Event`]**; an `ERROR` 410 → `Relisting`; another `ERROR` → `Connecting`, **the error** (the 8th failure in a row: `Finished`); an undecodable line → `Watching`, **a `Decode` error**; a line over [`MAX_LINE`] → `Connecting`, **a `Decode` error**; the end of the body → `Connecting`, or `Backoff` when the connection ended within [`STALL_WINDOW`] without an event (the 8th time in a row: `Finished`, **[`Error::WatchStalled`]**) |
 //! | [`Relisting`](Phase::Relisting) | lists the collection (every page) | the list → `Connecting` from the list's version, **[`WatchUpdate::Restarted`]**; a transient failure → `Backoff` then `Relisting` again (never a watch without a version); a permanent one or the 8th in a row → `Finished`, **the error** |
 //! | [`Backoff`](Phase::Backoff) | sleeps (exponential, jittered, from `failures`) | [`Waited`](Input::Waited) → `Connecting` or `Relisting` |
 //! | [`Finished`](Phase::Finished) | ends the stream once everything emitted was yielded | nothing |
 //!
 //! `failures` counts consecutive failures (failed connections and relists, `ERROR` events,
-//! connections that ended at once without an event); [`MAX_WATCH_FAILURES`] of them end the
-//! watch. An event or bookmark resets it.
+//! connections that ended within [`STALL_WINDOW`] without an event); [`MAX_WATCH_FAILURES`] of
+//! them end the watch. A success resets it: an event or bookmark, a connection that lasted
+//! [`STALL_WINDOW`] (whatever ends it), a relist.
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,7 @@ pub(crate) struct State {
     /// The last resource version seen (events, bookmarks, a relist): the next connection
     /// resumes from it. While relisting after a 410, the version the server no longer serves.
     pub(crate) rv: Option<String>,
-    /// Consecutive failures since the last event (see the module documentation).
+    /// Consecutive failures since the last success (see the module documentation).
     pub(crate) failures: u32,
     /// What the driver does next.
     pub(crate) phase: Phase,
@@ -163,73 +164,69 @@ pub(crate) fn step<T: Object>(
             retry_or_finish(e, failures, rv, Next::Connect)
         }
 
-        (Phase::Watching { since, events }, input) => match input {
-            Input::Event(WatchEvent::Error(status)) => {
-                let e = Error::Api(Box::new(status));
-                if e.is_gone() {
-                    (at(Phase::Relisting, failures, rv), Action::Continue)
-                } else {
+        (Phase::Watching { since, events }, input) => {
+            let watching = Phase::Watching { since, events };
+            // A connection that delivered an event or lasted past the stall window was a
+            // success: the failures before it are no longer "in a row".
+            let lasted = events > 0 || now.saturating_duration_since(since) >= STALL_WINDOW;
+            let counted = if lasted { 0 } else { failures };
+            match input {
+                Input::Event(WatchEvent::Error(status)) => {
+                    let e = Error::Api(Box::new(status));
+                    if e.is_gone() {
+                        return (at(Phase::Relisting, counted, rv), Action::Continue);
+                    }
                     // Reported by the server: yielded, and the watch reconnects after it.
-                    let failures = failures + 1;
-                    let phase = if failures >= MAX_WATCH_FAILURES {
+                    let phase = if counted + 1 >= MAX_WATCH_FAILURES {
                         Phase::Finished
                     } else {
                         Phase::Connecting
                     };
-                    (at(phase, failures, rv), Action::Yield(Err(e)))
+                    (at(phase, counted + 1, rv), Action::Yield(Err(e)))
                 }
-            }
-            Input::Event(ev) => {
-                let rv = match ev.object().and_then(|o| o.resource_version()) {
-                    Some(v) => Some(v.to_owned()),
-                    None => rv,
-                };
-                let phase = Phase::Watching {
-                    since,
-                    events: events + 1,
-                };
-                (at(phase, 0, rv), Action::Yield(Ok(WatchUpdate::Event(ev))))
-            }
-            Input::Undecodable(source) => (
-                at(Phase::Watching { since, events }, failures, rv),
-                Action::Yield(Err(decode_error(path, source))),
-            ),
-            Input::LineTooLong => (
-                at(Phase::Connecting, failures, rv),
-                Action::Yield(Err(decode_error(
-                    path,
-                    DecodeError::WatchEvent(format!(
-                        "a watch event is longer than {MAX_LINE} bytes"
-                    )),
-                ))),
-            ),
-            Input::Ended => {
-                let stalled = events == 0 && now.saturating_duration_since(since) < STALL_WINDOW;
-                if !stalled {
-                    (at(Phase::Connecting, failures, rv), Action::Continue)
-                } else if failures + 1 >= MAX_WATCH_FAILURES {
+                Input::Event(ev) => {
+                    let rv = match ev.object().and_then(|o| o.resource_version()) {
+                        Some(v) => Some(v.to_owned()),
+                        None => rv,
+                    };
+                    let phase = Phase::Watching {
+                        since,
+                        events: events + 1,
+                    };
+                    (at(phase, 0, rv), Action::Yield(Ok(WatchUpdate::Event(ev))))
+                }
+                Input::Undecodable(source) => (
+                    at(watching, counted, rv),
+                    Action::Yield(Err(decode_error(path, source))),
+                ),
+                Input::LineTooLong => {
+                    let message = format!("a watch event is longer than {MAX_LINE} bytes");
+                    let e = decode_error(path, DecodeError::WatchEvent(message));
+                    (at(Phase::Connecting, counted, rv), Action::Yield(Err(e)))
+                }
+                Input::Ended if lasted => (at(Phase::Connecting, 0, rv), Action::Continue),
+                // Ended at once without an event: a failure.
+                Input::Ended if counted + 1 >= MAX_WATCH_FAILURES => {
                     let e = Error::WatchStalled {
                         path: path.to_owned(),
-                        attempts: failures + 1,
+                        attempts: counted + 1,
                     };
-                    (at(Phase::Finished, failures + 1, rv), Action::Yield(Err(e)))
-                } else {
+                    (at(Phase::Finished, counted + 1, rv), Action::Yield(Err(e)))
+                }
+                Input::Ended => {
                     let phase = Phase::Backoff {
                         then: Next::Connect,
                     };
-                    (at(phase, failures + 1, rv), Action::Continue)
+                    (at(phase, counted + 1, rv), Action::Continue)
                 }
+                // Not expected while watching: nothing changes.
+                Input::Connected
+                | Input::ConnectFailed(_)
+                | Input::Listed { .. }
+                | Input::ListFailed(_)
+                | Input::Waited => (at(watching, failures, rv), Action::Continue),
             }
-            // Not expected while watching: nothing changes.
-            Input::Connected
-            | Input::ConnectFailed(_)
-            | Input::Listed { .. }
-            | Input::ListFailed(_)
-            | Input::Waited => (
-                at(Phase::Watching { since, events }, failures, rv),
-                Action::Continue,
-            ),
-        },
+        }
 
         (
             Phase::Relisting,
@@ -243,10 +240,8 @@ pub(crate) fn step<T: Object>(
                 objects,
                 resource_version,
             };
-            (
-                at(Phase::Connecting, failures, rv),
-                Action::Yield(Ok(restarted)),
-            )
+            // The consumer has the whole state again: a success.
+            (at(Phase::Connecting, 0, rv), Action::Yield(Ok(restarted)))
         }
         (Phase::Relisting, Input::ListFailed(e)) => retry_or_finish(e, failures, rv, Next::Relist),
 

@@ -66,9 +66,10 @@ impl Client {
     ///   refused for good (403, 404, …) or failing 8 times in a row is yielded as the error
     ///   and the stream ends: the consumer's state is stale and must be rebuilt.
     /// * Reconnections back off; after 8 consecutive failures the last error is yielded and the
-    ///   stream ends ([`Error::WatchStalled`] when each connection
-    ///   ended at once without an event). An answer that retrying cannot fix (400, 403, 404,
-    ///   401 after one credential refresh) ends the stream at once with that error.
+    ///   stream ends ([`Error::WatchStalled`] when each connection ended at once without an
+    ///   event). An event, a connection that lasted a second or more, or a successful relist
+    ///   ends a run of failures. An answer that retrying cannot fix (400, 403, 404, 401 after
+    ///   one credential refresh) ends the stream at once with that error.
     ///
     /// In states: connecting → watching (yields events) → connecting again when the connection
     /// ends; backing off between failed attempts; relisting after a 410 (yields `Restarted`);

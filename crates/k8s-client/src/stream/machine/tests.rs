@@ -195,13 +195,13 @@ fn watching_event_is_yielded_moves_rv_and_resets_failures() {
         WatchEvent::Deleted(obj("11")),
         WatchEvent::Bookmark(obj("11")),
     ] {
-        let (s, a) = run(watching(since, 4, 5), Input::Event(ev.clone()), since);
+        let (s, a) = run(watching(since, 0, 5), Input::Event(ev.clone()), since);
         assert_eq!(
             s,
             State {
                 rv: Some("11".into()),
                 failures: 0,
-                phase: Phase::Watching { since, events: 5 },
+                phase: Phase::Watching { since, events: 1 },
             }
         );
         assert_eq!(yielded(a).unwrap(), WatchUpdate::Event(ev));
@@ -222,7 +222,7 @@ fn watching_gone_error_event_relists() {
     let since = Instant::now();
     for reason in ["Gone", "Expired"] {
         let ev = WatchEvent::Error(Status::failure(410, reason, "too old resource version"));
-        let (s, a) = run(watching(since, 3, 2), Input::Event(ev), since);
+        let (s, a) = run(watching(since, 0, 2), Input::Event(ev), since);
         assert_eq!(s, at(Phase::Relisting, 2));
         assert!(is_continue(&a));
     }
@@ -232,7 +232,7 @@ fn watching_gone_error_event_relists() {
 fn watching_other_error_event_is_yielded_and_reconnects() {
     let since = Instant::now();
     let ev = WatchEvent::Error(Status::failure(500, "InternalError", "etcd"));
-    let (s, a) = run(watching(since, 3, 2), Input::Event(ev), since);
+    let (s, a) = run(watching(since, 0, 2), Input::Event(ev), since);
     assert_eq!(s, at(Phase::Connecting, 3));
     assert_eq!(yielded_error(a).status_code(), Some(500));
 }
@@ -254,8 +254,8 @@ fn watching_error_event_at_the_limit_finishes_with_it() {
 fn watching_undecodable_line_is_yielded_and_the_watch_goes_on() {
     let since = Instant::now();
     let input = Input::Undecodable(DecodeError::WatchEvent("no type".into()));
-    let (s, a) = run(watching(since, 2, 1), input, since);
-    assert_eq!(s, watching(since, 2, 1));
+    let (s, a) = run(watching(since, 0, 1), input, since);
+    assert_eq!(s, watching(since, 0, 1));
     let e = yielded_error(a);
     assert!(
         matches!(&e, Error::Decode { method, path, source: DecodeError::WatchEvent(m) }
@@ -267,7 +267,7 @@ fn watching_undecodable_line_is_yielded_and_the_watch_goes_on() {
 #[test]
 fn watching_line_too_long_is_yielded_and_reconnects() {
     let since = Instant::now();
-    let (s, a) = run(watching(since, 2, 1), Input::LineTooLong, since);
+    let (s, a) = run(watching(since, 0, 1), Input::LineTooLong, since);
     assert_eq!(s, at(Phase::Connecting, 1));
     let e = yielded_error(a);
     assert!(
@@ -285,12 +285,27 @@ fn watching_end_after_an_event_reconnects_at_once() {
     assert!(is_continue(&a));
 }
 
+/// A connection that lasted is a success: it ends the run of failures before it.
 #[test]
 fn watching_end_without_event_after_the_stall_window_reconnects_at_once() {
     let since = Instant::now();
     let (s, a) = run(watching(since, 0, 2), Input::Ended, since + STALL_WINDOW);
-    assert_eq!(s, at(Phase::Connecting, 2));
+    assert_eq!(s, at(Phase::Connecting, 0));
     assert!(is_continue(&a));
+}
+
+#[test]
+fn watching_error_event_after_the_stall_window_counts_from_a_success() {
+    let since = Instant::now();
+    let ev = WatchEvent::Error(Status::failure(500, "InternalError", "etcd"));
+    let now = since + STALL_WINDOW;
+    let (s, a) = run(
+        watching(since, 0, MAX_WATCH_FAILURES - 1),
+        Input::Event(ev),
+        now,
+    );
+    assert_eq!(s, at(Phase::Connecting, 1));
+    assert_eq!(yielded_error(a).status_code(), Some(500));
 }
 
 #[test]
@@ -332,7 +347,8 @@ fn relisting_listed_yields_restarted_and_connects_from_the_list_version() {
         objects: vec![obj("12")],
         resource_version: "14".into(),
     };
-    let (s, a) = run(at(Phase::Relisting, 0), input, Instant::now());
+    // A list that succeeds ends the run of failures before it.
+    let (s, a) = run(at(Phase::Relisting, 5), input, Instant::now());
     assert_eq!(
         s,
         State {
