@@ -113,6 +113,46 @@ fn is_continue(action: &Action<Obj>) -> bool {
     matches!(action, Action::Continue)
 }
 
+/// A failed connection or relist (`failed` makes the input) that retrying cannot fix ends
+/// the watch with its error.
+fn assert_permanent_failures_finish(phase: Phase, failed: fn(Error) -> Input<Obj>) {
+    for e in permanent_errors() {
+        let shown = e.to_string();
+        let (s, a) = run(at(phase.clone(), 0), failed(e), Instant::now());
+        assert_eq!(s.phase, Phase::Finished, "{shown}");
+        assert_eq!(yielded_error(a).to_string(), shown);
+    }
+}
+
+/// A transient failure is counted and retried after a backoff (logged, not yielded).
+fn assert_transient_failures_back_off(
+    phase: Phase,
+    failed: fn(Error) -> Input<Obj>,
+    errors: Vec<Error>,
+    then: Next,
+) {
+    for e in errors {
+        let shown = e.to_string();
+        let (s, a) = run(at(phase.clone(), 2), failed(e), Instant::now());
+        assert_eq!(s, at(Phase::Backoff { then }, 3), "{shown}");
+        assert!(
+            matches!(&a, Action::Retry(e) if e.to_string() == shown),
+            "{a:?}"
+        );
+    }
+}
+
+/// The failure that makes `MAX_WATCH_FAILURES` in a row ends the watch with its error.
+fn assert_failure_at_the_limit_finishes(phase: Phase, failed: fn(Error) -> Input<Obj>) {
+    let (s, a) = run(
+        at(phase, MAX_WATCH_FAILURES - 1),
+        failed(api(503, "ServiceUnavailable")),
+        Instant::now(),
+    );
+    assert_eq!(s.phase, Phase::Finished);
+    assert_eq!(yielded_error(a).status_code(), Some(503));
+}
+
 // ---- Connecting ---------------------------------------------------------------------------
 
 #[test]
@@ -138,50 +178,23 @@ fn connecting_gone_relists() {
 
 #[test]
 fn connecting_permanent_failure_finishes_with_the_error() {
-    for e in permanent_errors() {
-        let shown = e.to_string();
-        let (s, a) = run(
-            at(Phase::Connecting, 0),
-            Input::ConnectFailed(e),
-            Instant::now(),
-        );
-        assert_eq!(s.phase, Phase::Finished, "{shown}");
-        assert_eq!(yielded_error(a).to_string(), shown);
-    }
+    assert_permanent_failures_finish(Phase::Connecting, Input::ConnectFailed);
 }
 
 #[test]
 fn connecting_transient_failure_backs_off_then_connects() {
-    for e in transient_errors() {
-        let shown = e.to_string();
-        let (s, a) = run(
-            at(Phase::Connecting, 2),
-            Input::ConnectFailed(e),
-            Instant::now(),
-        );
-        let backoff = at(
-            Phase::Backoff {
-                then: Next::Connect,
-            },
-            3,
-        );
-        assert_eq!(s, backoff, "{shown}");
-        assert!(
-            matches!(&a, Action::Retry(e) if e.to_string() == shown),
-            "{a:?}"
-        );
-    }
+    let errors = transient_errors();
+    assert_transient_failures_back_off(
+        Phase::Connecting,
+        Input::ConnectFailed,
+        errors,
+        Next::Connect,
+    );
 }
 
 #[test]
 fn connecting_transient_failure_at_the_limit_finishes_with_the_error() {
-    let (s, a) = run(
-        at(Phase::Connecting, MAX_WATCH_FAILURES - 1),
-        Input::ConnectFailed(api(503, "ServiceUnavailable")),
-        Instant::now(),
-    );
-    assert_eq!(s.phase, Phase::Finished);
-    assert_eq!(yielded_error(a).status_code(), Some(503));
+    assert_failure_at_the_limit_finishes(Phase::Connecting, Input::ConnectFailed);
 }
 
 // ---- Watching -----------------------------------------------------------------------------
@@ -380,45 +393,22 @@ fn relisting_listed_without_version_connects_without_one() {
 
 #[test]
 fn relisting_transient_failure_backs_off_then_relists() {
-    for e in transient_errors().into_iter().chain([api(410, "Expired")]) {
-        let shown = e.to_string();
-        let (s, a) = run(
-            at(Phase::Relisting, 1),
-            Input::ListFailed(e),
-            Instant::now(),
-        );
-        let backoff = at(Phase::Backoff { then: Next::Relist }, 2);
-        assert_eq!(s, backoff, "{shown}");
-        assert!(
-            matches!(&a, Action::Retry(e) if e.to_string() == shown),
-            "{a:?}"
-        );
-    }
+    // A 410 here is a list whose own restarts (on an expired continue token) ran out.
+    let errors = transient_errors()
+        .into_iter()
+        .chain([api(410, "Expired")])
+        .collect();
+    assert_transient_failures_back_off(Phase::Relisting, Input::ListFailed, errors, Next::Relist);
 }
 
 #[test]
 fn relisting_permanent_failure_finishes_with_the_error() {
-    for e in permanent_errors() {
-        let shown = e.to_string();
-        let (s, a) = run(
-            at(Phase::Relisting, 0),
-            Input::ListFailed(e),
-            Instant::now(),
-        );
-        assert_eq!(s.phase, Phase::Finished, "{shown}");
-        assert_eq!(yielded_error(a).to_string(), shown);
-    }
+    assert_permanent_failures_finish(Phase::Relisting, Input::ListFailed);
 }
 
 #[test]
 fn relisting_failure_at_the_limit_finishes_with_the_error() {
-    let (s, a) = run(
-        at(Phase::Relisting, MAX_WATCH_FAILURES - 1),
-        Input::ListFailed(api(500, "InternalError")),
-        Instant::now(),
-    );
-    assert_eq!(s.phase, Phase::Finished);
-    assert_eq!(yielded_error(a).status_code(), Some(500));
+    assert_failure_at_the_limit_finishes(Phase::Relisting, Input::ListFailed);
 }
 
 // ---- Backoff and Finished -----------------------------------------------------------------
