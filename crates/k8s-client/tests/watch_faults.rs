@@ -29,12 +29,17 @@ fn fast_client(url: http::Uri) -> Client {
 
 /// A watch response that stays open without events (until the test ends).
 fn idle_watch(lines: Vec<serde_json::Value>) -> hyper::Response<Body> {
+    open_watch(lines, Duration::from_secs(60))
+}
+
+/// A watch response with `lines`, then no event, that the server ends cleanly after `open_for`.
+fn open_watch(lines: Vec<serde_json::Value>, open_for: Duration) -> hyper::Response<Body> {
     let (tx, body) = channel_body();
     for l in lines {
         let _ = tx.send(Ok(bytes::Bytes::from(format!("{l}\n"))));
     }
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        tokio::time::sleep(open_for).await;
         drop(tx);
     });
     hyper::Response::builder()
@@ -80,11 +85,7 @@ fn relist_script(fault: ListFault, failing_lists: u32) -> Handler {
                     ListFault::Gone => status(410, "Expired", "the resource has expired"),
                 };
             }
-            return json(
-                200,
-                &serde_json::json!({"apiVersion":"v1","kind":"ConfigMapList",
-                    "metadata":{"resourceVersion":"14"},"items":[cm("a","11")]}),
-            );
+            return cm_list("14", vec![cm("a", "11")]);
         }
         match r.query("resourceVersion").as_deref() {
             Some("10") => watch_response(
@@ -152,16 +153,36 @@ async fn watch_story(client: &Client, req: WatchRequest<ConfigMap>, max: usize) 
     out
 }
 
+/// What a watch from version 10 yields against `handler` (see `watch_story`), and the server.
+async fn story_from_10(handler: Handler, max: usize) -> (Vec<String>, TestHttp) {
+    let srv = serve(None, false, handler).await;
+    let client = fast_client(srv.http_url());
+    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
+    let story = watch_story(&client, req, max).await;
+    (story, srv)
+}
+
 async fn run_relist_story(
     fault: ListFault,
     failing_lists: u32,
     max: usize,
 ) -> (Vec<String>, TestHttp) {
-    let srv = serve(None, false, relist_script(fault, failing_lists)).await;
-    let client = fast_client(srv.http_url());
-    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
-    let story = watch_story(&client, req, max).await;
-    (story, srv)
+    story_from_10(relist_script(fault, failing_lists), max).await
+}
+
+/// A handler that answers the `n`th request (counting from 0) with `answer(n)`.
+fn numbered(answer: impl Fn(u32) -> hyper::Response<Body> + Send + Sync + 'static) -> Handler {
+    let n = Arc::new(AtomicU32::new(0));
+    Arc::new(move |_r: &Recorded| answer(n.fetch_add(1, Ordering::SeqCst)))
+}
+
+/// A list of config maps at version `rv`.
+fn cm_list(rv: &str, items: Vec<serde_json::Value>) -> hyper::Response<Body> {
+    json(
+        200,
+        &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMapList",
+            "metadata": {"resourceVersion": rv}, "items": items}),
+    )
 }
 
 fn watches_without_version(srv: &TestHttp) -> usize {
@@ -338,10 +359,7 @@ fn watches(srv: &TestHttp) -> usize {
 async fn permanent_errors_end_the_watch_without_retries() {
     let (logs, _guard) = capture_logs();
     for (code, reason) in [(400, "BadRequest"), (403, "Forbidden"), (404, "NotFound")] {
-        let srv = serve(None, false, refusing_watch(code, reason)).await;
-        let client = fast_client(srv.http_url());
-        let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
-        let story = watch_story(&client, req, 3).await;
+        let (story, srv) = story_from_10(refusing_watch(code, reason), 3).await;
         assert_eq!(story, [format!("error {code}"), "(end)".into()]);
         assert_eq!(watches(&srv), 1, "{code} was retried");
     }
@@ -371,21 +389,11 @@ async fn a_401_is_retried_once_after_a_credential_refresh() {
 
 #[tokio::test]
 async fn transient_errors_are_still_retried() {
-    let n = Arc::new(AtomicU32::new(0));
-    let srv = serve(
-        None,
-        false,
-        Arc::new(
-            move |_r: &Recorded| match n.fetch_add(1, Ordering::SeqCst) {
-                0 => status(500, "InternalError", "try again"),
-                _ => idle_watch(vec![event("ADDED", cm("a", "11"))]),
-            },
-        ),
-    )
-    .await;
-    let client = fast_client(srv.http_url());
-    let req = WatchRequest::<ConfigMap>::new(CM_PATH.into()).resource_version("10");
-    let story = watch_story(&client, req, 1).await;
+    let answers = numbered(|n| match n {
+        0 => status(500, "InternalError", "try again"),
+        _ => idle_watch(vec![event("ADDED", cm("a", "11"))]),
+    });
+    let (story, srv) = story_from_10(answers, 1).await;
     assert_eq!(story, ["Added a"]);
     assert_eq!(watches(&srv), 2);
 }
@@ -417,4 +425,48 @@ async fn a_watch_that_keeps_ending_without_events_says_so() {
         "{msg}"
     );
     assert!(watch.next().await.is_none());
+}
+
+// ---- what ends a run of failures ----------------------------------------------------------
+
+/// Seven failed connections, then a connection that stays open without an event for longer
+/// than a stall and ends normally (a quiet collection, the server's timeout), then one more
+/// failure: that is not eight failures in a row, and the watch goes on.
+#[tokio::test]
+async fn a_quiet_connection_that_lasted_ends_a_run_of_failures() {
+    let answers = numbered(|n| match n {
+        0..=6 | 8 => status(500, "InternalError", "try again"),
+        7 => open_watch(vec![], Duration::from_millis(1500)),
+        _ => idle_watch(vec![event("ADDED", cm("a", "11"))]),
+    });
+    let (story, srv) = story_from_10(answers, 1).await;
+    assert_eq!(story, ["Added a"]);
+    assert_eq!(watches(&srv), 10);
+}
+
+/// Seven failed relists after a 410, then one that succeeds, then one failed connection: that
+/// is not eight failures in a row, and the watch goes on from the list's version.
+#[tokio::test]
+async fn a_successful_relist_ends_a_run_of_failures() {
+    let listed = Arc::new(AtomicU32::new(0));
+    let resumes = Arc::new(AtomicU32::new(0));
+    let answers: Handler = Arc::new(move |r: &Recorded| {
+        if r.query("watch").is_none() {
+            if listed.fetch_add(1, Ordering::SeqCst) < 7 {
+                return status(500, "InternalError", "etcd is unhappy");
+            }
+            return cm_list("14", vec![cm("a", "11")]);
+        }
+        match r.query("resourceVersion").as_deref() {
+            Some("10") => status(410, "Gone", "too old resource version: 10 (13)"),
+            _ if resumes.fetch_add(1, Ordering::SeqCst) == 0 => {
+                status(500, "InternalError", "try again")
+            }
+            _ => idle_watch(vec![event("ADDED", cm("c", "15"))]),
+        }
+    });
+    let (story, srv) = story_from_10(answers, 2).await;
+    assert_eq!(story, ["Restarted [\"a\"] at 14", "Added c"]);
+    assert_eq!(lists(&srv), 8);
+    assert_eq!(watches_without_version(&srv), 0);
 }

@@ -1,0 +1,44 @@
+//! Typed, sans-IO request builders for the standard Kubernetes verbs.
+//!
+//! Generated operations return these: `Pod::list("default")` is a [`ListRequest<Pod>`],
+//! `Pod::read_status(..)` a [`GetRequest<Pod>`], `Deployment::patch_scale(..)` a
+//! [`PatchRequest<Scale>`]. The generator checks, for every operation, that the spec's query
+//! parameters are exactly the ones the builder offers (or emits a dedicated builder instead), so
+//! the options here are the spec's own, typed once.
+//!
+//! ```
+//! use k8s_core::ops::ListRequest;
+//! use k8s_core::ApiRequest;
+//! # #[derive(serde::Deserialize)] struct Pod;
+//! let req = ListRequest::<Pod>::new("/api/v1/namespaces/default/pods".into())
+//!     .label_selector("app=web")
+//!     .limit(500);
+//! let http = req.to_request().unwrap();
+//! assert_eq!(http.path_and_query(), "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&limit=500");
+//! ```
+
+// Layout: the options and their query/body encoding (`params.rs`), the builder methods shared
+// by several builders (`macros.rs`), the builders of the standard verbs (`verbs.rs`), and
+// `CustomRequest` with its decoders (`custom.rs`).
+
+pub use crate::request::{encode_path_segment_pub as encode_path_segment, encode_path_tail};
+
+#[macro_use]
+mod macros;
+mod custom;
+mod params;
+mod verbs;
+
+pub use custom::{Bytes, CustomRequest, Decode, Json, Text, Upgrade};
+pub use params::{
+    DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,
+    ResourceVersionMatch, WatchParams, WriteParams,
+};
+pub use verbs::{
+    CreateRequest, DeleteCollectionRequest, DeleteRequest, DeleteResponse, GetRequest, ListRequest,
+    PatchRequest, ReplaceRequest, WatchRequest,
+};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
