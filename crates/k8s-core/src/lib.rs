@@ -17,6 +17,7 @@ mod byte_string;
 mod fields_v1;
 mod int_or_string;
 mod list;
+mod meta;
 pub mod ops;
 mod patch;
 mod quantity;
@@ -33,6 +34,7 @@ pub use byte_string::{ByteString, ByteStringError};
 pub use fields_v1::FieldsV1;
 pub use int_or_string::{IntOrString, IntOrStringError};
 pub use list::{List, ListMeta, ShardInfo};
+pub use meta::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
 pub use ops::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,
     ResourceVersionMatch, WatchParams, WriteParams,
