@@ -33,7 +33,7 @@ pub mod yaml;
 pub use byte_string::{ByteString, ByteStringError};
 pub use fields_v1::FieldsV1;
 pub use int_or_string::{IntOrString, IntOrStringError};
-pub use list::{List, ListMeta, ShardInfo};
+pub use list::{List, ListItem, ListMeta, ShardInfo};
 pub use meta::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
 pub use ops::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,

@@ -76,11 +76,52 @@ impl<T: Resource + Serialize> Serialize for List<T> {
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for List<T> {
+/// An item type of [`List<T>`]: what the list's `kind` is checked against when it is decoded.
+///
+/// Every kind ([`Resource`]) is one: its list must be `<Kind>List` (with the kind's
+/// `apiVersion`) or the generic `List`. `serde_json::Value` is one too, and accepts any list.
+pub trait ListItem: DeserializeOwned {
+    /// Whether a list of this `kind` and `apiVersion` (each absent when `None`) may hold `Self`;
+    /// the error says what was expected.
+    fn check_list(kind: Option<&str>, api_version: Option<&str>) -> Result<(), String>;
+}
+
+impl<T: Resource + DeserializeOwned> ListItem for T {
+    fn check_list(kind: Option<&str>, api_version: Option<&str>) -> Result<(), String> {
+        let typed = kind.and_then(|k| k.strip_suffix("List")) == Some(T::KIND);
+        match kind {
+            None | Some("List") => Ok(()),
+            Some(_) if typed => match api_version {
+                Some(v) if v != T::API_VERSION => Err(format!(
+                    "expected apiVersion {:?} for a {}List, found {v:?}",
+                    T::API_VERSION,
+                    T::KIND
+                )),
+                _ => Ok(()),
+            },
+            Some(k) => Err(format!(
+                "expected kind \"{}List\" (or \"List\"), found {k:?}",
+                T::KIND
+            )),
+        }
+    }
+}
+
+impl ListItem for serde_json::Value {
+    fn check_list(_: Option<&str>, _: Option<&str>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<'de, T: ListItem> Deserialize<'de> for List<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        #[serde(bound = "T: DeserializeOwned")]
+        #[serde(bound = "T: DeserializeOwned", rename_all = "camelCase")]
         struct Raw<T> {
+            #[serde(default)]
+            api_version: Option<String>,
+            #[serde(default)]
+            kind: Option<String>,
             // The server sends `"items": null` for some empty lists.
             #[serde(default = "Option::default")]
             items: Option<Vec<T>>,
@@ -88,9 +129,75 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for List<T> {
             metadata: Option<ListMeta>,
         }
         let raw = Raw::<T>::deserialize(d)?;
+        T::check_list(raw.kind.as_deref(), raw.api_version.as_deref())
+            .map_err(serde::de::Error::custom)?;
         Ok(List {
             items: raw.items.unwrap_or_default(),
             metadata: raw.metadata.unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::Scope;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Widget {
+        name: String,
+    }
+
+    impl Resource for Widget {
+        const API_VERSION: &'static str = "example.com/v1";
+        const GROUP: &'static str = "example.com";
+        const VERSION: &'static str = "v1";
+        const KIND: &'static str = "Widget";
+        const PLURAL: &'static str = "widgets";
+        const SCOPE: Scope = Scope::Namespaced;
+        const VERBS: &'static [&'static str] = &["list"];
+        const SUBRESOURCES: &'static [&'static str] = &[];
+    }
+
+    fn decode(json: &str) -> Result<List<Widget>, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_list_of_the_kind_or_a_generic_list_or_no_kind_decodes() {
+        for json in [
+            r#"{"apiVersion":"example.com/v1","kind":"WidgetList","items":[{"name":"a"}]}"#,
+            r#"{"apiVersion":"v1","kind":"List","items":[{"name":"a"}]}"#,
+            r#"{"kind":"WidgetList","items":[{"name":"a"}]}"#,
+            r#"{"items":[{"name":"a"}]}"#,
+        ] {
+            let list = decode(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(list.items, [Widget { name: "a".into() }], "{json}");
+        }
+    }
+
+    #[test]
+    fn a_list_of_another_kind_or_version_fails_naming_expected_and_found() {
+        let e = decode(r#"{"apiVersion":"v1","kind":"PodList","items":[]}"#).unwrap_err();
+        assert!(
+            e.contains(r#"expected kind "WidgetList" (or "List"), found "PodList""#),
+            "{e}"
+        );
+        let e = decode(r#"{"apiVersion":"example.com/v2","kind":"WidgetList","items":[]}"#)
+            .unwrap_err();
+        assert!(
+            e.contains(
+                r#"expected apiVersion "example.com/v1" for a WidgetList, found "example.com/v2""#
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_list_of_json_values_takes_any_kind() {
+        let list: List<serde_json::Value> =
+            serde_json::from_str(r#"{"apiVersion":"v1","kind":"PodList","items":[{}]}"#).unwrap();
+        assert_eq!(list.items.len(), 1);
     }
 }

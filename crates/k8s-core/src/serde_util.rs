@@ -54,3 +54,43 @@ pub fn set_once<T, E: serde::de::Error>(
 pub fn or_default<T: Default>(v: Option<T>) -> T {
     v.unwrap_or_default()
 }
+
+/// Checks the `apiVersion` or `kind` (`field`) read from a kind's JSON against the type's own
+/// (`expected`): a different value fails, naming both and the type; an absent one (`None`: the
+/// items of a list omit them) or `null` is accepted.
+pub fn check_type_field<E: serde::de::Error>(
+    found: Option<Key<'_>>,
+    field: &'static str,
+    expected: &'static str,
+    type_name: &'static str,
+) -> Result<(), E> {
+    match found {
+        Some(k) if k.as_str() != expected => Err(E::custom(format_args!(
+            "expected {field} {expected:?} for a {type_name}, found {:?}",
+            k.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn check(json: &str) -> Result<(), String> {
+        let found: Option<Key<'_>> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        check_type_field::<serde_json::Error>(found, "kind", "Deployment", "Deployment")
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn type_fields_absent_null_or_equal_pass_and_others_name_both() {
+        assert_eq!(check(r#""Deployment""#), Ok(()));
+        assert_eq!(check("null"), Ok(()));
+        assert_eq!(
+            check(r#""Service""#),
+            Err(r#"expected kind "Deployment" for a Deployment, found "Service""#.to_owned())
+        );
+    }
+}

@@ -12,7 +12,7 @@ use super::params::{
     ResourceVersionMatch, WatchParams, WriteParams,
 };
 use crate::request::{ApiRequest, DecodeError, Request, RequestError, ResponseKind, decode_json};
-use crate::{List, Patch, Status, WatchEvent};
+use crate::{List, ListItem, Patch, Status, WatchEvent};
 
 fn serialize_body<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>, String> {
     serde_json::to_vec(body).map_err(|e| e.to_string())
@@ -107,7 +107,7 @@ impl<T> ListRequest<T> {
     }
 }
 
-impl<T: DeserializeOwned> ApiRequest for ListRequest<T> {
+impl<T: ListItem> ApiRequest for ListRequest<T> {
     type Response = List<T>;
     fn to_request(&self) -> Result<Request, RequestError> {
         let mut r = Request::new(http::Method::GET, self.path.clone());
@@ -382,7 +382,7 @@ impl<T> DeleteCollectionRequest<T> {
     delete_options!(params);
 }
 
-impl<T: DeserializeOwned> ApiRequest for DeleteCollectionRequest<T> {
+impl<T: ListItem> ApiRequest for DeleteCollectionRequest<T> {
     type Response = DeleteResponse<List<T>>;
     fn to_request(&self) -> Result<Request, RequestError> {
         let mut r = Request::new(http::Method::DELETE, self.path.clone());
