@@ -1,0 +1,17 @@
+//! The k8s-sdk controller runtime, on [`k8s_core`] and [`k8s_client`] (never on the generated
+//! `k8s-api`, so it works for built-in kinds, generated custom-resource kinds and test types
+//! alike).
+//!
+//! * [`WorkQueue`]: the scheduler of a controller. Keys ([`ObjectRef`]: kind, namespace,
+//!   name) are held once however many events arrive, never reconciled twice at once, handed out
+//!   under a concurrency limit, retried with per-key exponential backoff ([`Backoff`]), requeued
+//!   after a delay or left until the next change ([`Action`]), and shut down gracefully.
+#![forbid(unsafe_code)]
+
+mod backoff;
+mod object_ref;
+pub mod queue;
+
+pub use backoff::Backoff;
+pub use object_ref::ObjectRef;
+pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
