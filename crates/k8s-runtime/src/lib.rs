@@ -6,12 +6,19 @@
 //!   name) are held once however many events arrive, never reconciled twice at once, handed out
 //!   under a concurrency limit, retried with per-key exponential backoff ([`Backoff`]), requeued
 //!   after a delay or left until the next change ([`Action`]), and shut down gracefully.
+//! * [`watcher()`]: a stream of [`watcher::Event`]s with explicit initial-list semantics
+//!   (`Init`, `InitApply` for each object, `InitDone`, then `Apply`/`Delete`; a new
+//!   `Init`…`InitDone` cycle after every relist), built on [`k8s_client::Client::watch`], with
+//!   list-then-watch or the streaming list (`sendInitialEvents`), selectors, and backoff on
+//!   errors.
 #![forbid(unsafe_code)]
 
 mod backoff;
 mod object_ref;
 pub mod queue;
+pub mod watcher;
 
 pub use backoff::Backoff;
 pub use object_ref::ObjectRef;
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
+pub use watcher::watcher;
