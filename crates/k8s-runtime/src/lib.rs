@@ -11,14 +11,19 @@
 //!   `Init`…`InitDone` cycle after every relist), built on [`k8s_client::Client::watch`], with
 //!   list-then-watch or the streaming list (`sendInitialEvents`), selectors, and backoff on
 //!   errors.
+//! * [`Store`]: a read-optimised cache (objects behind `Arc`, by namespace and name) that a
+//!   [`Writer`] fills from a watcher ([`reflector`]), replaced at once at each `InitDone`, with a
+//!   ready signal after the first.
 #![forbid(unsafe_code)]
 
 mod backoff;
 mod object_ref;
 pub mod queue;
+pub mod store;
 pub mod watcher;
 
 pub use backoff::Backoff;
 pub use object_ref::ObjectRef;
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
+pub use store::{Store, Writer, reflector};
 pub use watcher::watcher;

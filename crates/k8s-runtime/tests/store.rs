@@ -1,0 +1,206 @@
+//! The store: events applied by a writer (no server), then filled by a watcher against the test
+//! server, equal to the server's state after changes and after a forced relist.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_core::List;
+use k8s_core::ops::ListRequest;
+use k8s_runtime::reflector;
+use k8s_runtime::store::{Store, Writer};
+use k8s_runtime::watcher::{self, Config, Event};
+use support::*;
+
+fn cm(ns: &str, name: &str, v: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: Meta {
+            name: Some(name.into()),
+            namespace: Some(ns.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("k".to_string(), v.to_string())])),
+    }
+}
+
+/// Name → value of `data.k`, of every object in the store.
+fn contents(store: &Store<ConfigMap>) -> BTreeMap<String, String> {
+    store
+        .state()
+        .iter()
+        .map(|o| {
+            (
+                o.metadata.name.clone().unwrap_or_default(),
+                o.data
+                    .as_ref()
+                    .and_then(|d| d.get("k"))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn events_fill_the_store_and_an_initial_state_replaces_it_at_once() {
+    let mut w = Writer::<ConfigMap>::new();
+    let store = w.store();
+    assert!(!store.is_ready());
+    for e in [
+        Event::Init,
+        Event::InitApply(cm("ns", "a", "1")),
+        Event::InitApply(cm("ns", "b", "1")),
+    ] {
+        w.apply(&e);
+    }
+    assert!(
+        store.is_empty() && !store.is_ready(),
+        "nothing before InitDone"
+    );
+    w.apply(&Event::InitDone);
+    assert!(store.is_ready());
+    store.wait_until_ready().await.unwrap();
+    assert_eq!(
+        contents(&store),
+        BTreeMap::from([("a".into(), "1".into()), ("b".into(), "1".into())])
+    );
+
+    w.apply(&Event::Apply(cm("ns", "a", "2")));
+    w.apply(&Event::Apply(cm("other", "c", "1")));
+    w.apply(&Event::Delete(cm("ns", "b", "1")));
+    assert_eq!(
+        store.get(Some("ns"), "a").unwrap().data.as_ref().unwrap()["k"],
+        "2"
+    );
+    assert!(store.get(Some("ns"), "b").is_none());
+    assert_eq!(store.list("other").len(), 1);
+    assert_eq!(store.len(), 2);
+
+    // A new initial state: the old one stays readable until InitDone, then is replaced whole.
+    w.apply(&Event::Init);
+    w.apply(&Event::InitApply(cm("ns", "d", "1")));
+    let before = store.clone();
+    assert_eq!(before.len(), 2);
+    let held = store.get(Some("ns"), "a").unwrap();
+    w.apply(&Event::InitDone);
+    assert_eq!(contents(&store), BTreeMap::from([("d".into(), "1".into())]));
+    assert_eq!(
+        held.data.as_ref().unwrap()["k"],
+        "2",
+        "a reader's Arc outlives the swap"
+    );
+}
+
+#[tokio::test]
+async fn waiting_for_a_store_whose_writer_is_gone_fails() {
+    let w = Writer::<ConfigMap>::new();
+    let store = w.store();
+    drop(w);
+    assert!(store.wait_until_ready().await.is_err());
+}
+
+/// The selected objects on the server: name → `data.k`.
+async fn server_state(client: &k8s_client::Client) -> BTreeMap<String, String> {
+    let list: List<ConfigMap> = client
+        .send(ListRequest::new(CMS.into()).label_selector(SEL))
+        .await
+        .unwrap();
+    list.items
+        .iter()
+        .map(|o| {
+            (
+                o.metadata.name.clone().unwrap_or_default(),
+                o.data
+                    .as_ref()
+                    .and_then(|d| d.get("k"))
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Polls the reflector until the store equals the server's state (10 s at most).
+async fn drive_until_equal<S>(
+    events: &mut S,
+    store: &Store<ConfigMap>,
+    client: &k8s_client::Client,
+) -> Vec<String>
+where
+    S: Stream<Item = Result<Event<ConfigMap>, watcher::Error>> + Unpin,
+{
+    let want = server_state(client).await;
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(store.is_ready() && contents(store) == want) {
+        let item = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "store {:?} != server {want:?} after {seen:?}",
+                    contents(store)
+                )
+            })
+            .unwrap();
+        seen.push(match item.unwrap() {
+            Event::Init => "Init".to_string(),
+            Event::InitDone => "InitDone".to_string(),
+            Event::InitApply(_) => "InitApply".to_string(),
+            Event::Apply(_) => "Apply".to_string(),
+            Event::Delete(_) => "Delete".to_string(),
+            other => format!("{other:?}"),
+        });
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_store_follows_the_server_through_changes_and_a_forced_relist() {
+    let (server, client) = server_and_client().await;
+    for n in ["a", "b", "c"] {
+        create(&client, n, true).await;
+    }
+    create(&client, "unselected", false).await;
+    let writer = Writer::<ConfigMap>::new();
+    let store = writer.store();
+    let config = Config::default()
+        .labels(SEL)
+        .backoff(Duration::from_millis(10), Duration::from_millis(50));
+    let events = watcher::watcher::<ConfigMap>(client.clone(), CMS, config);
+    let mut events = Box::pin(reflector(writer, events));
+    let seen = drive_until_equal(&mut events, &store, &client).await;
+    assert_eq!(seen.last().map(String::as_str), Some("InitDone"));
+    assert_eq!(store.len(), 3);
+
+    // Changes, then (with the watch not yet open) a compaction: the watch gets 410 and the
+    // client relists, so the deletion of `a` arrives as a new initial state.
+    delete(&client, "a").await;
+    set(&client, "b", "v1").await;
+    create(&client, "d", true).await;
+    server.compact();
+    let seen = drive_until_equal(&mut events, &store, &client).await;
+    assert_eq!(seen.first().map(String::as_str), Some("Init"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("InitDone"),
+        "{seen:?}"
+    );
+
+    // And changes after it.
+    create(&client, "e", true).await;
+    delete(&client, "c").await;
+    set(&client, "d", "v2").await;
+    let seen = drive_until_equal(&mut events, &store, &client).await;
+    assert!(!seen.contains(&"Init".to_string()), "{seen:?}");
+    assert_eq!(
+        contents(&store),
+        BTreeMap::from([
+            ("b".into(), "v1".into()),
+            ("d".into(), "v2".into()),
+            ("e".into(), "v0".into())
+        ])
+    );
+}
