@@ -450,7 +450,9 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
 /// An object of a streaming list, with whether it is the bookmark that ends the initial events.
 ///
 /// Decoded through the raw JSON text of the object: the object itself, and a pass that reads
-/// only `metadata.annotations["k8s.io/initial-events-end"]`.
+/// only `metadata.annotations["k8s.io/initial-events-end"]`. (The raw text is there because
+/// servers write an event's `type` before its `object`, so `WatchEvent` decodes the object
+/// straight from the line.)
 struct Marked<T> {
     obj: T,
     initial_end: bool,

@@ -11,6 +11,7 @@ mod support;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use k8s_core::Object;
 use k8s_runtime::watcher::{self, Config, Event};
 use support::*;
 
@@ -29,21 +30,12 @@ async fn next(events: &mut Events) -> String {
         .await
         .expect("an event within 10 s")
         .expect("the watcher never ends");
-    let show = |o: &ConfigMap| {
-        let v = o
-            .data
-            .as_ref()
-            .and_then(|d| d.get("k"))
-            .cloned()
-            .unwrap_or_default();
-        format!("{}={v}", o.metadata.name.as_deref().unwrap_or(""))
-    };
     match item {
         Ok(Event::Init) => "Init".into(),
-        Ok(Event::InitApply(o)) => format!("InitApply {}", show(&o)),
+        Ok(Event::InitApply(o)) => format!("InitApply {}", o.summary()),
         Ok(Event::InitDone) => "InitDone".into(),
-        Ok(Event::Apply(o)) => format!("Apply {}", show(&o)),
-        Ok(Event::Delete(o)) => format!("Delete {}", o.metadata.name.unwrap_or_default()),
+        Ok(Event::Apply(o)) => format!("Apply {}", o.summary()),
+        Ok(Event::Delete(o)) => format!("Delete {}", o.name().unwrap_or_default()),
         Ok(other) => format!("{other:?}"),
         Err(e) => {
             let source = match &e {
@@ -74,6 +66,22 @@ async fn until_init_done(events: &mut Events) -> Vec<String> {
             return out;
         }
     }
+}
+
+/// A server holding the selected config maps `names`, and a watcher (with `config`, selecting
+/// them) that has given their initial state.
+async fn synced(
+    names: &[&str],
+    config: Config,
+) -> (k8s_testserver::TestServer, k8s_client::Client, Events) {
+    let (server, client) = server_and_client().await;
+    for n in names {
+        create(&client, n, true).await;
+    }
+    let mut events = start(&client, config.labels(SEL));
+    let initial = until_init_done(&mut events).await;
+    assert_eq!(initial.len(), names.len() + 2, "{initial:?}");
+    (server, client, events)
 }
 
 fn watches_with_initial_events(server: &k8s_testserver::TestServer) -> usize {
@@ -157,11 +165,7 @@ async fn a_field_selector_and_small_pages() {
 
 #[tokio::test]
 async fn a_dropped_watch_resumes_without_a_new_initial_state() {
-    let (server, client) = server_and_client().await;
-    create(&client, "a", true).await;
-    create(&client, "b", true).await;
-    let mut events = start(&client, Config::default().labels(SEL));
-    assert_eq!(until_init_done(&mut events).await.len(), 4);
+    let (server, client, mut events) = synced(&["a", "b"], Config::default()).await;
     // The watch (not yet open) drops when it is about to send its second event.
     server.faults().drop_watch_after(1);
     create(&client, "c", true).await;
@@ -180,11 +184,7 @@ async fn a_dropped_watch_resumes_without_a_new_initial_state() {
 #[tokio::test]
 async fn a_410_gives_a_fresh_initial_state_with_the_current_objects() {
     for config in [Config::default(), Config::default().streaming_list()] {
-        let (server, client) = server_and_client().await;
-        create(&client, "a", true).await;
-        create(&client, "b", true).await;
-        let mut events = start(&client, config.labels(SEL));
-        assert_eq!(until_init_done(&mut events).await.len(), 4);
+        let (server, client, mut events) = synced(&["a", "b"], config).await;
         // While the watcher is not polled: changes, then a compaction, so the watch from the
         // initial state's version gets 410 and the client relists.
         delete(&client, "a").await;
@@ -202,10 +202,7 @@ async fn a_410_gives_a_fresh_initial_state_with_the_current_objects() {
 
 #[tokio::test]
 async fn a_watch_that_gives_up_starts_over_with_the_current_state() {
-    let (server, client) = server_and_client().await;
-    create(&client, "a", true).await;
-    let mut events = start(&client, Config::default().labels(SEL));
-    assert_eq!(until_init_done(&mut events).await.len(), 3);
+    let (server, client, mut events) = synced(&["a"], Config::default()).await;
     delete(&client, "a").await;
     create(&client, "b", true).await;
     // Every connection attempt fails: the client's watch gives up after 8, the watcher

@@ -13,25 +13,36 @@ pub const CMS: &str = "/api/v1/namespaces/default/configmaps";
 /// Every namespace also holds the server's `kube-root-ca.crt`: the tests select their own.
 pub const SEL: &str = "test=runtime";
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Meta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_version: Option<String>,
-}
+/// A config map as a dynamic object: the JSON as the server sent it, read through pointers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConfigMap(pub serde_json::Value);
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConfigMap {
-    #[serde(default)]
-    pub metadata: Meta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<BTreeMap<String, String>>,
+impl ConfigMap {
+    /// A config map `namespace/name` with `data.k = value`.
+    pub fn new(namespace: &str, name: &str, value: &str) -> Self {
+        ConfigMap(
+            serde_json::json!({"metadata": {"name": name, "namespace": namespace}, "data": {"k": value}}),
+        )
+    }
+
+    fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.0.pointer(pointer).and_then(serde_json::Value::as_str)
+    }
+
+    /// `data.k`
+    pub fn value(&self) -> &str {
+        self.str_at("/data/k").unwrap_or("")
+    }
+
+    /// `name=value`, as the tests compare objects.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}={}",
+            self.str_at("/metadata/name").unwrap_or(""),
+            self.value()
+        )
+    }
 }
 
 impl k8s_core::Resource for ConfigMap {
@@ -47,16 +58,16 @@ impl k8s_core::Resource for ConfigMap {
 
 impl k8s_core::Object for ConfigMap {
     fn name(&self) -> Option<&str> {
-        self.metadata.name.as_deref()
+        self.str_at("/metadata/name")
     }
     fn namespace(&self) -> Option<&str> {
-        self.metadata.namespace.as_deref()
+        self.str_at("/metadata/namespace")
     }
     fn resource_version(&self) -> Option<&str> {
-        self.metadata.resource_version.as_deref()
+        self.str_at("/metadata/resourceVersion")
     }
     fn uid(&self) -> Option<&str> {
-        self.metadata.uid.as_deref()
+        self.str_at("/metadata/uid")
     }
 }
 
