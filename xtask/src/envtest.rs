@@ -454,6 +454,38 @@ mod tests {
     }
 
     #[test]
+    fn install_dir_matches_the_crate() {
+        for vars in [
+            &[
+                ("K8S_ENVTEST_DIR", "/e"),
+                ("XDG_CACHE_HOME", "/x"),
+                ("HOME", "/h"),
+            ][..],
+            &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+            &[("XDG_CACHE_HOME", ""), ("HOME", "/h")],
+            &[],
+        ] {
+            let env = |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            };
+            assert_eq!(
+                install_dir("1.36.3", env),
+                k8s_envtest::install_dir("1.36.3", env),
+                "{vars:?}"
+            );
+        }
+        let go_mod = std::fs::read_to_string(workspace_root().join("envtest/go.mod")).unwrap();
+        assert_eq!(
+            pinned_version(&go_mod).as_deref(),
+            Some(k8s_envtest::DEFAULT_KUBERNETES_VERSION)
+        );
+        let names: Vec<&str> = BINARIES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, k8s_envtest::BINARIES);
+    }
+
+    #[test]
     fn the_committed_module_pins_a_version_and_retargets() {
         let go_mod = std::fs::read_to_string(workspace_root().join("envtest/go.mod")).unwrap();
         let pinned = pinned_version(&go_mod).unwrap();
