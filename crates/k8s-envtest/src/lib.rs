@@ -263,7 +263,7 @@ impl Default for EnvTestBuilder {
             controller_manager: false,
             apiserver_flags: Vec::new(),
             binaries: None,
-            ready_timeout: Duration::from_secs(60),
+            ready_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -299,7 +299,8 @@ impl EnvTestBuilder {
         self
     }
 
-    /// How long each process may take to become ready (default 60 s).
+    /// How long each process may take to become ready (default 120 s: several control planes
+    /// starting at once on a small machine).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
         self
@@ -351,10 +352,9 @@ impl EnvTestBuilder {
         write_atomic(&pki_dir.join("ca.key"), ca.key_pem.as_bytes())?;
         write_atomic(&pki_dir.join("apiserver.crt"), serving.cert_pem.as_bytes())?;
         write_atomic(&pki_dir.join("apiserver.key"), serving.key_pem.as_bytes())?;
-        write_atomic(
-            &pki_dir.join("sa.key"),
-            pki::service_account_key()?.as_bytes(),
-        )?;
+        let (sa_key, sa_pub) = pki::service_account_key()?;
+        write_atomic(&pki_dir.join("sa.key"), sa_key.as_bytes())?;
+        write_atomic(&pki_dir.join("sa.pub"), sa_pub.as_bytes())?;
         let mut tokens = String::new();
         for t in &self.tokens {
             // token,user,uid,"group1,group2"
@@ -660,7 +660,7 @@ impl EnvTest {
             "--authorization-mode=RBAC".to_owned(),
             "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
-            format!("--service-account-key-file={}", p("sa.key")),
+            format!("--service-account-key-file={}", p("sa.pub")),
             format!("--service-account-signing-key-file={}", p("sa.key")),
             "--allow-privileged=true".to_owned(),
             "--profiling=false".to_owned(),
@@ -718,7 +718,7 @@ impl EnvTest {
         Ok(())
     }
 
-    /// Polls `/readyz` as the admin until it answers 200.
+    /// Polls `/readyz` as the admin (no retries, short timeouts) until it answers 200.
     async fn wait_ready(&mut self) -> Result<(), Error> {
         let mut config = ConfigLoader::new()
             .env_map(Default::default())
@@ -728,24 +728,46 @@ impl EnvTest {
         config.connect_timeout = Some(Duration::from_secs(1));
         config.request_timeout = Some(Duration::from_secs(5));
         let probe = Client::new(config)?;
-        let request = k8s_core::Request::new(http::Method::GET, "/readyz");
-        let deadline = Instant::now() + self.ready_timeout;
+        self.poll("kube-apiserver", &probe, "/readyz").await
+    }
+
+    /// Waits until the controller-manager has created the `default` ServiceAccount of the
+    /// `default` namespace (its service-account controller is running).
+    async fn wait_controller_manager(&mut self) -> Result<(), Error> {
+        let client = self.client();
+        let path = "/api/v1/namespaces/default/serviceaccounts/default";
+        self.poll("kube-controller-manager", &client, path).await
+    }
+
+    /// GETs `path` every 100 ms until it answers 2xx, failing when a process exits or after
+    /// the ready timeout (the error quotes `process`'s log).
+    async fn poll(
+        &mut self,
+        process: &'static str,
+        client: &Client,
+        path: &str,
+    ) -> Result<(), Error> {
+        let request = k8s_core::Request::new(http::Method::GET, path);
         let started = Instant::now();
         loop {
-            for p in [self.etcd.as_mut(), self.apiserver.as_mut()]
-                .into_iter()
-                .flatten()
+            for p in [
+                self.etcd.as_mut(),
+                self.apiserver.as_mut(),
+                self.kcm.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 p.check_running()?;
             }
-            let last = match probe.send_raw(&request).await {
+            let last = match client.send_raw(&request).await {
                 Ok(_) => return Ok(()),
                 Err(e) => e.to_string(),
             };
-            if Instant::now() >= deadline {
-                let log = self.log_file("kube-apiserver");
+            if started.elapsed() >= self.ready_timeout {
+                let log = self.log_file(process);
                 return Err(Error::NotReady {
-                    process: "kube-apiserver",
+                    process,
                     waited: started.elapsed(),
                     last,
                     tail: tail(&log),
@@ -756,43 +778,11 @@ impl EnvTest {
         }
     }
 
-    /// Waits until the controller-manager has created the `default` ServiceAccount of the
-    /// `default` namespace (its service-account controller is running).
-    async fn wait_controller_manager(&mut self) -> Result<(), Error> {
-        let client = self.client();
-        let request = k8s_core::Request::new(
-            http::Method::GET,
-            "/api/v1/namespaces/default/serviceaccounts/default",
-        );
-        let started = Instant::now();
-        loop {
-            if let Some(p) = self.kcm.as_mut() {
-                p.check_running()?;
-            }
-            let last = match client.send_raw(&request).await {
-                Ok(_) => return Ok(()),
-                Err(e) => e.to_string(),
-            };
-            if started.elapsed() >= self.ready_timeout {
-                let log = self.log_file("kube-controller-manager");
-                return Err(Error::NotReady {
-                    process: "kube-controller-manager",
-                    waited: started.elapsed(),
-                    last,
-                    tail: tail(&log),
-                    log,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     fn stop_processes(&mut self, grace: Duration) {
-        for p in [self.kcm.take(), self.apiserver.take(), self.etcd.take()]
+        for mut p in [self.kcm.take(), self.apiserver.take(), self.etcd.take()]
             .into_iter()
             .flatten()
         {
-            let mut p = p;
             p.stop(grace);
         }
     }

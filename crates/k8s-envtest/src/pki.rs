@@ -101,10 +101,10 @@ impl Ca {
     }
 }
 
-/// The service-account token signing key (ECDSA P-256, PKCS#8 PEM): the apiserver signs with
-/// it and verifies with it (`--service-account-key-file` accepts the private key), the
-/// controller-manager's token controller signs with it.
-pub(crate) fn service_account_key() -> Result<String, Error> {
+/// The service-account token signing key (ECDSA P-256): `(private key PKCS#8 PEM, public key
+/// PEM)`. The apiserver and the controller-manager's token controller sign with the private
+/// key; the apiserver verifies with the public one.
+pub(crate) fn service_account_key() -> Result<(String, String), Error> {
     let key = KeyPair::generate().map_err(pki_err("the service-account key"))?;
-    Ok(key.serialize_pem())
+    Ok((key.serialize_pem(), key.public_key_pem()))
 }
