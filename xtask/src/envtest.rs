@@ -118,7 +118,14 @@ pub fn stamp(module: &Path, version: &str, go_version: &str) -> Result<String, S
 /// The `go` to run: `$GO`, else `go` on `PATH`, else `/usr/local/go/bin/go`.
 pub fn find_go() -> Result<PathBuf, String> {
     if let Some(go) = std::env::var_os("GO").filter(|g| !g.is_empty()) {
-        return Ok(PathBuf::from(go));
+        let go = PathBuf::from(go);
+        if !go.is_file() {
+            return Err(format!(
+                "GO={} is not a file: point GO at a Go >= 1.26 `go` binary, or unset it to use `go` from PATH",
+                go.display()
+            ));
+        }
+        return Ok(go);
     }
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
