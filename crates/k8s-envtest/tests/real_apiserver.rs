@@ -1,17 +1,20 @@
 //! The SDK against a real control plane (etcd + kube-apiserver 1.36, + kube-controller-manager):
 //! CRUD, lists and watches through k8s-client, RBAC with static tokens, client certificates,
-//! a restart that keeps etcd's data and a watch across it, and the real kubectl.
+//! in-cluster configuration with a real service-account token, a restart that keeps etcd's
+//! data and a watch across it, and the real kubectl.
 //!
 //! Without the binaries (`cargo xtask envtest install`) every test prints one line (once) and
 //! passes; with `K8S_ENVTEST_REQUIRED=1` a missing installation fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
+use k8s_api::v1_36::authentication::v1::TokenRequest;
 use k8s_api::v1_36::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_api::v1_36::rbac::v1::{Role, RoleBinding};
-use k8s_client::{Client, WatchUpdate};
+use k8s_client::{Client, ConfigLoader, WatchUpdate};
 use k8s_core::WatchEvent;
 use k8s_envtest::{ControlPlane, EnvTest, EnvTestBuilder};
 use k8s_testserver::TestServer;
@@ -266,6 +269,48 @@ async fn restart_keeps_the_data_and_a_watch_resumes() {
         }
     };
     eprintln!("k8s-envtest: the watch resumed across the restart ({how})");
+}
+
+#[tokio::test]
+async fn in_cluster_config_with_a_real_service_account_token() {
+    let Some(env) = envtest(EnvTest::builder()).await else {
+        return;
+    };
+    let admin = env.client();
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "app"}})).unwrap();
+    admin.send(ServiceAccount::create(NS, &sa)).await.unwrap();
+    // A token signed with the control plane's service-account key (TokenRequest API).
+    let request: TokenRequest = serde_json::from_value(serde_json::json!({
+        "spec": {"audiences": [], "expirationSeconds": 3600}
+    }))
+    .unwrap();
+    let issued = admin
+        .send(ServiceAccount::create_token(NS, "app", &request))
+        .await
+        .unwrap();
+    let token = issued.status.and_then(|s| s.token).unwrap();
+
+    let pod = env.in_cluster_dir(NS, &token).unwrap();
+    let config = ConfigLoader::new()
+        .env_map(BTreeMap::from([
+            ("KUBERNETES_SERVICE_HOST".to_owned(), pod.host.clone()),
+            ("KUBERNETES_SERVICE_PORT".to_owned(), pod.port.to_string()),
+        ]))
+        .service_account_dir(&pod.dir)
+        .in_cluster()
+        .unwrap();
+    let client = Client::new(config).unwrap();
+    assert_eq!(client.namespace(), NS);
+    // Authenticated as the service account (401 would mean the key or issuer is wrong),
+    // which RBAC does not yet allow.
+    let e = client.send(ConfigMap::list(NS)).await.unwrap_err();
+    assert!(e.is_forbidden(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("User \"system:serviceaccount:default:app\" cannot list"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
