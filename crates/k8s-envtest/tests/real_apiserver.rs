@@ -178,6 +178,19 @@ async fn rbac_tokens_client_certificates_and_kubectl() {
         .unwrap_err();
     assert!(e.is_unauthorized(), "{e}");
 
+    // No credentials: system:anonymous, whom RBAC does not allow.
+    let config = ConfigLoader::new()
+        .env_map(BTreeMap::new())
+        .kubeconfig_paths([env.kubeconfig_anonymous().unwrap()])
+        .kubeconfig()
+        .unwrap();
+    let e = Client::new(config)
+        .unwrap()
+        .send(ConfigMap::list(NS))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("User \"system:anonymous\""), "{e}");
+
     // Client certificates: CN is the user, O the groups.
     let carol = env.client_for_cert("carol", &["system:masters"]).unwrap();
     carol.send(Namespace::list()).await.unwrap();
