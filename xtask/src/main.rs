@@ -9,9 +9,12 @@
 //! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
 //! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
 //! * `fuzz TARGET|all [--time N]`: longer runs of the `fuzz/` crate's targets (see `fuzz.rs`).
+//! * `envtest install [--kubernetes V] | envtest where`: build the real control plane (etcd,
+//!   kube-apiserver, kube-controller-manager) of the `k8s-envtest` tests (see `envtest.rs`).
 
 mod bench_build;
 mod diff;
+mod envtest;
 mod fuzz;
 mod package;
 mod spec_fetch;
@@ -32,7 +35,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   diff OLD NEW                    what changed in the API between two Kubernetes versions
   bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi
   fuzz TARGET|all [--time N] [--seed S]
-                                  fuzz in release for N s per target (default 60)";
+                                  fuzz in release for N s per target (default 60)
+  envtest install [--kubernetes V] | envtest where [--kubernetes V]
+                                  build etcd, kube-apiserver and kube-controller-manager with Go
+                                  for the k8s-envtest tests (per-user cache, K8S_ENVTEST_DIR)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
         Some("package") => package::run(&args[1..]),
         Some("bench-build") => bench_build::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("envtest") => envtest::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
