@@ -158,8 +158,8 @@ fn unaccounted(ctx: &Ctx<'_>, what: &str, message: &str) -> Error {
 
 /// Whether a module's definitions are split into files of their own (see [`parts`]): every
 /// module with definitions and no child module.
-fn split_into_files(_defs: &[&Definition], _children: &[Vec<String>]) -> bool {
-    false
+fn split_into_files(defs: &[&Definition], children: &[Vec<String>]) -> bool {
+    !defs.is_empty() && children.is_empty()
 }
 
 /// Lays out one version.
@@ -261,8 +261,12 @@ pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
         };
         let mut part_files = Vec::new();
         if split {
-            for (root, members) in parts(ctx, defs)? {
-                let name = part_name(&root);
+            let mut named: Vec<(String, String, Vec<&'a Definition>)> = parts(ctx, defs)?
+                .into_iter()
+                .map(|(root, members)| (part_name(&root), root, members))
+                .collect();
+            named.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, root, members) in named {
                 let file = FilePlan {
                     path: PathBuf::from(format!("{}/{name}.rs", module.join("/"))),
                     module: module.clone(),

@@ -42,7 +42,7 @@ use namer::{Ctx, Namer};
 /// What was emitted for one version.
 #[derive(Debug, Default)]
 pub struct Emitted {
-    /// File contents by path relative to the version directory (`mod.rs`, `core/v1.rs`, …).
+    /// File contents by path relative to the version directory (`mod.rs`, `core/v1/mod.rs`, `core/v1/pod.rs`, …).
     pub files: BTreeMap<PathBuf, String>,
     /// Feature dependencies between top-level modules (`apps` -> `core`).
     pub feature_deps: BTreeMap<String, BTreeSet<String>>,
