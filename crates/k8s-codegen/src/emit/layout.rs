@@ -1,16 +1,19 @@
 //! Stage 1 of emission: where everything goes, decided as data before any Rust is written.
 //!
-//! For every definition: its public module (`core::v1`, from its name) and the file of that
-//! module it is written in. For every file: its definitions with their operations, free functions,
-//! child modules, the names it defines, and the names it imports from where. For every
+//! For every definition: its module (`core::v1`, from its name). For every module: its file,
+//! its definitions with their operations, free functions, child modules, the names it defines
+//! and those it imports from where, and which part file each definition is written in. For every
 //! operation: the name of its request type (custom operations) and the features that gate it.
 //!
-//! **Files of a group-version** (see [`parts`]): a module with definitions is a directory whose
-//! `mod.rs` re-exports everything, so public paths do not depend on files. Each kind (a definition
-//! with a group-version-kind) gets a file of its own, named after it (`core/v1/pod.rs`), holding
-//! its operations and the types only it reaches; a type reached from several kinds (or from none)
-//! gets a file of its own named after it, holding the types only it reaches. Precisely: a type
-//! goes with its dominator just below the kinds, in the graph of references inside the module.
+//! **Part files of a group-version** (see [`parts`]): a module with definitions is a directory
+//! (`core/v1/mod.rs`) whose definitions are written in part files that `mod.rs` pulls in with
+//! `include!`: the items stay items of the module itself (paths, `std::any::type_name`,
+//! rustdoc and compile work are those of one module), and the module's `use` lines are in
+//! `mod.rs`. Each kind (a definition with a group-version-kind) gets a part named after it
+//! (`core/v1/pod.rs`), holding its operations and the types only it reaches; a type reached
+//! from several kinds (or from none) gets a part named after it, holding the types only it
+//! reaches. Precisely: a type goes with its dominator just below the kinds, in the graph of
+//! references inside the module.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -22,13 +25,11 @@ use crate::ir::{DefKind, Definition, Special};
 use crate::naming::{def_location, snake};
 use crate::plan::{Builder, Owner, Plan, PlannedOp};
 
-/// Where a definition is written.
+/// Where a definition is defined.
 #[derive(Debug, Clone)]
 pub(super) struct Home {
-    /// Public module path under the version module (`["core", "v1"]`).
+    /// Module path under the version module (`["core", "v1"]`).
     pub(super) module: Vec<String>,
-    /// The private file module inside `module` (`pod`); `None` for the module's own file.
-    pub(super) file: Option<String>,
     /// Rust type name.
     pub(super) name: String,
 }
@@ -39,50 +40,40 @@ pub(super) struct Layout<'a> {
     pub(super) version: &'a str,
     /// Every emitted definition, by definition name.
     pub(super) homes: BTreeMap<String, Home>,
-    /// Every file, in path order of modules.
+    /// The file of every module, in module path order.
     pub(super) files: Vec<FilePlan<'a>>,
 }
 
-/// Where a name is imported from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Source {
-    /// Another module of the version (`crate::v1_36::meta::v1`).
-    Module(Vec<String>),
-    /// Another file of the same module (`super`).
-    Sibling,
-}
-
-/// One emitted file.
+/// The file of one module, with its part files.
 pub(super) struct FilePlan<'a> {
     /// Path relative to the version directory.
     pub(super) path: PathBuf,
-    /// Public module path.
+    /// Module path.
     pub(super) module: Vec<String>,
-    /// The private file module (`Some("pod")` for `core/v1/pod.rs`); `None` for a module's own
-    /// file.
-    pub(super) file: Option<String>,
-    /// The definition this file is named after (part files only).
-    pub(super) named_after: Option<String>,
-    /// Definitions, each with its operations (associated functions).
+    /// Definitions written in this file, each with its operations (associated functions).
     pub(super) defs: Vec<DefPlan<'a>>,
+    /// Part files holding the module's other definitions, pulled in with `include!`.
+    pub(super) parts: Vec<Part<'a>>,
     /// Free functions of the module.
     pub(super) fns: Vec<OpPlan<'a>>,
     /// Public child modules.
     pub(super) children: Vec<Vec<String>>,
-    /// Private file modules of this module and the names each re-exports.
-    pub(super) parts: Vec<Part>,
-    /// Names the file defines or re-exports.
+    /// Names the module defines.
     pub(super) locals: BTreeSet<String>,
-    /// Names the file imports, by source.
-    pub(super) imports: BTreeMap<Source, BTreeSet<String>>,
+    /// Names the module imports, by the module they come from.
+    pub(super) imports: BTreeMap<Vec<String>, BTreeSet<String>>,
 }
 
-/// A private file module of a split module, and its public names.
-pub(super) struct Part {
-    /// Module name (`pod`).
-    pub(super) name: String,
-    /// Re-exported names, each with the features that gate it (empty: always).
-    pub(super) exports: Vec<(String, Vec<String>)>,
+/// A part file of a module.
+pub(super) struct Part<'a> {
+    /// File name (`pod.rs`), beside the module's `mod.rs`.
+    pub(super) file: String,
+    /// Path relative to the version directory.
+    pub(super) path: PathBuf,
+    /// Rust name of the type it is named after.
+    pub(super) named_after: String,
+    /// Definitions, each with its operations.
+    pub(super) defs: Vec<DefPlan<'a>>,
 }
 
 /// A definition and its operations.
@@ -100,25 +91,26 @@ pub(super) struct OpPlan<'a> {
     pub(super) features: Vec<String>,
 }
 
-impl FilePlan<'_> {
-    /// Whether `name` is a type name in the file's scope (defined, re-exported or imported).
+impl<'a> FilePlan<'a> {
+    /// Every definition of the module: the file's own, then the parts'.
+    pub(super) fn all_defs(&self) -> impl Iterator<Item = &DefPlan<'a>> {
+        self.defs
+            .iter()
+            .chain(self.parts.iter().flat_map(|p| &p.defs))
+    }
+
+    /// Whether `name` is a type name in the module's scope (defined or imported).
     pub(super) fn in_scope(&self, name: &str) -> bool {
         self.locals.contains(name) || self.imports.values().any(|s| s.contains(name))
     }
 
-    /// Whether the file names a definition by its bare name.
+    /// Whether the module names a definition by its bare name.
     pub(super) fn sees_bare(&self, home: &Home) -> bool {
-        let source = if home.module == self.module {
-            if self.file.is_none() || home.file == self.file {
-                return true;
-            }
-            Source::Sibling
-        } else {
-            Source::Module(home.module.clone())
-        };
-        self.imports
-            .get(&source)
-            .is_some_and(|s| s.contains(&home.name))
+        home.module == self.module
+            || self
+                .imports
+                .get(&home.module)
+                .is_some_and(|s| s.contains(&home.name))
     }
 }
 
@@ -162,10 +154,20 @@ fn split_into_files(defs: &[&Definition], children: &[Vec<String>]) -> bool {
     !defs.is_empty() && children.is_empty()
 }
 
-/// Lays out one version.
-pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
-    // Module contents: definitions and operations per module path.
-    let mut mod_defs: BTreeMap<Vec<String>, Vec<&'a Definition>> = BTreeMap::new();
+/// Definitions and operations by module: the input of the layout.
+struct Contents<'a> {
+    /// Every module path, with its ancestors.
+    modules: BTreeSet<Vec<String>>,
+    /// Emitted definitions by module.
+    defs: BTreeMap<Vec<String>, Vec<&'a Definition>>,
+    /// Free functions by module.
+    fns: BTreeMap<Vec<String>, Vec<&'a PlannedOp>>,
+    /// Associated functions by kind (definition name).
+    kind_ops: BTreeMap<&'a str, Vec<&'a PlannedOp>>,
+}
+
+fn contents<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Contents<'a>> {
+    let mut defs: BTreeMap<Vec<String>, Vec<&'a Definition>> = BTreeMap::new();
     for d in ctx.model.defs.values() {
         match &d.kind {
             DefKind::Special(s) if *s != Special::SchemaUnion => continue,
@@ -174,21 +176,19 @@ pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
         }
         let (m, _) = def_location(&d.name)
             .ok_or_else(|| unaccounted(ctx, &d.name, "no module for this definition name"))?;
-        mod_defs.entry(m).or_default().push(d);
+        defs.entry(m).or_default().push(d);
     }
-    let mut mod_ops: BTreeMap<Vec<String>, Vec<&'a PlannedOp>> = BTreeMap::new();
-    let mut kind_ops: BTreeMap<&str, Vec<&'a PlannedOp>> = BTreeMap::new();
+    let mut fns: BTreeMap<Vec<String>, Vec<&'a PlannedOp>> = BTreeMap::new();
+    let mut kind_ops: BTreeMap<&'a str, Vec<&'a PlannedOp>> = BTreeMap::new();
     for op in &plan.ops {
         match &op.owner {
             Owner::Kind(def) => kind_ops.entry(def.as_str()).or_default().push(op),
-            Owner::Module(m) => mod_ops.entry(m.clone()).or_default().push(op),
+            Owner::Module(m) => fns.entry(m.clone()).or_default().push(op),
         }
     }
-
-    // All module paths, with their ancestors.
     let mut modules: BTreeSet<Vec<String>> = BTreeSet::new();
     modules.insert(Vec::new());
-    for m in mod_defs.keys().chain(mod_ops.keys()) {
+    for m in defs.keys().chain(fns.keys()) {
         for i in 0..=m.len() {
             modules.insert(m[..i].to_vec());
         }
@@ -205,120 +205,35 @@ pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
             }
         }
     }
+    Ok(Contents {
+        modules,
+        defs,
+        fns,
+        kind_ops,
+    })
+}
 
-    let op_plan = |owner: Option<&Definition>, op: &'a PlannedOp, module: &[String]| OpPlan {
-        op,
-        custom: matches!(op.builder, Builder::Custom { .. }).then(|| custom_struct_name(owner, op)),
-        features: op_features(ctx, op, module),
-    };
-
-    // Files of each module, and the home of each definition.
-    let mut homes = BTreeMap::new();
+/// Lays out one version: the files of every module, then the home of every definition, then
+/// each file's names and imports.
+pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
+    let contents = contents(ctx, plan)?;
     let mut files = Vec::new();
-    for module in &modules {
-        let defs = mod_defs.get(module).map(Vec::as_slice).unwrap_or(&[]);
-        let children: Vec<Vec<String>> = modules
-            .iter()
-            .filter(|c| c.len() == module.len() + 1 && c.starts_with(module))
-            .cloned()
-            .collect();
-        let def_plan = |d: &'a Definition| DefPlan {
-            def: d,
-            ops: kind_ops
-                .get(d.name.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-                .iter()
-                .map(|op| op_plan(Some(d), op, module))
-                .collect(),
-        };
-        let fns: Vec<OpPlan<'a>> = mod_ops
-            .get(module)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .map(|op| op_plan(None, op, module))
-            .collect();
-        let split = split_into_files(defs, &children);
-        let own_path = if module.is_empty() {
-            PathBuf::from("mod.rs")
-        } else if children.is_empty() && !split {
-            PathBuf::from(format!("{}.rs", module.join("/")))
-        } else {
-            PathBuf::from(format!("{}/mod.rs", module.join("/")))
-        };
-        let mut own = FilePlan {
-            path: own_path,
-            module: module.clone(),
-            file: None,
-            named_after: None,
-            defs: Vec::new(),
-            fns,
-            children,
-            parts: Vec::new(),
-            locals: BTreeSet::new(),
-            imports: BTreeMap::new(),
-        };
-        let mut part_files = Vec::new();
-        if split {
-            let mut named: Vec<(String, String, Vec<&'a Definition>)> = parts(ctx, defs)?
-                .into_iter()
-                .map(|(root, members)| (part_name(&root), root, members))
-                .collect();
-            named.sort_by(|a, b| a.0.cmp(&b.0));
-            for (name, root, members) in named {
-                let file = FilePlan {
-                    path: PathBuf::from(format!("{}/{name}.rs", module.join("/"))),
-                    module: module.clone(),
-                    file: Some(name.clone()),
-                    named_after: Some(root),
-                    defs: members.into_iter().map(&def_plan).collect(),
-                    fns: Vec::new(),
-                    children: Vec::new(),
-                    parts: Vec::new(),
-                    locals: BTreeSet::new(),
-                    imports: BTreeMap::new(),
-                };
-                if own.parts.iter().any(|p| p.name == name) {
-                    return Err(unaccounted(
-                        ctx,
-                        &format!("{}::{name}", module.join("::")),
-                        "two files of a module get the same name",
-                    ));
-                }
-                own.parts.push(Part {
-                    name,
-                    exports: exports(&file),
-                });
-                part_files.push(file);
-            }
-        } else {
-            own.defs = defs.iter().map(|&d| def_plan(d)).collect();
-        }
-        for f in std::iter::once(&own).chain(&part_files) {
-            for d in &f.defs {
-                let (_, name) = def_location(&d.def.name).unwrap_or_default();
-                homes.insert(
-                    d.def.name.clone(),
-                    Home {
-                        module: module.clone(),
-                        file: f.file.clone(),
-                        name,
-                    },
-                );
-            }
-        }
-        files.push(own);
-        files.extend(part_files);
+    for module in &contents.modules {
+        files.push(module_file(ctx, &contents, module)?);
     }
-
+    let mut homes = BTreeMap::new();
+    for f in &files {
+        for d in f.all_defs() {
+            let (_, name) = def_location(&d.def.name).unwrap_or_default();
+            let home = Home {
+                module: f.module.clone(),
+                name,
+            };
+            homes.insert(d.def.name.clone(), home);
+        }
+    }
     for f in &mut files {
-        f.locals = exports(f).into_iter().map(|(n, _)| n).collect();
-        f.locals.extend(
-            f.parts
-                .iter()
-                .flat_map(|p| p.exports.iter().map(|(n, _)| n.clone())),
-        );
+        f.locals = defined_names(f);
         f.imports = imports(ctx, &homes, f);
     }
     Ok(Layout {
@@ -328,29 +243,107 @@ pub(super) fn layout<'a>(ctx: &Ctx<'a>, plan: &'a Plan) -> Result<Layout<'a>> {
     })
 }
 
-/// The public names a file defines, each with the features that gate it.
-fn exports(f: &FilePlan<'_>) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for d in &f.defs {
-        out.push((def_location(&d.def.name).unwrap_or_default().1, Vec::new()));
+/// The file of one module (`mod.rs` or `<module>.rs`), with its part files when split.
+fn module_file<'a>(
+    ctx: &Ctx<'_>,
+    contents: &Contents<'a>,
+    module: &[String],
+) -> Result<FilePlan<'a>> {
+    let op_plan = |owner: Option<&Definition>, op: &'a PlannedOp| OpPlan {
+        op,
+        custom: matches!(op.builder, Builder::Custom { .. }).then(|| custom_struct_name(owner, op)),
+        features: op_features(ctx, op, module),
+    };
+    let def_plan = |d: &'a Definition| DefPlan {
+        def: d,
+        ops: contents
+            .kind_ops
+            .get(d.name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|op| op_plan(Some(d), op))
+            .collect(),
+    };
+    let defs = contents.defs.get(module).map(Vec::as_slice).unwrap_or(&[]);
+    let children: Vec<Vec<String>> = contents
+        .modules
+        .iter()
+        .filter(|c| c.len() == module.len() + 1 && c.starts_with(module))
+        .cloned()
+        .collect();
+    let split = split_into_files(defs, &children);
+    let dir = module.join("/");
+    let path = if module.is_empty() {
+        PathBuf::from("mod.rs")
+    } else if children.is_empty() && !split {
+        PathBuf::from(format!("{dir}.rs"))
+    } else {
+        PathBuf::from(format!("{dir}/mod.rs"))
+    };
+    let mut file = FilePlan {
+        path,
+        module: module.to_vec(),
+        defs: Vec::new(),
+        parts: Vec::new(),
+        fns: contents
+            .fns
+            .get(module)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|op| op_plan(None, op))
+            .collect(),
+        children,
+        locals: BTreeSet::new(),
+        imports: BTreeMap::new(),
+    };
+    if !split {
+        file.defs = defs.iter().map(|&d| def_plan(d)).collect();
+        return Ok(file);
     }
-    for op in f.defs.iter().flat_map(|d| &d.ops).chain(&f.fns) {
-        if let Some(c) = &op.custom {
-            out.push((c.clone(), op.features.clone()));
+    for (root, members) in parts(ctx, defs)? {
+        let (_, root) = def_location(&root).unwrap_or_default();
+        let name = format!("{}.rs", snake(&root));
+        if name == "mod.rs" || file.parts.iter().any(|p| p.file == name) {
+            return Err(unaccounted(
+                ctx,
+                &format!("{dir}/{name}"),
+                "two files of a module get the same name",
+            ));
         }
+        file.parts.push(Part {
+            path: PathBuf::from(format!("{dir}/{name}")),
+            file: name,
+            named_after: root,
+            defs: members.into_iter().map(&def_plan).collect(),
+        });
+    }
+    file.parts.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(file)
+}
+
+/// The type names a module defines: its definitions and request structs.
+fn defined_names(f: &FilePlan<'_>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for d in f.all_defs() {
+        out.insert(def_location(&d.def.name).unwrap_or_default().1);
+    }
+    for op in f.all_defs().flat_map(|d| &d.ops).chain(&f.fns) {
+        out.extend(op.custom.clone());
     }
     out
 }
 
-/// What a file imports: definitions of sibling files it names (from `super`), and definitions of
-/// other modules whose name is unambiguous and not one of the file's own.
+/// What a module imports: definitions of other modules whose name is unambiguous and not one of
+/// the module's own.
 fn imports(
     ctx: &Ctx<'_>,
     homes: &BTreeMap<String, Home>,
     f: &FilePlan<'_>,
-) -> BTreeMap<Source, BTreeSet<String>> {
+) -> BTreeMap<Vec<String>, BTreeSet<String>> {
     let mut referenced = BTreeSet::new();
-    for d in &f.defs {
+    for d in f.all_defs() {
         referenced.extend(def_refs(ctx, d.def));
         for op in &d.ops {
             op_refs(ctx, op.op, &f.module, &mut referenced);
@@ -359,28 +352,19 @@ fn imports(
     for op in &f.fns {
         op_refs(ctx, op.op, &f.module, &mut referenced);
     }
-    let mut out: BTreeMap<Source, BTreeSet<String>> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, BTreeSet<&Vec<String>>> = BTreeMap::new();
     for h in referenced.iter().filter_map(|r| homes.get(r)) {
-        if h.module == f.module {
-            if f.file.is_some() && h.file != f.file {
-                out.entry(Source::Sibling)
-                    .or_default()
-                    .insert(h.name.clone());
-            }
-        } else {
+        if h.module != f.module {
             by_name.entry(&h.name).or_default().insert(&h.module);
         }
     }
-    let siblings = out.get(&Source::Sibling).cloned().unwrap_or_default();
+    let mut out: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
     for (name, ms) in by_name {
-        if ms.len() != 1 || f.locals.contains(name) || siblings.contains(name) {
+        if ms.len() != 1 || f.locals.contains(name) {
             continue;
         }
         if let Some(m) = ms.into_iter().next() {
-            out.entry(Source::Module(m.clone()))
-                .or_default()
-                .insert(name.to_owned());
+            out.entry(m.clone()).or_default().insert(name.to_owned());
         }
     }
     out
@@ -402,19 +386,6 @@ fn op_refs(ctx: &Ctx<'_>, op: &PlannedOp, module: &[String], out: &mut BTreeSet<
             out.insert(r);
         }
     }
-}
-
-/// The file module name of a part named after a definition: its snake-case name, with `_` added
-/// when that would shadow a crate the generated code names (`http`, `serde`, …).
-fn part_name(def: &str) -> String {
-    let mut s = snake(&def_location(def).unwrap_or_default().1);
-    if matches!(
-        s.as_str(),
-        "std" | "core" | "alloc" | "serde" | "serde_json" | "http" | "k8s_core"
-    ) {
-        s.push('_');
-    }
-    s
 }
 
 /// Splits a module's definitions into files: each file is named after a root and holds the

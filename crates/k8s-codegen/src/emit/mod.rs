@@ -5,14 +5,15 @@
 //!
 //! 1. [`layout`]: decisions as data: the module and file of every definition and operation, the
 //!    names each file defines and imports, request struct names, feature gates.
-//! 2. Items, per file of the layout, named through the file's [`namer::Namer`]: [`types`]
+//! 2. Items, per module of the layout, named through the module's [`namer::Namer`]: [`types`]
 //!    (structs, aliases, unions, `Resource`/`Object` impls), [`serde_impls`] (the written-out
 //!    serde impls of structs), [`operations`] (functions and request builders).
-//! 3. [`modules`]: each file's text: `use` lines, child modules, re-exports, items.
+//! 3. [`modules`]: each file's text: `use` lines, child modules, `include!` of part files, items.
 //!
 //! A new artefact (apply types, protobuf codecs, …) is a module of stage 2 called from
-//! [`file_items`]; if it defines new names, [`layout`] lists them with the file's other names
-//! (as it does for the request structs of custom operations) so imports stay unambiguous.
+//! [`def_items`] (or, for module-level items, from [`emit_version`]); if it defines new names,
+//! [`layout`] lists them with the module's other names (as it does for the request structs of
+//! custom operations) so imports stay unambiguous.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ mod types;
 
 pub use docs::sanitize_doc;
 
-use layout::FilePlan;
+use layout::DefPlan;
 use namer::{Ctx, Namer};
 
 /// What was emitted for one version.
@@ -86,15 +87,23 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
     };
     for file in &layout.files {
         let namer = Namer::new(&vmod, &layout, file);
-        let mut items = file_items(&ctx, &namer, file, &rows)?;
+        let mut items = def_items(&ctx, &namer, &file.defs, &rows)?;
+        let part_items = file
+            .parts
+            .iter()
+            .map(|p| def_items(&ctx, &namer, &p.defs, &rows))
+            .collect::<Result<Vec<_>>>()?;
+        for op in &file.fns {
+            items.push(operations::emit_fn(&ctx, &namer, op)?);
+        }
         if file.module.is_empty() {
             items.push(modules::emit_resource_table(
                 &plan.resources,
                 &model.version,
             ));
         }
-        let text = modules::render_file(model, &vmod, file, &namer, &items)?;
-        out.files.insert(file.path.clone(), text);
+        let texts = modules::render_module(model, &vmod, file, &namer, &items, &part_items)?;
+        out.files.extend(texts);
         // Feature dependencies of the top-level module.
         if let Some(f) = file.module.first().and_then(|top| feature_of(top)) {
             let deps = out.feature_deps.entry(f.to_owned()).or_default();
@@ -108,22 +117,18 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
     Ok(out)
 }
 
-/// The items of one file: each definition (its type, then its operations), then the module's
-/// free functions.
-fn file_items(
+/// The items of definitions: each one's type, then its operations.
+fn def_items(
     ctx: &Ctx<'_>,
     n: &Namer<'_>,
-    file: &FilePlan<'_>,
+    defs: &[DefPlan<'_>],
     rows: &BTreeMap<&str, &ResourceRow>,
 ) -> Result<Vec<TokenStream>> {
     let mut items = Vec::new();
-    for d in &file.defs {
+    for d in defs {
         let row = rows.get(d.def.name.as_str()).copied();
         items.push(types::emit_def(ctx, n, d.def, row)?);
         items.push(operations::emit_kind_ops(ctx, n, d.def, &d.ops)?);
-    }
-    for op in &file.fns {
-        items.push(operations::emit_fn(ctx, n, op)?);
     }
     Ok(items)
 }

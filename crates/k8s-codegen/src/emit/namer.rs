@@ -1,4 +1,4 @@
-//! How one file names things: Rust types of the IR, definitions (bare when local or imported,
+//! How one module names things: Rust types of the IR, definitions (bare when local or imported,
 //! else by path) and the `k8s_core` items it uses, recording what its `use` lines need.
 
 use std::cell::{Cell, RefCell};
@@ -132,7 +132,7 @@ impl<'a> Namer<'a> {
         }
     }
 
-    /// A `k8s_core` item: imported, unless a name of the file's scope shadows it.
+    /// A `k8s_core` item: imported, unless a name of the module's scope shadows it.
     pub(super) fn core(&self, name: &'static str) -> TokenStream {
         let i = ident(name);
         if self.file.in_scope(name) {
@@ -150,8 +150,7 @@ impl<'a> Namer<'a> {
         quote!(#i)
     }
 
-    /// A definition: bare when the file defines, re-exports or imports it, else by its public
-    /// path.
+    /// A definition: bare when the module defines or imports it, else by its path.
     pub(super) fn def_path(&self, def: &str) -> Result<TokenStream> {
         let home = self
             .layout
