@@ -3,16 +3,16 @@
 //!
 //! Stages, each a module:
 //!
-//! 1. [`layout`]: decisions as data: the module and file of every definition and operation, the
-//!    names each file defines and imports, request struct names, feature gates.
-//! 2. Items, per module of the layout, named through the module's [`namer::Namer`]: [`types`]
-//!    (structs, aliases, unions, `Resource`/`Object` impls), [`serde_impls`] (the written-out
-//!    serde impls of structs), [`operations`] (functions and request builders).
-//! 3. [`modules`]: each file's text: `use` lines, child modules, `include!` of part files, items.
+//! 1. `layout`: decisions as data: the module of every definition and the part file it is
+//!    written in, the names each module defines and imports, request struct names, feature gates.
+//! 2. Items, per module of the layout, named through the module's `namer::Namer`: `types`
+//!    (structs, aliases, unions, `Resource`/`Object` impls), `serde_impls` (the written-out serde
+//!    impls of structs), `operations` (functions and request builders).
+//! 3. `modules`: each file's text: `use` lines, child modules, `include!` of part files, items.
 //!
 //! A new artefact (apply types, protobuf codecs, …) is a module of stage 2 called from
-//! [`def_items`] (or, for module-level items, from [`emit_version`]); if it defines new names,
-//! [`layout`] lists them with the module's other names (as it does for the request structs of
+//! `def_items` (or, for module-level items, from [`emit_version`]); if it defines new names,
+//! `layout` lists them with the module's other names (as it does for the request structs of
 //! custom operations) so imports stay unambiguous.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,7 +43,8 @@ use namer::{Ctx, Namer};
 /// What was emitted for one version.
 #[derive(Debug, Default)]
 pub struct Emitted {
-    /// File contents by path relative to the version directory (`mod.rs`, `core/v1/mod.rs`, `core/v1/pod.rs`, …).
+    /// File contents by path relative to the version directory (`mod.rs`, `core/v1/mod.rs`,
+    /// `core/v1/pod.rs`, …).
     pub files: BTreeMap<PathBuf, String>,
     /// Feature dependencies between top-level modules (`apps` -> `core`).
     pub feature_deps: BTreeMap<String, BTreeSet<String>>,

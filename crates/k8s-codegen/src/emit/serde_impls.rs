@@ -1,12 +1,16 @@
 //! Stage 2b: `Serialize` and `Deserialize` of generated structs, written out instead of derived.
 //!
-//! **When**: for every struct emitted from a definition ([`super::types`]); enums and newtypes
-//! (schema unions, opaque JSON) keep serde's derive. **Why**: `#[derive(Serialize, Deserialize)]`
-//! emits, per struct, a sequence visitor, a field-identifier enum and a wrapper type per
+//! **When**: for every struct of fields emitted from a definition ([`super::types`]). The other
+//! generated types keep serde's derive: opaque JSON newtypes (`#[serde(transparent)]`) and schema
+//! unions (`#[serde(untagged)]` for `Serialize`; their `Deserialize`, chosen by the JSON type, is
+//! in `types.rs`).
+//!
+//! **Why**: `#[derive(Serialize, Deserialize)]` emits, per struct, a sequence visitor, a field-identifier enum and a wrapper type per
 //! `deserialize_with` field; this form matches keys with one shared borrowed `Key`
 //! (`k8s_core::__private`) and halves the compile time of k8s-api (one version, all groups,
-//! debug: 16.5 s -> 8.1 s, see ARCHITECTURE.md). **Contract**: the derive's behaviour for these
-//! structs, which the round-trip tests in `tests/` check: unknown fields ignored, duplicate
+//! debug: 16.5 s -> 8.1 s, see ARCHITECTURE.md).
+//!
+//! **Contract**: the derive's behaviour for these structs, which the round-trip tests in `tests/` check: unknown fields ignored, duplicate
 //! fields rejected, `null` read as absent; a required field absent or `null` reads as its
 //! `Default` (the `null-tolerant-required` fixup); optional fields absent are not written;
 //! `apiVersion`/`kind` of kinds with one group-version-kind written from `Resource`, never read.
