@@ -164,7 +164,7 @@ fn packaged_crates_build_and_document() {
     // What a consumer needs is in the package: the committed tree (with descriptions when spec
     // files were at hand) and the build script, but not the repository's tests.
     let api = unpacked.join("k8s-api-0.1.0");
-    assert!(api.join("src/generated/v1_36/core/v1.rs").is_file());
+    assert!(api.join("src/generated/v1_36/core/v1/mod.rs").is_file());
     assert!(api.join("build.rs").is_file());
     assert!(!api.join("src/documented").exists());
 

@@ -298,7 +298,8 @@ pub fn update_features(manifest: &Path, table: &str) -> Result<()> {
 }
 
 /// Writes a version's tree: into a fresh sibling directory, then swapped in with renames, so a
-/// failed run leaves the previous output intact.
+/// failed run leaves the previous output intact, and files no longer generated (a layout change:
+/// `core/v1.rs` -> `core/v1/mod.rs`) go with the old directory.
 fn write_tree(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -380,4 +381,41 @@ pub fn features_toml(supported: &[String], deps: &BTreeMap<String, BTreeSet<Stri
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> BTreeMap<PathBuf, String> {
+        list.iter()
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
+            .collect()
+    }
+
+    /// A regenerated tree replaces the old one whole: a file of the previous layout does not
+    /// survive next to its replacement (`core/v1.rs` beside `core/v1/mod.rs` would not compile),
+    /// and no staging directory is left behind.
+    #[test]
+    fn write_tree_removes_files_no_longer_generated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v1_36");
+        write_tree(&dir, &files(&[("mod.rs", "old"), ("core/v1.rs", "old")])).unwrap();
+        let new = files(&[
+            ("mod.rs", "new"),
+            ("core/v1/mod.rs", "new"),
+            ("core/v1/pod.rs", "new"),
+        ]);
+        write_tree(&dir, &new).unwrap();
+        assert!(!dir.join("core/v1.rs").exists());
+        for (rel, text) in &new {
+            assert_eq!(&std::fs::read_to_string(dir.join(rel)).unwrap(), text);
+        }
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("v1_36")]);
+    }
 }

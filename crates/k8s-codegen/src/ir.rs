@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-/// Group, version and kind.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Group, version and kind. Deserializes from an entry of the spec's
+/// `x-kubernetes-group-version-kind` (the same object in Swagger 2.0 and v3: both loaders use
+/// this; other keys ignored, all three required).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
 pub struct Gvk {
     /// API group; empty for core.
     pub group: String,

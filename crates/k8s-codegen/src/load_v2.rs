@@ -36,26 +36,9 @@ struct Schema {
     additional_properties: Option<Box<Schema>>,
     required: Vec<String>,
     #[serde(rename = "x-kubernetes-group-version-kind")]
-    gvk: Vec<RawGvk>,
+    gvk: Vec<Gvk>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
-}
-
-#[derive(Deserialize, Clone)]
-struct RawGvk {
-    group: String,
-    version: String,
-    kind: String,
-}
-
-impl From<RawGvk> for Gvk {
-    fn from(g: RawGvk) -> Self {
-        Gvk {
-            group: g.group,
-            version: g.version,
-            kind: g.kind,
-        }
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -84,7 +67,7 @@ struct RawOperation {
     #[serde(rename = "x-kubernetes-action")]
     action: Option<String>,
     #[serde(rename = "x-kubernetes-group-version-kind")]
-    gvk: Option<RawGvk>,
+    gvk: Option<Gvk>,
 }
 
 #[derive(Deserialize, Default)]
@@ -203,7 +186,7 @@ fn convert_definition(name: &str, s: &Schema, ptr: &str) -> ConvResult<Definitio
     Ok(Definition {
         name: name.to_owned(),
         description: s.description.clone(),
-        gvk: s.gvk.iter().cloned().map(Gvk::from).collect(),
+        gvk: s.gvk.clone(),
         kind,
         ext: extensions(&s.other),
     })
@@ -394,7 +377,7 @@ fn convert_operation(
         method: method.to_owned(),
         path: path.to_owned(),
         action: op.action.clone(),
-        gvk: op.gvk.clone().map(Gvk::from),
+        gvk: op.gvk.clone(),
         description: op.description.clone(),
         params: params.into_values().collect(),
         consumes: op.consumes.clone(),

@@ -550,34 +550,15 @@ fn extensions<'a>(
 
 const GVK: &str = "x-kubernetes-group-version-kind";
 
-#[derive(Deserialize)]
-struct RawGvk {
-    group: String,
-    version: String,
-    kind: String,
-}
-
-impl From<RawGvk> for Gvk {
-    fn from(g: RawGvk) -> Self {
-        Gvk {
-            group: g.group,
-            version: g.version,
-            kind: g.kind,
-        }
-    }
-}
-
 fn gvk_list(s: &Schema, ptr: &str) -> ConvResult<Vec<Gvk>> {
     match s.schema_data.extensions.get(GVK) {
         None => Ok(Vec::new()),
-        Some(v) => Vec::<RawGvk>::deserialize(v)
-            .map(|l| l.into_iter().map(Gvk::from).collect())
-            .map_err(|e| {
-                (
-                    format!("{ptr}/{GVK}"),
-                    format!("invalid group-version-kind list: {e}"),
-                )
-            }),
+        Some(v) => Vec::<Gvk>::deserialize(v).map_err(|e| {
+            (
+                format!("{ptr}/{GVK}"),
+                format!("invalid group-version-kind list: {e}"),
+            )
+        }),
     }
 }
 
@@ -814,12 +795,12 @@ fn convert_path_item(
         responses.sort_by_key(|(c, _)| *c);
         let gvk = match op.extensions.get(GVK) {
             None => None,
-            Some(v) => Some(Gvk::from(RawGvk::deserialize(v).map_err(|e| {
+            Some(v) => Some(Gvk::deserialize(v).map_err(|e| {
                 (
                     format!("{optr}/{GVK}"),
                     format!("invalid group-version-kind: {e}"),
                 )
-            })?)),
+            })?),
         };
         let action = match op.extensions.get("x-kubernetes-action") {
             None => None,

@@ -1,0 +1,322 @@
+//! Stage 2a: the Rust types of definitions (structs, aliases, opaque JSON, schema unions) and
+//! their trait impls (`Resource`, `Object`, the redacting `Debug` of `Secret`). The serde impls
+//! of structs are [`super::serde_impls`].
+
+use std::collections::BTreeSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs::doc_attrs;
+use super::ident;
+use super::layout::union_schema;
+use super::namer::{Ctx, Namer};
+use super::serde_impls::{FieldGen, emit_serde};
+use crate::error::{Error, Result};
+use crate::ir::{DefKind, Definition, Field, Special, Type};
+use crate::naming::{def_location, snake};
+use crate::plan::ResourceRow;
+
+/// `Secret` gets a `Debug` that never shows its values.
+fn is_secret(d: &Definition) -> bool {
+    d.name == "io.k8s.api.core.v1.Secret"
+}
+
+/// The items of one definition: its type and impls (its operations are
+/// [`super::operations`]).
+pub(super) fn emit_def(
+    ctx: &Ctx<'_>,
+    n: &Namer<'_>,
+    d: &Definition,
+    row: Option<&ResourceRow>,
+) -> Result<TokenStream> {
+    let (_, name) = def_location(&d.name).unwrap_or_default();
+    let ty = ident(&name);
+    let doc = doc_attrs(d.description.as_deref());
+    match &d.kind {
+        DefKind::Opaque => Ok(quote! {
+            #doc
+            #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(transparent)]
+            pub struct #ty(pub serde_json::Value);
+        }),
+        DefKind::Scalar(t) => {
+            let t = ctx.rust_type(t, n)?;
+            Ok(quote!(#doc pub type #ty = #t;))
+        }
+        DefKind::Special(Special::SchemaUnion) => emit_schema_union(n, d, &name, doc),
+        DefKind::Struct(fields) => emit_struct(ctx, n, d, &name, fields, row),
+        DefKind::Special(_) | DefKind::Skipped(_) => Ok(TokenStream::new()),
+    }
+}
+
+fn emit_schema_union(
+    n: &Namer<'_>,
+    d: &Definition,
+    name: &str,
+    doc: TokenStream,
+) -> Result<TokenStream> {
+    let ty = ident(name);
+    let schema = n.def_path(&union_schema(d))?;
+    let other = match name {
+        "JSONSchemaPropsOrArray" => quote! {
+            /// A list of schemas (one per position of a tuple).
+            Schemas(Vec<#schema>),
+        },
+        "JSONSchemaPropsOrBool" => quote! {
+            /// `true` allows anything, `false` nothing.
+            Bool(bool),
+        },
+        "JSONSchemaPropsOrStringArray" => quote! {
+            /// A list of property names.
+            Strings(Vec<String>),
+        },
+        _ => {
+            return Err(Error::Emit {
+                module: name.to_owned(),
+                message: "unknown schema union".into(),
+            });
+        }
+    };
+    // Chosen by the JSON type, not by trial: a derived struct deserializer would also accept an
+    // array (by position), turning `["a"]` into a schema.
+    let pick = match name {
+        "JSONSchemaPropsOrBool" => quote! {
+            serde_json::Value::Bool(b) => Ok(#ty::Bool(b)),
+        },
+        "JSONSchemaPropsOrArray" => quote! {
+            v @ serde_json::Value::Array(_) => serde_json::from_value(v).map(#ty::Schemas).map_err(D::Error::custom),
+        },
+        _ => quote! {
+            v @ serde_json::Value::Array(_) => serde_json::from_value(v).map(#ty::Strings).map_err(D::Error::custom),
+        },
+    };
+    Ok(quote! {
+        #doc
+        #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+        #[serde(untagged)]
+        pub enum #ty {
+            /// A schema.
+            Schema(Box<#schema>),
+            #other
+        }
+
+        impl<'de> serde::Deserialize<'de> for #ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                match <serde_json::Value as serde::Deserialize>::deserialize(deserializer)? {
+                    #pick
+                    v => serde_json::from_value(v)
+                        .map(|s| #ty::Schema(Box::new(s)))
+                        .map_err(D::Error::custom),
+                }
+            }
+        }
+    })
+}
+
+/// The `x-kubernetes-*` facts of a field that matter when patching or applying it, in words.
+fn semantics(f: &Field) -> Vec<String> {
+    let unquote = |v: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(v)
+            .ok()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| v.to_owned())
+    };
+    let get = |k: &str| f.ext.get(k).map(|v| unquote(v));
+    let mut out = Vec::new();
+    match (
+        get("x-kubernetes-list-type").as_deref(),
+        get("x-kubernetes-list-map-keys"),
+    ) {
+        (Some("map"), Some(keys)) => out.push(format!("List type: map, keyed by {keys}.")),
+        (Some("set"), _) => out.push("List type: set.".to_owned()),
+        (Some("atomic"), _) => out.push("List type: atomic (replaced whole).".to_owned()),
+        _ => {}
+    }
+    match (
+        get("x-kubernetes-patch-strategy"),
+        get("x-kubernetes-patch-merge-key"),
+    ) {
+        (Some(strategy), Some(key)) => {
+            out.push(format!("Strategic merge patch: {strategy}, on key {key}."));
+        }
+        (Some(strategy), None) => out.push(format!("Strategic merge patch: {strategy}.")),
+        _ => {}
+    }
+    if get("x-kubernetes-map-type").as_deref() == Some("atomic") {
+        out.push("Map type: atomic (replaced whole).".to_owned());
+    }
+    out
+}
+
+fn emit_struct(
+    ctx: &Ctx<'_>,
+    n: &Namer<'_>,
+    d: &Definition,
+    name: &str,
+    fields: &[Field],
+    row: Option<&ResourceRow>,
+) -> Result<TokenStream> {
+    let ty = ident(name);
+    let gvk_typed = ctx.facts.gvk_typed.contains(&d.name);
+    let mut gens = Vec::new();
+    let mut field_ts = Vec::new();
+    let mut seen = BTreeSet::new();
+    for f in fields {
+        if gvk_typed && (f.json_name == "apiVersion" || f.json_name == "kind") {
+            continue;
+        }
+        let rust = snake(&f.json_name);
+        if !seen.insert(rust.clone()) {
+            return Err(Error::Unaccounted {
+                version: ctx.model.version.clone(),
+                what: format!("{}.{}", d.name, f.json_name),
+                message: format!("two fields map to the Rust name {rust}"),
+            });
+        }
+        let fid = ident(&rust);
+        let mut t = ctx.rust_type(&f.ty, n)?;
+        if ctx
+            .facts
+            .boxed
+            .contains(&(d.name.clone(), f.json_name.clone()))
+        {
+            t = quote!(Box<#t>);
+        }
+        let json = f.json_name.clone();
+        let mut doc_text = f.description.clone().unwrap_or_default();
+        let mut facts = Vec::new();
+        if let Some(def) = &f.default {
+            facts.push(format!("Server default: {def}."));
+        }
+        facts.extend(semantics(f));
+        if !facts.is_empty() {
+            if !doc_text.is_empty() {
+                doc_text.push_str("\n\n");
+            }
+            doc_text.push_str(&facts.join(" "));
+        }
+        let doc = doc_attrs(Some(&doc_text));
+        let field_ty = if f.required {
+            t.clone()
+        } else {
+            quote!(Option<#t>)
+        };
+        field_ts.push(quote! {
+            #doc
+            pub #fid: #field_ty,
+        });
+        gens.push(FieldGen {
+            ident: fid,
+            json,
+            inner: t,
+            required: f.required,
+        });
+    }
+    let doc = doc_attrs(d.description.as_deref());
+    let derive_debug = (!is_secret(d)).then(|| quote!(Debug,));
+    let mut out = quote! {
+        #doc
+        #[derive(Clone, #derive_debug Default, PartialEq)]
+        pub struct #ty {
+            #(#field_ts)*
+        }
+    };
+    out.extend(emit_serde(name, &ty, &gens, gvk_typed));
+    if is_secret(d) {
+        let entries = gens.iter().map(|g| {
+            let id = &g.ident;
+            let name = id.to_string();
+            if name == "data" || name == "string_data" {
+                quote!(.field(#name, &self.#id.as_ref().map(|m| m.keys().collect::<Vec<_>>())))
+            } else {
+                quote!(.field(#name, &self.#id))
+            }
+        });
+        out.extend(quote! {
+            /// Shows the keys of `data` and `stringData`, never their values.
+            impl std::fmt::Debug for #ty {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.debug_struct(#name) #(#entries)* .finish()
+                }
+            }
+        });
+    }
+    if gvk_typed {
+        let g = &d.gvk[0];
+        let api_version = g.api_version();
+        let (group, version, kind) = (&g.group, &g.version, &g.kind);
+        let (plural, scope, verbs, subs) = match row {
+            Some(r) => (
+                r.plural.clone(),
+                if r.namespaced {
+                    quote!(k8s_core::Scope::Namespaced)
+                } else {
+                    quote!(k8s_core::Scope::Cluster)
+                },
+                r.verbs.clone(),
+                r.subresources
+                    .iter()
+                    .map(|(s, _)| s.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            None => (
+                String::new(),
+                quote!(k8s_core::Scope::Cluster),
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
+        out.extend(quote! {
+        impl k8s_core::Resource for #ty {
+            const API_VERSION: &'static str = #api_version;
+            const GROUP: &'static str = #group;
+            const VERSION: &'static str = #version;
+            const KIND: &'static str = #kind;
+            const PLURAL: &'static str = #plural;
+            const SCOPE: k8s_core::Scope = #scope;
+            const VERBS: &'static [&'static str] = &[#(#verbs),*];
+            const SUBRESOURCES: &'static [&'static str] = &[#(#subs),*];
+        }
+
+            });
+        let meta = fields.iter().find(|f| {
+            f.json_name == "metadata"
+                && f.ty == Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into())
+        });
+        if let Some(m) = meta {
+            let get = |field: &str| {
+                let fid = ident(field);
+                if m.required {
+                    quote!(self.metadata.#fid.as_deref())
+                } else {
+                    quote!(self.metadata.as_ref()?.#fid.as_deref())
+                }
+            };
+            let (nm, ns, rv, uid) = (
+                get("name"),
+                get("namespace"),
+                get("resource_version"),
+                get("uid"),
+            );
+            out.extend(quote! {
+                impl k8s_core::Object for #ty {
+                    fn name(&self) -> Option<&str> { #nm }
+                    fn namespace(&self) -> Option<&str> { #ns }
+                    fn resource_version(&self) -> Option<&str> { #rv }
+                    fn uid(&self) -> Option<&str> { #uid }
+                }
+            });
+        }
+    }
+    Ok(out)
+}
