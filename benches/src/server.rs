@@ -44,10 +44,10 @@ pub async fn populate(
     count: u64,
 ) -> Result<(), Error> {
     let ns = Namespace {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(namespace.to_owned()),
             ..Default::default()
-        }),
+        },
         ..Default::default()
     };
     client.send(Namespace::create(&ns)).await?;
@@ -56,10 +56,7 @@ pub async fn populate(
             let (body, status) = podgen::for_create(podgen::pod(seed, i, namespace));
             let pod: Pod = serde_json::from_value(body)?;
             let created = client.send(Pod::create(namespace, &pod)).await?;
-            let name = created
-                .metadata
-                .and_then(|m| m.name)
-                .unwrap_or_else(|| format!("pod-{i}"));
+            let name = created.metadata.name.unwrap_or_else(|| format!("pod-{i}"));
             let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/status");
             client
                 .send(PatchRequest::<Pod>::new(
@@ -103,7 +100,6 @@ pub async fn first_pod(client: &k8s_client::Client, namespace: &str) -> Result<S
         .items
         .into_iter()
         .next()
-        .and_then(|p| p.metadata)
-        .and_then(|m| m.name)
+        .and_then(|p| p.metadata.name)
         .unwrap_or_default())
 }

@@ -125,11 +125,11 @@ fn walk(sent: &Value, returned: &Value, path: &str, out: &mut BTreeMap<String, S
 
 fn pod(name: &str) -> Pod {
     Pod {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(name.into()),
             labels: Some(BTreeMap::from([("app".into(), "defaulting".into())])),
             ..Default::default()
-        }),
+        },
         spec: Some(PodSpec {
             containers: vec![Container {
                 name: "web".into(),
@@ -145,10 +145,10 @@ fn pod(name: &str) -> Pod {
 fn deployment(name: &str) -> Deployment {
     let labels = BTreeMap::from([("app".to_owned(), name.to_owned())]);
     Deployment {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(name.into()),
             ..Default::default()
-        }),
+        },
         spec: Some(DeploymentSpec {
             replicas: Some(2),
             selector: LabelSelector {

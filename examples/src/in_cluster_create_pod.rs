@@ -80,11 +80,11 @@ impl Options {
 /// The Pod the application creates: one nginx container.
 pub fn nginx_pod() -> Pod {
     Pod {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(POD_NAME.into()),
             labels: Some(BTreeMap::from([("app".into(), "nginx".into())])),
             ..Default::default()
-        }),
+        },
         spec: Some(PodSpec {
             containers: vec![Container {
                 name: "nginx".into(),
@@ -104,11 +104,11 @@ pub fn nginx_pod() -> Pod {
 /// The Role that allows creating, reading and deleting Pods in `namespace`.
 pub fn pod_creator_role(namespace: &str) -> Role {
     Role {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(ROLE_NAME.into()),
             namespace: Some(namespace.into()),
             ..Default::default()
-        }),
+        },
         rules: Some(vec![PolicyRule {
             api_groups: Some(vec![String::new()]),
             resources: Some(vec!["pods".into()]),
@@ -123,11 +123,11 @@ pub fn pod_creator_role(namespace: &str) -> Role {
 /// The RoleBinding that grants [`pod_creator_role`] to the service account.
 pub fn pod_creator_binding(namespace: &str, service_account: &str) -> RoleBinding {
     RoleBinding {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(ROLE_NAME.into()),
             namespace: Some(namespace.into()),
             ..Default::default()
-        }),
+        },
         role_ref: RoleRef {
             api_group: Some("rbac.authorization.k8s.io".into()),
             kind: "Role".into(),
@@ -175,10 +175,10 @@ async fn run_on_test_server(out: &Transcript) -> Result<Report, Error> {
     let admin = client_from_kubeconfig(&server.kubeconfig_for(ADMIN_TOKEN))?;
     admin
         .send(Namespace::create(&Namespace {
-            metadata: Some(ObjectMeta {
+            metadata: ObjectMeta {
                 name: Some(NAMESPACE.into()),
                 ..Default::default()
-            }),
+            },
             ..Default::default()
         }))
         .await?;
@@ -186,10 +186,10 @@ async fn run_on_test_server(out: &Transcript) -> Result<Report, Error> {
         .send(ServiceAccount::create(
             NAMESPACE,
             &ServiceAccount {
-                metadata: Some(ObjectMeta {
+                metadata: ObjectMeta {
                     name: Some(SERVICE_ACCOUNT.into()),
                     ..Default::default()
-                }),
+                },
                 ..Default::default()
             },
         ))
@@ -306,7 +306,7 @@ async fn walkthrough(
 
     if let Some(pod) = created {
         let code = log.requests().last().map(|r| r.status).unwrap_or(0);
-        let meta = pod.metadata.clone().unwrap_or_default();
+        let meta = pod.metadata.clone();
         let spec = pod.spec.clone().unwrap_or_default();
         out.line(format!(
             "{code} Created: pod {}/{}",

@@ -95,10 +95,10 @@ pub struct Report {
 
 fn pi_job(name: &str, digits: u32) -> Job {
     Job {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(name.into()),
             ..Default::default()
-        }),
+        },
         spec: Some(JobSpec {
             backoff_limit: Some(4),
             template: PodTemplateSpec {
@@ -258,7 +258,7 @@ async fn walkthrough(
     out.step("All Jobs (GET /apis/batch/v1/jobs)");
     let jobs = client.send(Job::list_all_namespaces()).await?;
     for j in &jobs.items {
-        let meta = j.metadata.clone().unwrap_or_default();
+        let meta = j.metadata.clone();
         let id = format!(
             "{}/{}",
             meta.namespace.unwrap_or_default(),
@@ -290,7 +290,7 @@ async fn walkthrough(
             "One Job by name (GET /apis/batch/v1/namespaces/{ns}/jobs/{name})"
         ));
         let job = client.send(Job::read(&ns, &name)).await?;
-        let meta = job.metadata.clone().unwrap_or_default();
+        let meta = job.metadata.clone();
         let spec = job.spec.clone().unwrap_or_default();
         out.line(format!(
             "  {}/{}: backoffLimit {}, created {}, uid {}",

@@ -78,11 +78,11 @@ pub struct Report {
 
 fn demo_pod(name: &str) -> Pod {
     Pod {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some(name.into()),
             labels: Some(BTreeMap::from([("app".into(), "watch-demo".into())])),
             ..Default::default()
-        }),
+        },
         spec: Some(PodSpec {
             containers: vec![Container {
                 name: "app".into(),
@@ -145,10 +145,10 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
 async fn seed(client: &Client, out: &Transcript) -> Result<(), Error> {
     client
         .send(Namespace::create(&Namespace {
-            metadata: Some(ObjectMeta {
+            metadata: ObjectMeta {
                 name: Some("team-a".into()),
                 ..Default::default()
-            }),
+            },
             ..Default::default()
         }))
         .await?;

@@ -131,12 +131,43 @@ pub fn byte_string(data: &[u8]) {
     let _ = serde_json::from_slice::<BTreeMap<String, ByteString>>(data);
 }
 
-/// `List<T>`: the list envelope around arbitrary items.
+/// A kind for the list target: object metadata and nothing else.
+#[derive(serde::Deserialize)]
+struct Item {
+    #[serde(default)]
+    #[allow(dead_code)]
+    metadata: k8s_core::ObjectMeta,
+}
+
+impl k8s_core::Resource for Item {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const VERSION: &'static str = "v1";
+    const KIND: &'static str = "Item";
+    const PLURAL: &'static str = "items";
+    const SCOPE: k8s_core::Scope = k8s_core::Scope::Namespaced;
+    const VERBS: &'static [&'static str] = &["list"];
+    const SUBRESOURCES: &'static [&'static str] = &[];
+}
+
+/// `List<T>`: the list envelope around arbitrary items, and the kind check of a typed list
+/// (a decoded `List<Item>` says `ItemList`, `List` or no kind).
 pub fn list(data: &[u8]) {
     if let Ok(list) = serde_json::from_slice::<List<Value>>(data) {
         let _ = (list.items.len(), &list.metadata);
     }
-    let _ = serde_json::from_slice::<List<Status>>(data);
+    if serde_json::from_slice::<List<Item>>(data).is_ok() {
+        let kind = serde_json::from_slice::<Value>(data)
+            .ok()
+            .and_then(|v| v.get("kind").cloned());
+        assert!(
+            matches!(
+                kind.as_ref().and_then(Value::as_str),
+                None | Some("ItemList" | "List")
+            ),
+            "a List<Item> decoded from kind {kind:?}"
+        );
+    }
 }
 
 /// `Status`: decoding and its `Display`.

@@ -10,10 +10,10 @@ use k8s_core::{ApiRequest, ByteString, Patch, Resource, Scope};
 
 fn pod() -> Pod {
     Pod {
-        metadata: Some(ObjectMeta {
+        metadata: ObjectMeta {
             name: Some("web-0".into()),
             ..Default::default()
-        }),
+        },
         spec: Some(PodSpec {
             containers: vec![Container {
                 name: "app".into(),
@@ -159,4 +159,99 @@ fn readme_yaml_manifests() {
 
     let text: String = yaml::to_string(&deployment).unwrap();
     assert!(text.contains("replicas: 2"), "{text}");
+}
+
+#[test]
+fn metadata_is_required_and_read_through_the_object_accessors() {
+    use k8s_core::Object;
+    let json = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"shop",
+        "labels":{"app":"web"},"generation":2,"finalizers":["example.com/x"],
+        "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"u1","controller":true}]}}"#;
+    let pod: Pod = serde_json::from_str(json).unwrap();
+    // A field, not an Option: the k8s-openapi / kube way.
+    assert_eq!(pod.metadata.name.as_deref(), Some("web-0"));
+    assert_eq!(pod.name(), Some("web-0"));
+    assert_eq!(pod.name_any(), "web-0");
+    assert_eq!(pod.namespace(), Some("shop"));
+    assert_eq!(pod.labels()["app"], "web");
+    assert!(pod.annotations().is_empty());
+    assert_eq!(pod.generation(), Some(2));
+    assert_eq!(pod.finalizers(), ["example.com/x"]);
+    assert_eq!(pod.owner_references()[0].kind, "ReplicaSet");
+    assert!(pod.creation_timestamp().is_none());
+    // `meta::v1::ObjectMeta` is the one hand-written type of every version.
+    let _: &k8s_core::ObjectMeta = &pod.metadata;
+    let meta: k8s_api::v1_32::meta::v1::ObjectMeta = pod.metadata.clone();
+    assert_eq!(meta, pod.metadata);
+    // generateName only: name_any falls back to it.
+    let pending = Pod {
+        metadata: ObjectMeta {
+            generate_name: Some("web-".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(pending.name_any(), "web-");
+    // No metadata at all reads as empty metadata and is not written back.
+    let bare: Pod = serde_json::from_str(r#"{"spec":{"containers":[]}}"#).unwrap();
+    assert!(bare.metadata.is_empty());
+    assert!(
+        serde_json::to_value(&bare)
+            .unwrap()
+            .get("metadata")
+            .is_none()
+    );
+}
+
+#[test]
+fn decoding_checks_api_version_and_kind_of_objects_lists_and_watch_events() {
+    use k8s_api::latest::apps::v1::Deployment;
+    use k8s_api::latest::core::v1::Service;
+    use k8s_core::{List, WatchEvent};
+
+    let service = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"}}"#;
+    let e = serde_json::from_str::<Deployment>(service)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(r#"expected apiVersion "apps/v1" for a Deployment, found "v1""#),
+        "{e}"
+    );
+    let e = serde_json::from_str::<Pod>(service)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(r#"expected kind "Pod" for a Pod, found "Service""#),
+        "{e}"
+    );
+    // Absent apiVersion/kind (list items leave them out) are accepted.
+    let s: Service = serde_json::from_str(r#"{"metadata":{"name":"web"}}"#).unwrap();
+    assert_eq!(s.metadata.name.as_deref(), Some("web"));
+
+    let service_list = r#"{"apiVersion":"v1","kind":"ServiceList","metadata":{},"items":[]}"#;
+    let e = serde_json::from_str::<List<Pod>>(service_list)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(r#"expected kind "PodList" (or "List"), found "ServiceList""#),
+        "{e}"
+    );
+    let generic =
+        r#"{"apiVersion":"v1","kind":"List","metadata":{},"items":[{"metadata":{"name":"a"}}]}"#;
+    assert_eq!(
+        serde_json::from_str::<List<Pod>>(generic)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    let event = format!(r#"{{"type":"ADDED","object":{service}}}"#);
+    let e = serde_json::from_str::<WatchEvent<Pod>>(&event)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(r#"found "Service""#), "{e}");
+    let ok =
+        r#"{"type":"ADDED","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}}}"#;
+    assert!(serde_json::from_str::<WatchEvent<Pod>>(ok).is_ok());
 }

@@ -99,6 +99,23 @@ const SPECIALS: &[(&str, Special, &str)] = &[
         "struct continue remainingItemCount resourceVersion selfLink shardInfo",
     ),
     (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        Special::ObjectMeta,
+        "struct annotations creationTimestamp deletionGracePeriodSeconds deletionTimestamp \
+         finalizers generateName generation labels managedFields name namespace ownerReferences \
+         resourceVersion selfLink uid",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
+        Special::OwnerReference,
+        "struct apiVersion blockOwnerDeletion controller kind name uid",
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
+        Special::ManagedFieldsEntry,
+        "struct apiVersion fieldsType fieldsV1 manager operation subresource time",
+    ),
+    (
         "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
         Special::WatchEvent,
         "struct object type",
@@ -125,7 +142,9 @@ pub const FIXUPS: &[Fixup] = &[
     Fixup {
         name: "special-types",
         reason: "Quantity, IntOrString, Time, MicroTime, RawExtension/JSON/FieldsV1/Patch, Status, \
-                 ListMeta and WatchEvent have wire formats or genericity the schema cannot express \
+                 ListMeta, ObjectMeta (with OwnerReference and ManagedFieldsEntry: one type for \
+                 every version, custom resource and dynamic object, so generic code reads one \
+                 metadata type) and WatchEvent have wire formats or genericity the schema cannot express \
                  (a quantity grammar, int-or-string, second vs microsecond timestamps, arbitrary \
                  JSON, FieldsV1 kept as compact JSON text); they map to hand-written types in \
                  k8s-core, after checking their shape",
@@ -149,6 +168,14 @@ pub const FIXUPS: &[Fixup] = &[
         reason: "JSONSchemaProps (and any other self-referencing definition) would have infinite \
                  size; fields on a reference cycle are boxed",
         apply: recursion_boxing,
+    },
+    Fixup {
+        name: "required-metadata",
+        reason: "every object the server stores has metadata, and users write `pod.metadata.name` \
+                 as with k8s-openapi and kube: the `metadata` field of a kind with a \
+                 group-version-kind is a required `k8s_core::ObjectMeta` (an absent or null \
+                 `metadata` reads as empty metadata, and empty metadata is not written)",
+        apply: required_metadata,
     },
     Fixup {
         name: "zero-time-optional",
@@ -380,6 +407,26 @@ fn is_time(ty: &Type) -> bool {
         }
         _ => false,
     }
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+fn required_metadata(model: &mut ApiModel, _facts: &mut Facts) -> Result<usize> {
+    let mut n = 0;
+    for d in model.defs.values_mut() {
+        if d.gvk.is_empty() {
+            continue;
+        }
+        if let DefKind::Struct(fields) = &mut d.kind {
+            for f in fields.iter_mut().filter(|f| {
+                f.json_name == "metadata" && f.ty == Type::Ref(OBJECT_META.into()) && !f.required
+            }) {
+                f.required = true;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 fn zero_time_optional(model: &mut ApiModel, _facts: &mut Facts) -> Result<usize> {

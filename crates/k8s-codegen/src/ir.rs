@@ -115,6 +115,12 @@ pub enum Special {
     StatusCause,
     /// `k8s_core::ListMeta`
     ListMeta,
+    /// `k8s_core::ObjectMeta`
+    ObjectMeta,
+    /// `k8s_core::OwnerReference`
+    OwnerReference,
+    /// `k8s_core::ManagedFieldsEntry`
+    ManagedFieldsEntry,
     /// `k8s_core::WatchEvent<T>`
     WatchEvent,
     /// An untagged union of a schema and something else (`JSONSchemaPropsOr*`), emitted as an

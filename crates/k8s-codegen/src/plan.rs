@@ -384,7 +384,21 @@ pub fn plan(model: &ApiModel, facts: &Facts) -> Result<Plan> {
                     (Builder::List, Some(item), None)
                 }
                 (Some("post"), "POST") if subset(&query, WRITE_PARAMS) => {
-                    (Builder::Create, ok.clone(), op.body().map(|b| b.ty.clone()))
+                    // The server answers a Pod's `eviction` and `binding` with a `Status`
+                    // (`Success`, 201), not with the object the spec names; decoded as the
+                    // object, the kind check would (rightly) refuse it.
+                    let answers_status = pp
+                        .as_ref()
+                        .and_then(|p| p.subresource.as_deref())
+                        .is_some_and(|s| matches!(s, "eviction" | "binding"));
+                    let response = if answers_status {
+                        Some(Type::Ref(
+                            "io.k8s.apimachinery.pkg.apis.meta.v1.Status".into(),
+                        ))
+                    } else {
+                        ok.clone()
+                    };
+                    (Builder::Create, response, op.body().map(|b| b.ty.clone()))
                 }
                 (Some("put"), "PUT") if subset(&query, WRITE_PARAMS) => (
                     Builder::Replace,

@@ -72,6 +72,12 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
+    /// Whether no field is set (what a kind without metadata reads as; written as no
+    /// `metadata` at all).
+    pub fn is_empty(&self) -> bool {
+        *self == ObjectMeta::default()
+    }
+
     /// Metadata with this name (and nothing else).
     pub fn named(name: impl Into<String>) -> Self {
         ObjectMeta {

@@ -1,5 +1,9 @@
 //! The resource model: what every kind with a group-version-kind knows about itself.
 
+use std::collections::BTreeMap;
+
+use crate::{ObjectMeta, OwnerReference, Time};
+
 /// Whether a resource lives in a namespace or in the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
@@ -38,17 +42,83 @@ pub trait Resource {
     const SUBRESOURCES: &'static [&'static str];
 }
 
-/// A kind with standard object metadata, so generic code (watch resume, caches) can read it.
+/// A kind with standard object metadata (`metadata: ObjectMeta`), so generic code (watches,
+/// caches, controllers) can read and set it. Like kube's `Resource::meta` with `ResourceExt`: the
+/// accessors borrow from the object, nothing is cloned.
+///
+/// ```
+/// # use k8s_core::Object;
+/// fn describe<K: Object>(o: &K) -> String {
+///     format!(
+///         "{}/{} ({} labels, generation {:?})",
+///         o.namespace().unwrap_or("-"),
+///         o.name_any(),
+///         o.labels().len(),
+///         o.generation()
+///     )
+/// }
+/// ```
 pub trait Object: Resource {
-    /// `metadata.name`
-    fn name(&self) -> Option<&str>;
-    /// `metadata.namespace`
-    fn namespace(&self) -> Option<&str>;
-    /// `metadata.resourceVersion`
-    fn resource_version(&self) -> Option<&str>;
-    /// `metadata.uid`
-    fn uid(&self) -> Option<&str>;
+    /// The object's metadata.
+    fn metadata(&self) -> &ObjectMeta;
+    /// The object's metadata, to change.
+    fn metadata_mut(&mut self) -> &mut ObjectMeta;
+
+    /// `metadata.name`.
+    fn name(&self) -> Option<&str> {
+        self.metadata().name.as_deref()
+    }
+    /// `metadata.name`, else `metadata.generateName` (an object not created yet), else `""`.
+    fn name_any(&self) -> &str {
+        let m = self.metadata();
+        m.name
+            .as_deref()
+            .or(m.generate_name.as_deref())
+            .unwrap_or("")
+    }
+    /// `metadata.namespace`.
+    fn namespace(&self) -> Option<&str> {
+        self.metadata().namespace.as_deref()
+    }
+    /// `metadata.resourceVersion`.
+    fn resource_version(&self) -> Option<&str> {
+        self.metadata().resource_version.as_deref()
+    }
+    /// `metadata.uid`.
+    fn uid(&self) -> Option<&str> {
+        self.metadata().uid.as_deref()
+    }
+    /// `metadata.generation`.
+    fn generation(&self) -> Option<i64> {
+        self.metadata().generation
+    }
+    /// `metadata.labels` (empty when there are none).
+    fn labels(&self) -> &BTreeMap<String, String> {
+        self.metadata().labels.as_ref().unwrap_or(&EMPTY_MAP)
+    }
+    /// `metadata.annotations` (empty when there are none).
+    fn annotations(&self) -> &BTreeMap<String, String> {
+        self.metadata().annotations.as_ref().unwrap_or(&EMPTY_MAP)
+    }
+    /// `metadata.ownerReferences` (empty when there are none).
+    fn owner_references(&self) -> &[OwnerReference] {
+        self.metadata().owner_references.as_deref().unwrap_or(&[])
+    }
+    /// `metadata.finalizers` (empty when there are none).
+    fn finalizers(&self) -> &[String] {
+        self.metadata().finalizers.as_deref().unwrap_or(&[])
+    }
+    /// `metadata.creationTimestamp`.
+    fn creation_timestamp(&self) -> Option<&Time> {
+        self.metadata().creation_timestamp.as_ref()
+    }
+    /// `metadata.deletionTimestamp`: set once deletion was asked for.
+    fn deletion_timestamp(&self) -> Option<&Time> {
+        self.metadata().deletion_timestamp.as_ref()
+    }
 }
+
+static EMPTY_MAP: BTreeMap<String, String> = BTreeMap::new();
 
 /// One row of a version's resource table (used for discovery and by the test server).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

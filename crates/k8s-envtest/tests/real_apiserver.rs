@@ -43,10 +43,7 @@ fn cm(name: &str) -> ConfigMap {
 }
 
 fn name_of(cm: &ConfigMap) -> &str {
-    cm.metadata
-        .as_ref()
-        .and_then(|m| m.name.as_deref())
-        .unwrap_or("")
+    cm.metadata.name.as_deref().unwrap_or("")
 }
 
 /// The same test body against either server: create, get, list with a selector, watch.
@@ -57,7 +54,7 @@ async fn crud_list_watch(server: &dyn ControlPlane) {
         .send(ConfigMap::create(NS, &cm("one")))
         .await
         .unwrap_or_else(|e| panic!("{who}: {e}"));
-    assert!(made.metadata.as_ref().unwrap().uid.is_some(), "{who}");
+    assert!(made.metadata.uid.is_some(), "{who}");
     let got = client.send(ConfigMap::read(NS, "one")).await.unwrap();
     assert_eq!(got.data.unwrap()["k"], "one", "{who}");
     let e = client
@@ -237,14 +234,8 @@ async fn restart_keeps_the_data_and_a_watch_resumes() {
         .send(ConfigMap::create(NS, &cm("before")))
         .await
         .unwrap();
-    let uid = before.metadata.as_ref().unwrap().uid.clone();
-    let rv = before
-        .metadata
-        .as_ref()
-        .unwrap()
-        .resource_version
-        .clone()
-        .unwrap();
+    let uid = before.metadata.uid.clone();
+    let rv = before.metadata.resource_version.clone().unwrap();
     let watch = client.watch(
         ConfigMap::watch(NS)
             .label_selector("test=envtest")
@@ -255,7 +246,7 @@ async fn restart_keeps_the_data_and_a_watch_resumes() {
     let took = env.restart().await.unwrap();
     eprintln!("k8s-envtest: restart (etcd data kept) ready in {took:.2?}");
     let got = client.send(ConfigMap::read(NS, "before")).await.unwrap();
-    assert_eq!(got.metadata.unwrap().uid, uid, "the same object survived");
+    assert_eq!(got.metadata.uid, uid, "the same object survived");
     client
         .send(ConfigMap::create(NS, &cm("after")))
         .await
@@ -337,5 +328,5 @@ async fn controller_manager_runs_when_asked() {
         .send(ServiceAccount::read(NS, "default"))
         .await
         .unwrap();
-    assert_eq!(sa.metadata.unwrap().name.as_deref(), Some("default"));
+    assert_eq!(sa.metadata.name.as_deref(), Some("default"));
 }

@@ -470,17 +470,11 @@ impl<T: Resource> Resource for Marked<T> {
 }
 
 impl<T: Object> Object for Marked<T> {
-    fn name(&self) -> Option<&str> {
-        self.obj.name()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        self.obj.metadata()
     }
-    fn namespace(&self) -> Option<&str> {
-        self.obj.namespace()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.obj.resource_version()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.obj.uid()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        self.obj.metadata_mut()
     }
 }
 

@@ -16,6 +16,14 @@ use crate::ir::ApiModel;
 use crate::naming::feature_of;
 use crate::plan::ResourceRow;
 
+/// Hand-written `k8s_core` types that replace definitions of a group-version (fixup
+/// `special-types`), re-exported from that group-version's module so that the spec's path keeps
+/// working (`k8s_api::v1_36::meta::v1::ObjectMeta` is `k8s_core::ObjectMeta`).
+const REEXPORTED: &[(&[&str], &[&str])] = &[(
+    &["meta", "v1"],
+    &["ManagedFieldsEntry", "ObjectMeta", "OwnerReference"],
+)];
+
 /// The text of a module's file and of its part files (path relative to the version directory,
 /// text), from their items: `items` of the file itself, `part_items` of each part.
 pub(super) fn render_module(
@@ -50,7 +58,21 @@ pub(super) fn render_module(
             use std::collections::BTreeMap;
         ));
     }
-    let core: Vec<Ident> = namer.core_used.borrow().iter().map(|s| ident(s)).collect();
+    let reexported: &[&str] = REEXPORTED
+        .iter()
+        .find(|(m, _)| module.iter().map(String::as_str).eq(m.iter().copied()))
+        .map_or(&[], |(_, names)| names);
+    if !reexported.is_empty() {
+        let names = reexported.iter().map(|s| ident(s));
+        uses.push(quote!(pub use k8s_core::{#(#names),*};));
+    }
+    let core: Vec<Ident> = namer
+        .core_used
+        .borrow()
+        .iter()
+        .filter(|s| !reexported.contains(s))
+        .map(|s| ident(s))
+        .collect();
     if !core.is_empty() {
         uses.push(quote!(use k8s_core::{#(#core),*};));
     }

@@ -81,6 +81,9 @@ impl Ctx<'_> {
                         Special::StatusDetails => n.core("StatusDetails"),
                         Special::StatusCause => n.core("StatusCause"),
                         Special::ListMeta => n.core("ListMeta"),
+                        Special::ObjectMeta => n.core("ObjectMeta"),
+                        Special::OwnerReference => n.core("OwnerReference"),
+                        Special::ManagedFieldsEntry => n.core("ManagedFieldsEntry"),
                         Special::WatchEvent => {
                             let w = n.core("WatchEvent");
                             quote!(#w<serde_json::Value>)

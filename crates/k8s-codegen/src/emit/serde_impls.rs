@@ -13,7 +13,10 @@
 //! **Contract**: the derive's behaviour for these structs, which the round-trip tests in `tests/` check: unknown fields ignored, duplicate
 //! fields rejected, `null` read as absent; a required field absent or `null` reads as its
 //! `Default` (the `null-tolerant-required` fixup); optional fields absent are not written;
-//! `apiVersion`/`kind` of kinds with one group-version-kind written from `Resource`, never read.
+//! a kind's required `metadata` written only when not empty;
+//! `apiVersion`/`kind` of kinds with one group-version-kind written from `Resource`, and when
+//! read, checked against it (a different value fails naming both; absent or `null` is accepted,
+//! as in the items of a list).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
@@ -27,6 +30,8 @@ pub(super) struct FieldGen {
     /// The type without the `Option` of an optional field.
     pub(super) inner: TokenStream,
     pub(super) required: bool,
+    /// Required, but written only when not empty (`is_empty()`): a kind's `metadata`.
+    pub(super) skip_empty: bool,
 }
 
 /// Hand-written `Serialize` and `Deserialize` of a struct: the same behaviour as serde's derive
@@ -49,7 +54,15 @@ pub(super) fn emit_serde(
     let ser_fields = gens.iter().map(|f| {
         let id = &f.ident;
         let json = &f.json;
-        if f.required {
+        if f.skip_empty {
+            quote! {
+                if self.#id.is_empty() {
+                    st.skip_field(#json)?;
+                } else {
+                    st.serialize_field(#json, &self.#id)?;
+                }
+            }
+        } else if f.required {
             quote!(st.serialize_field(#json, &self.#id)?;)
         } else {
             quote! {
@@ -80,6 +93,16 @@ pub(super) fn emit_serde(
             quote!(#id: #l.flatten(),)
         }
     });
+    let gvk_arms = gvk_typed.then(|| {
+        quote! {
+            "apiVersion" => k8s_core::__private::check_type_field(
+                map.next_value()?, "apiVersion", <#ty as k8s_core::Resource>::API_VERSION, #name,
+            )?,
+            "kind" => k8s_core::__private::check_type_field(
+                map.next_value()?, "kind", <#ty as k8s_core::Resource>::KIND, #name,
+            )?,
+        }
+    });
     let expecting = format!("a {name} object");
     quote! {
         impl serde::Serialize for #ty {
@@ -105,6 +128,7 @@ pub(super) fn emit_serde(
                         while let Some(key) = map.next_key::<k8s_core::__private::Key<'de>>()? {
                             match key.as_str() {
                                 #(#arms)*
+                                #gvk_arms
                                 _ => {
                                     map.next_value::<serde::de::IgnoredAny>()?;
                                 }

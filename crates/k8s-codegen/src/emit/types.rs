@@ -220,6 +220,11 @@ fn emit_struct(
             json,
             inner: t,
             required: f.required,
+            // The required `metadata` of a kind (fixup `required-metadata`) is left out when
+            // empty, as the server leaves it out (reviews, token requests).
+            skip_empty: f.required
+                && f.json_name == "metadata"
+                && f.ty == Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into()),
         });
     }
     let doc = doc_attrs(d.description.as_deref());
@@ -289,31 +294,16 @@ fn emit_struct(
         }
 
             });
-        let meta = fields.iter().find(|f| {
+        let meta = fields.iter().any(|f| {
             f.json_name == "metadata"
+                && f.required
                 && f.ty == Type::Ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into())
         });
-        if let Some(m) = meta {
-            let get = |field: &str| {
-                let fid = ident(field);
-                if m.required {
-                    quote!(self.metadata.#fid.as_deref())
-                } else {
-                    quote!(self.metadata.as_ref()?.#fid.as_deref())
-                }
-            };
-            let (nm, ns, rv, uid) = (
-                get("name"),
-                get("namespace"),
-                get("resource_version"),
-                get("uid"),
-            );
+        if meta {
             out.extend(quote! {
                 impl k8s_core::Object for #ty {
-                    fn name(&self) -> Option<&str> { #nm }
-                    fn namespace(&self) -> Option<&str> { #ns }
-                    fn resource_version(&self) -> Option<&str> { #rv }
-                    fn uid(&self) -> Option<&str> { #uid }
+                    fn metadata(&self) -> &k8s_core::ObjectMeta { &self.metadata }
+                    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta { &mut self.metadata }
                 }
             });
         }

@@ -13,33 +13,40 @@ pub const CMS: &str = "/api/v1/namespaces/default/configmaps";
 /// Every namespace also holds the server's `kube-root-ca.crt`: the tests select their own.
 pub const SEL: &str = "test=runtime";
 
-/// A config map as a dynamic object: the JSON as the server sent it, read through pointers.
+/// A config map as a dynamic object: typed metadata, the rest of the JSON as the server sent it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ConfigMap(pub serde_json::Value);
+pub struct ConfigMap {
+    #[serde(default)]
+    pub metadata: k8s_core::ObjectMeta,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
 
 impl ConfigMap {
     /// A config map `namespace/name` with `data.k = value`.
     pub fn new(namespace: &str, name: &str, value: &str) -> Self {
-        ConfigMap(
-            serde_json::json!({"metadata": {"name": name, "namespace": namespace}, "data": {"k": value}}),
-        )
-    }
-
-    fn str_at(&self, pointer: &str) -> Option<&str> {
-        self.0.pointer(pointer).and_then(serde_json::Value::as_str)
+        let mut rest = serde_json::Map::new();
+        rest.insert("data".into(), serde_json::json!({"k": value}));
+        ConfigMap {
+            metadata: k8s_core::ObjectMeta::namespaced(namespace, name),
+            rest,
+        }
     }
 
     /// `data.k`
     pub fn value(&self) -> &str {
-        self.str_at("/data/k").unwrap_or("")
+        self.rest
+            .get("data")
+            .and_then(|d| d.get("k"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
     }
 
     /// `name=value`, as the tests compare objects.
     pub fn summary(&self) -> String {
         format!(
             "{}={}",
-            self.str_at("/metadata/name").unwrap_or(""),
+            self.metadata.name.as_deref().unwrap_or(""),
             self.value()
         )
     }
@@ -57,17 +64,11 @@ impl k8s_core::Resource for ConfigMap {
 }
 
 impl k8s_core::Object for ConfigMap {
-    fn name(&self) -> Option<&str> {
-        self.str_at("/metadata/name")
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.str_at("/metadata/namespace")
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.str_at("/metadata/resourceVersion")
-    }
-    fn uid(&self) -> Option<&str> {
-        self.str_at("/metadata/uid")
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 

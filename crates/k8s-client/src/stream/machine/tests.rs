@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_core::{DecodeError, Object, RequestError, Resource, Scope, Status, WatchEvent};
+use k8s_core::{
+    DecodeError, Object, ObjectMeta, RequestError, Resource, Scope, Status, WatchEvent,
+};
 
 use super::*;
 
@@ -11,7 +13,7 @@ const PATH: &str = "/api/v1/namespaces/default/configmaps";
 
 #[derive(Clone, Debug, PartialEq)]
 struct Obj {
-    rv: Option<&'static str>,
+    metadata: ObjectMeta,
 }
 
 impl Resource for Obj {
@@ -26,22 +28,23 @@ impl Resource for Obj {
 }
 
 impl Object for Obj {
-    fn name(&self) -> Option<&str> {
-        Some("a")
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        Some("default")
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.rv
-    }
-    fn uid(&self) -> Option<&str> {
-        None
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
     }
 }
 
 fn obj(rv: &'static str) -> Obj {
-    Obj { rv: Some(rv) }
+    Obj {
+        metadata: ObjectMeta {
+            name: Some("a".into()),
+            namespace: Some("default".into()),
+            resource_version: Some(rv.into()),
+            ..ObjectMeta::default()
+        },
+    }
 }
 
 fn at(phase: Phase, failures: u32) -> State {
@@ -233,7 +236,9 @@ fn watching_event_is_yielded_moves_rv_and_resets_failures() {
 #[test]
 fn watching_event_without_version_keeps_rv() {
     let since = Instant::now();
-    let ev = WatchEvent::Added(Obj { rv: None });
+    let ev = WatchEvent::Added(Obj {
+        metadata: ObjectMeta::default(),
+    });
     let (s, a) = run(watching(since, 0, 1), Input::Event(ev.clone()), since);
     assert_eq!(s, watching(since, 1, 0));
     assert_eq!(yielded(a).unwrap(), WatchUpdate::Event(ev));

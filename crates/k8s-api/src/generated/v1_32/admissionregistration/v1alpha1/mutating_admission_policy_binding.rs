@@ -5,7 +5,7 @@
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MutatingAdmissionPolicyBinding {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<MutatingAdmissionPolicyBindingSpec>,
 }
@@ -16,9 +16,10 @@ impl serde::Serialize for MutatingAdmissionPolicyBinding {
             .serialize_struct("MutatingAdmissionPolicyBinding", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -59,13 +60,29 @@ impl<'de> serde::Deserialize<'de> for MutatingAdmissionPolicyBinding {
                                 "spec",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <MutatingAdmissionPolicyBinding as k8s_core::Resource>::API_VERSION,
+                                "MutatingAdmissionPolicyBinding",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <MutatingAdmissionPolicyBinding as k8s_core::Resource>::KIND,
+                                "MutatingAdmissionPolicyBinding",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(MutatingAdmissionPolicyBinding {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                 })
             }
@@ -93,17 +110,11 @@ impl k8s_core::Resource for MutatingAdmissionPolicyBinding {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for MutatingAdmissionPolicyBinding {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl MutatingAdmissionPolicyBinding {

@@ -2,9 +2,9 @@
 
 //! `authentication` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::Time;
+use k8s_core::{ObjectMeta, Time};
 use k8s_core::ops::{CreateRequest, GetRequest};
-use crate::v1_32::meta::v1::{APIResourceList, ObjectMeta};
+use crate::v1_32::meta::v1::APIResourceList;
 include!("self_subject_review.rs");
 include!("token_request.rs");
 include!("token_review.rs");

@@ -97,7 +97,7 @@ pub struct ComponentStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
     pub conditions: Option<Vec<ComponentCondition>>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
 }
 impl serde::Serialize for ComponentStatus {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -109,9 +109,10 @@ impl serde::Serialize for ComponentStatus {
             Some(v) => st.serialize_field("conditions", v)?,
             None => st.skip_field("conditions")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.end()
     }
@@ -148,6 +149,22 @@ impl<'de> serde::Deserialize<'de> for ComponentStatus {
                                 "metadata",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ComponentStatus as k8s_core::Resource>::API_VERSION,
+                                "ComponentStatus",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ComponentStatus as k8s_core::Resource>::KIND,
+                                "ComponentStatus",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -155,7 +172,7 @@ impl<'de> serde::Deserialize<'de> for ComponentStatus {
                 }
                 Ok(ComponentStatus {
                     conditions: f_conditions.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                 })
             }
         }
@@ -173,17 +190,11 @@ impl k8s_core::Resource for ComponentStatus {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ComponentStatus {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ComponentStatus {

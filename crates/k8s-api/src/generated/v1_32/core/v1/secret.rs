@@ -7,7 +7,7 @@ pub struct Secret {
     pub data: Option<BTreeMap<String, ByteString>>,
     pub immutable: Option<bool>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub string_data: Option<BTreeMap<String, String>>,
     pub type_: Option<String>,
 }
@@ -25,9 +25,10 @@ impl serde::Serialize for Secret {
             Some(v) => st.serialize_field("immutable", v)?,
             None => st.skip_field("immutable")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.string_data {
             Some(v) => st.serialize_field("stringData", v)?,
@@ -96,6 +97,22 @@ impl<'de> serde::Deserialize<'de> for Secret {
                                 "type",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Secret as k8s_core::Resource>::API_VERSION,
+                                "Secret",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Secret as k8s_core::Resource>::KIND,
+                                "Secret",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -104,7 +121,7 @@ impl<'de> serde::Deserialize<'de> for Secret {
                 Ok(Secret {
                     data: f_data.flatten(),
                     immutable: f_immutable.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     string_data: f_string_data.flatten(),
                     type_: f_type.flatten(),
                 })
@@ -148,17 +165,11 @@ impl k8s_core::Resource for Secret {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for Secret {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Secret {

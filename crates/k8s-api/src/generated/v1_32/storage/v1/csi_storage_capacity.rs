@@ -7,7 +7,7 @@ pub struct CSIStorageCapacity {
     pub capacity: Option<Quantity>,
     pub maximum_volume_size: Option<Quantity>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub node_topology: Option<LabelSelector>,
     /// Server default: "".
     pub storage_class_name: String,
@@ -26,9 +26,10 @@ impl serde::Serialize for CSIStorageCapacity {
             Some(v) => st.serialize_field("maximumVolumeSize", v)?,
             None => st.skip_field("maximumVolumeSize")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.node_topology {
             Some(v) => st.serialize_field("nodeTopology", v)?,
@@ -94,6 +95,22 @@ impl<'de> serde::Deserialize<'de> for CSIStorageCapacity {
                                 "storageClassName",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <CSIStorageCapacity as k8s_core::Resource>::API_VERSION,
+                                "CSIStorageCapacity",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <CSIStorageCapacity as k8s_core::Resource>::KIND,
+                                "CSIStorageCapacity",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -102,7 +119,7 @@ impl<'de> serde::Deserialize<'de> for CSIStorageCapacity {
                 Ok(CSIStorageCapacity {
                     capacity: f_capacity.flatten(),
                     maximum_volume_size: f_maximum_volume_size.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     node_topology: f_node_topology.flatten(),
                     storage_class_name: k8s_core::__private::or_default(
                         f_storage_class_name.flatten(),
@@ -133,17 +150,11 @@ impl k8s_core::Resource for CSIStorageCapacity {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for CSIStorageCapacity {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl CSIStorageCapacity {

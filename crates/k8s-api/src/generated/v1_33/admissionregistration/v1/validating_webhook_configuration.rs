@@ -196,7 +196,7 @@ impl<'de> serde::Deserialize<'de> for ValidatingWebhook {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ValidatingWebhookConfiguration {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: map, keyed by name. Strategic merge patch: merge, on key name.
     pub webhooks: Option<Vec<ValidatingWebhook>>,
 }
@@ -207,9 +207,10 @@ impl serde::Serialize for ValidatingWebhookConfiguration {
             .serialize_struct("ValidatingWebhookConfiguration", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.webhooks {
             Some(v) => st.serialize_field("webhooks", v)?,
@@ -250,13 +251,29 @@ impl<'de> serde::Deserialize<'de> for ValidatingWebhookConfiguration {
                                 "webhooks",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ValidatingWebhookConfiguration as k8s_core::Resource>::API_VERSION,
+                                "ValidatingWebhookConfiguration",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ValidatingWebhookConfiguration as k8s_core::Resource>::KIND,
+                                "ValidatingWebhookConfiguration",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(ValidatingWebhookConfiguration {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     webhooks: f_webhooks.flatten(),
                 })
             }
@@ -284,17 +301,11 @@ impl k8s_core::Resource for ValidatingWebhookConfiguration {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ValidatingWebhookConfiguration {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ValidatingWebhookConfiguration {

@@ -171,7 +171,7 @@ impl<'de> serde::Deserialize<'de> for MatchCondition {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MutatingAdmissionPolicy {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<MutatingAdmissionPolicySpec>,
 }
@@ -181,9 +181,10 @@ impl serde::Serialize for MutatingAdmissionPolicy {
         let mut st = serializer.serialize_struct("MutatingAdmissionPolicy", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -224,13 +225,29 @@ impl<'de> serde::Deserialize<'de> for MutatingAdmissionPolicy {
                                 "spec",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <MutatingAdmissionPolicy as k8s_core::Resource>::API_VERSION,
+                                "MutatingAdmissionPolicy",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <MutatingAdmissionPolicy as k8s_core::Resource>::KIND,
+                                "MutatingAdmissionPolicy",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(MutatingAdmissionPolicy {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                 })
             }
@@ -258,17 +275,11 @@ impl k8s_core::Resource for MutatingAdmissionPolicy {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for MutatingAdmissionPolicy {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl MutatingAdmissionPolicy {

@@ -5,7 +5,7 @@
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SelfSubjectReview {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub status: Option<SelfSubjectReviewStatus>,
 }
@@ -15,9 +15,10 @@ impl serde::Serialize for SelfSubjectReview {
         let mut st = serializer.serialize_struct("SelfSubjectReview", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.status {
             Some(v) => st.serialize_field("status", v)?,
@@ -58,13 +59,29 @@ impl<'de> serde::Deserialize<'de> for SelfSubjectReview {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <SelfSubjectReview as k8s_core::Resource>::API_VERSION,
+                                "SelfSubjectReview",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <SelfSubjectReview as k8s_core::Resource>::KIND,
+                                "SelfSubjectReview",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(SelfSubjectReview {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     status: f_status.flatten(),
                 })
             }
@@ -83,17 +100,11 @@ impl k8s_core::Resource for SelfSubjectReview {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for SelfSubjectReview {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl SelfSubjectReview {

@@ -272,7 +272,7 @@ impl<'de> serde::Deserialize<'de> for EndpointSubset {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Endpoints {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: atomic (replaced whole).
     pub subsets: Option<Vec<EndpointSubset>>,
 }
@@ -282,9 +282,10 @@ impl serde::Serialize for Endpoints {
         let mut st = serializer.serialize_struct("Endpoints", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.subsets {
             Some(v) => st.serialize_field("subsets", v)?,
@@ -325,13 +326,29 @@ impl<'de> serde::Deserialize<'de> for Endpoints {
                                 "subsets",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Endpoints as k8s_core::Resource>::API_VERSION,
+                                "Endpoints",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Endpoints as k8s_core::Resource>::KIND,
+                                "Endpoints",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(Endpoints {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     subsets: f_subsets.flatten(),
                 })
             }
@@ -359,17 +376,11 @@ impl k8s_core::Resource for Endpoints {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for Endpoints {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Endpoints {

@@ -56,7 +56,11 @@ impl serde::Serialize for Event {
             Some(v) => st.serialize_field("message", v)?,
             None => st.skip_field("message")?,
         }
-        st.serialize_field("metadata", &self.metadata)?;
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
+        }
         match &self.reason {
             Some(v) => st.serialize_field("reason", v)?,
             None => st.skip_field("reason")?,
@@ -224,6 +228,22 @@ impl<'de> serde::Deserialize<'de> for Event {
                                 "type",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Event as k8s_core::Resource>::API_VERSION,
+                                "Event",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Event as k8s_core::Resource>::KIND,
+                                "Event",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -273,17 +293,11 @@ impl k8s_core::Resource for Event {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for Event {
-    fn name(&self) -> Option<&str> {
-        self.metadata.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Event {

@@ -2,13 +2,13 @@
 
 //! `discovery` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::Patch;
+use k8s_core::{ObjectMeta, Patch};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
 use crate::v1_33::core::v1::ObjectReference;
-use crate::v1_33::meta::v1::{APIResourceList, ObjectMeta};
+use crate::v1_33::meta::v1::APIResourceList;
 include!("endpoint_slice.rs");
 /// `GET /apis/discovery.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {

@@ -59,7 +59,7 @@ pub struct RuntimeClass {
     /// Server default: "".
     pub handler: String,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub overhead: Option<Overhead>,
     pub scheduling: Option<Scheduling>,
 }
@@ -70,9 +70,10 @@ impl serde::Serialize for RuntimeClass {
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
         st.serialize_field("handler", &self.handler)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.overhead {
             Some(v) => st.serialize_field("overhead", v)?,
@@ -133,6 +134,22 @@ impl<'de> serde::Deserialize<'de> for RuntimeClass {
                                 "scheduling",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <RuntimeClass as k8s_core::Resource>::API_VERSION,
+                                "RuntimeClass",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <RuntimeClass as k8s_core::Resource>::KIND,
+                                "RuntimeClass",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -140,7 +157,7 @@ impl<'de> serde::Deserialize<'de> for RuntimeClass {
                 }
                 Ok(RuntimeClass {
                     handler: k8s_core::__private::or_default(f_handler.flatten()),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     overhead: f_overhead.flatten(),
                     scheduling: f_scheduling.flatten(),
                 })
@@ -169,17 +186,11 @@ impl k8s_core::Resource for RuntimeClass {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for RuntimeClass {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl RuntimeClass {

@@ -2,13 +2,13 @@
 
 //! `resource` `v1beta1`.
 use std::collections::BTreeMap;
-use k8s_core::{Patch, Quantity, Time};
+use k8s_core::{ObjectMeta, Patch, Quantity, Time};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
 use crate::v1_33::core::v1::NodeSelector;
-use crate::v1_33::meta::v1::{APIResourceList, Condition, ObjectMeta};
+use crate::v1_33::meta::v1::{APIResourceList, Condition};
 include!("device_class.rs");
 include!("device_selector.rs");
 include!("device_toleration.rs");

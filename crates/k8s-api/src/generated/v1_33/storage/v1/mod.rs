@@ -2,13 +2,13 @@
 
 //! `storage` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::{Patch, Quantity, Time};
+use k8s_core::{ObjectMeta, Patch, Quantity, Time};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
 use crate::v1_33::core::v1::{PersistentVolumeSpec, TopologySelectorTerm};
-use crate::v1_33::meta::v1::{APIResourceList, LabelSelector, ObjectMeta};
+use crate::v1_33::meta::v1::{APIResourceList, LabelSelector};
 include!("csi_driver.rs");
 include!("csi_node.rs");
 include!("csi_storage_capacity.rs");

@@ -210,7 +210,7 @@ impl<'de> serde::Deserialize<'de> for MutatingWebhook {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MutatingWebhookConfiguration {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: map, keyed by name. Strategic merge patch: merge, on key name.
     pub webhooks: Option<Vec<MutatingWebhook>>,
 }
@@ -221,9 +221,10 @@ impl serde::Serialize for MutatingWebhookConfiguration {
             .serialize_struct("MutatingWebhookConfiguration", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.webhooks {
             Some(v) => st.serialize_field("webhooks", v)?,
@@ -264,13 +265,29 @@ impl<'de> serde::Deserialize<'de> for MutatingWebhookConfiguration {
                                 "webhooks",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <MutatingWebhookConfiguration as k8s_core::Resource>::API_VERSION,
+                                "MutatingWebhookConfiguration",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <MutatingWebhookConfiguration as k8s_core::Resource>::KIND,
+                                "MutatingWebhookConfiguration",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(MutatingWebhookConfiguration {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     webhooks: f_webhooks.flatten(),
                 })
             }
@@ -298,17 +315,11 @@ impl k8s_core::Resource for MutatingWebhookConfiguration {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for MutatingWebhookConfiguration {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl MutatingWebhookConfiguration {

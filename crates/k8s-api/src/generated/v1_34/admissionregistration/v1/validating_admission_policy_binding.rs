@@ -99,7 +99,7 @@ impl<'de> serde::Deserialize<'de> for ParamRef {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ValidatingAdmissionPolicyBinding {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<ValidatingAdmissionPolicyBindingSpec>,
 }
@@ -110,9 +110,10 @@ impl serde::Serialize for ValidatingAdmissionPolicyBinding {
             .serialize_struct("ValidatingAdmissionPolicyBinding", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -153,13 +154,29 @@ impl<'de> serde::Deserialize<'de> for ValidatingAdmissionPolicyBinding {
                                 "spec",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ValidatingAdmissionPolicyBinding as k8s_core::Resource>::API_VERSION,
+                                "ValidatingAdmissionPolicyBinding",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ValidatingAdmissionPolicyBinding as k8s_core::Resource>::KIND,
+                                "ValidatingAdmissionPolicyBinding",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(ValidatingAdmissionPolicyBinding {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                 })
             }
@@ -187,17 +204,11 @@ impl k8s_core::Resource for ValidatingAdmissionPolicyBinding {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ValidatingAdmissionPolicyBinding {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ValidatingAdmissionPolicyBinding {

@@ -2,9 +2,10 @@
 
 //! `authorization` `v1`.
 use std::collections::BTreeMap;
+use k8s_core::ObjectMeta;
 use k8s_core::ops::{CreateRequest, GetRequest, encode_path_segment};
 use crate::v1_34::meta::v1::{
-    APIResourceList, FieldSelectorRequirement, LabelSelectorRequirement, ObjectMeta,
+    APIResourceList, FieldSelectorRequirement, LabelSelectorRequirement,
 };
 include!("local_subject_access_review.rs");
 include!("non_resource_attributes.rs");

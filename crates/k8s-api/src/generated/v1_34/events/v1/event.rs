@@ -12,7 +12,7 @@ pub struct Event {
     pub deprecated_source: Option<EventSource>,
     pub event_time: Option<MicroTime>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub note: Option<String>,
     pub reason: Option<String>,
     /// Server default: {}.
@@ -53,9 +53,10 @@ impl serde::Serialize for Event {
             Some(v) => st.serialize_field("eventTime", v)?,
             None => st.skip_field("eventTime")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.note {
             Some(v) => st.serialize_field("note", v)?,
@@ -228,6 +229,22 @@ impl<'de> serde::Deserialize<'de> for Event {
                                 "type",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Event as k8s_core::Resource>::API_VERSION,
+                                "Event",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Event as k8s_core::Resource>::KIND,
+                                "Event",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -240,7 +257,7 @@ impl<'de> serde::Deserialize<'de> for Event {
                     deprecated_last_timestamp: f_deprecated_last_timestamp.flatten(),
                     deprecated_source: f_deprecated_source.flatten(),
                     event_time: f_event_time.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     note: f_note.flatten(),
                     reason: f_reason.flatten(),
                     regarding: f_regarding.flatten(),
@@ -275,17 +292,11 @@ impl k8s_core::Resource for Event {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for Event {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Event {

@@ -189,7 +189,7 @@ impl<'de> serde::Deserialize<'de> for MigrationCondition {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageVersionMigration {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<StorageVersionMigrationSpec>,
     /// Server default: {}.
@@ -201,9 +201,10 @@ impl serde::Serialize for StorageVersionMigration {
         let mut st = serializer.serialize_struct("StorageVersionMigration", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -256,13 +257,29 @@ impl<'de> serde::Deserialize<'de> for StorageVersionMigration {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <StorageVersionMigration as k8s_core::Resource>::API_VERSION,
+                                "StorageVersionMigration",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <StorageVersionMigration as k8s_core::Resource>::KIND,
+                                "StorageVersionMigration",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(StorageVersionMigration {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                     status: f_status.flatten(),
                 })
@@ -291,17 +308,11 @@ impl k8s_core::Resource for StorageVersionMigration {
     const SUBRESOURCES: &'static [&'static str] = &["status"];
 }
 impl k8s_core::Object for StorageVersionMigration {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl StorageVersionMigration {

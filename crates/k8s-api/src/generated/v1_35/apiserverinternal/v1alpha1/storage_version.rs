@@ -101,7 +101,7 @@ impl<'de> serde::Deserialize<'de> for ServerStorageVersion {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageVersion {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: StorageVersionSpec,
     /// Server default: {}.
@@ -113,9 +113,10 @@ impl serde::Serialize for StorageVersion {
         let mut st = serializer.serialize_struct("StorageVersion", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.serialize_field("spec", &self.spec)?;
         st.serialize_field("status", &self.status)?;
@@ -162,13 +163,29 @@ impl<'de> serde::Deserialize<'de> for StorageVersion {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <StorageVersion as k8s_core::Resource>::API_VERSION,
+                                "StorageVersion",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <StorageVersion as k8s_core::Resource>::KIND,
+                                "StorageVersion",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(StorageVersion {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: k8s_core::__private::or_default(f_spec.flatten()),
                     status: k8s_core::__private::or_default(f_status.flatten()),
                 })
@@ -197,17 +214,11 @@ impl k8s_core::Resource for StorageVersion {
     const SUBRESOURCES: &'static [&'static str] = &["status"];
 }
 impl k8s_core::Object for StorageVersion {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl StorageVersion {

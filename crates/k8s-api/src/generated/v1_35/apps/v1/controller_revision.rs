@@ -6,7 +6,7 @@
 pub struct ControllerRevision {
     pub data: Option<serde_json::Value>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: 0.
     pub revision: i64,
 }
@@ -20,9 +20,10 @@ impl serde::Serialize for ControllerRevision {
             Some(v) => st.serialize_field("data", v)?,
             None => st.skip_field("data")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.serialize_field("revision", &self.revision)?;
         st.end()
@@ -68,6 +69,22 @@ impl<'de> serde::Deserialize<'de> for ControllerRevision {
                                 "revision",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ControllerRevision as k8s_core::Resource>::API_VERSION,
+                                "ControllerRevision",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ControllerRevision as k8s_core::Resource>::KIND,
+                                "ControllerRevision",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -75,7 +92,7 @@ impl<'de> serde::Deserialize<'de> for ControllerRevision {
                 }
                 Ok(ControllerRevision {
                     data: f_data.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     revision: k8s_core::__private::or_default(f_revision.flatten()),
                 })
             }
@@ -103,17 +120,11 @@ impl k8s_core::Resource for ControllerRevision {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ControllerRevision {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ControllerRevision {

@@ -99,7 +99,7 @@ impl<'de> serde::Deserialize<'de> for BoundObjectReference {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenRequest {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: TokenRequestSpec,
     /// Server default: {}.
@@ -111,9 +111,10 @@ impl serde::Serialize for TokenRequest {
         let mut st = serializer.serialize_struct("TokenRequest", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.serialize_field("spec", &self.spec)?;
         match &self.status {
@@ -163,13 +164,29 @@ impl<'de> serde::Deserialize<'de> for TokenRequest {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <TokenRequest as k8s_core::Resource>::API_VERSION,
+                                "TokenRequest",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <TokenRequest as k8s_core::Resource>::KIND,
+                                "TokenRequest",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(TokenRequest {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: k8s_core::__private::or_default(f_spec.flatten()),
                     status: f_status.flatten(),
                 })
@@ -189,17 +206,11 @@ impl k8s_core::Resource for TokenRequest {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for TokenRequest {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -2,12 +2,12 @@
 
 //! `certificates` `v1beta1`.
 use std::collections::BTreeMap;
-use k8s_core::{ByteString, Patch, Time};
+use k8s_core::{ByteString, ObjectMeta, Patch, Time};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
-use crate::v1_35::meta::v1::{APIResourceList, Condition, ObjectMeta};
+use crate::v1_35::meta::v1::{APIResourceList, Condition};
 include!("cluster_trust_bundle.rs");
 include!("pod_certificate_request.rs");
 /// `GET /apis/certificates.k8s.io/v1beta1`

@@ -8,7 +8,7 @@ pub struct ServiceAccount {
     /// List type: atomic (replaced whole).
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: map, keyed by name. Strategic merge patch: merge, on key name.
     pub secrets: Option<Vec<ObjectReference>>,
 }
@@ -26,9 +26,10 @@ impl serde::Serialize for ServiceAccount {
             Some(v) => st.serialize_field("imagePullSecrets", v)?,
             None => st.skip_field("imagePullSecrets")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.secrets {
             Some(v) => st.serialize_field("secrets", v)?,
@@ -87,6 +88,22 @@ impl<'de> serde::Deserialize<'de> for ServiceAccount {
                                 "secrets",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ServiceAccount as k8s_core::Resource>::API_VERSION,
+                                "ServiceAccount",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ServiceAccount as k8s_core::Resource>::KIND,
+                                "ServiceAccount",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -96,7 +113,7 @@ impl<'de> serde::Deserialize<'de> for ServiceAccount {
                     automount_service_account_token: f_automount_service_account_token
                         .flatten(),
                     image_pull_secrets: f_image_pull_secrets.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     secrets: f_secrets.flatten(),
                 })
             }
@@ -124,17 +141,11 @@ impl k8s_core::Resource for ServiceAccount {
     const SUBRESOURCES: &'static [&'static str] = &["token"];
 }
 impl k8s_core::Object for ServiceAccount {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ServiceAccount {

@@ -2,7 +2,8 @@
 
 //! `meta` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::{FieldsV1, Time};
+pub use k8s_core::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
+use k8s_core::Time;
 include!("api_group.rs");
 include!("api_group_list.rs");
 include!("api_resource_list.rs");
@@ -12,5 +13,4 @@ include!("delete_options.rs");
 include!("field_selector_requirement.rs");
 include!("group_resource.rs");
 include!("label_selector.rs");
-include!("object_meta.rs");
 include!("server_address_by_client_cidr.rs");

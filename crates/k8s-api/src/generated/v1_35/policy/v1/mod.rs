@@ -2,14 +2,12 @@
 
 //! `policy` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::{IntOrString, Patch, Time};
+use k8s_core::{IntOrString, ObjectMeta, Patch, Time};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
-use crate::v1_35::meta::v1::{
-    APIResourceList, Condition, DeleteOptions, LabelSelector, ObjectMeta,
-};
+use crate::v1_35::meta::v1::{APIResourceList, Condition, DeleteOptions, LabelSelector};
 include!("eviction.rs");
 include!("pod_disruption_budget.rs");
 /// `GET /apis/policy/v1`

@@ -7,7 +7,7 @@ pub struct PriorityClass {
     pub description: Option<String>,
     pub global_default: Option<bool>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub preemption_policy: Option<String>,
     /// Server default: 0.
     pub value: i32,
@@ -26,9 +26,10 @@ impl serde::Serialize for PriorityClass {
             Some(v) => st.serialize_field("globalDefault", v)?,
             None => st.skip_field("globalDefault")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.preemption_policy {
             Some(v) => st.serialize_field("preemptionPolicy", v)?,
@@ -94,6 +95,22 @@ impl<'de> serde::Deserialize<'de> for PriorityClass {
                                 "value",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <PriorityClass as k8s_core::Resource>::API_VERSION,
+                                "PriorityClass",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <PriorityClass as k8s_core::Resource>::KIND,
+                                "PriorityClass",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -102,7 +119,7 @@ impl<'de> serde::Deserialize<'de> for PriorityClass {
                 Ok(PriorityClass {
                     description: f_description.flatten(),
                     global_default: f_global_default.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     preemption_policy: f_preemption_policy.flatten(),
                     value: k8s_core::__private::or_default(f_value.flatten()),
                 })
@@ -131,17 +148,11 @@ impl k8s_core::Resource for PriorityClass {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for PriorityClass {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl PriorityClass {

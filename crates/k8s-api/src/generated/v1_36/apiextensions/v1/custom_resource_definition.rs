@@ -186,7 +186,7 @@ impl<'de> serde::Deserialize<'de> for CustomResourceConversion {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceDefinition {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: CustomResourceDefinitionSpec,
     /// Server default: {}.
@@ -198,9 +198,10 @@ impl serde::Serialize for CustomResourceDefinition {
         let mut st = serializer.serialize_struct("CustomResourceDefinition", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.serialize_field("spec", &self.spec)?;
         match &self.status {
@@ -250,13 +251,29 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinition {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <CustomResourceDefinition as k8s_core::Resource>::API_VERSION,
+                                "CustomResourceDefinition",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <CustomResourceDefinition as k8s_core::Resource>::KIND,
+                                "CustomResourceDefinition",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(CustomResourceDefinition {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: k8s_core::__private::or_default(f_spec.flatten()),
                     status: f_status.flatten(),
                 })
@@ -285,17 +302,11 @@ impl k8s_core::Resource for CustomResourceDefinition {
     const SUBRESOURCES: &'static [&'static str] = &["status"];
 }
 impl k8s_core::Object for CustomResourceDefinition {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl CustomResourceDefinition {

@@ -110,7 +110,11 @@ impl serde::Serialize for StorageVersion {
         let mut st = serializer.serialize_struct("StorageVersion", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        st.serialize_field("metadata", &self.metadata)?;
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
+        }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
             None => st.skip_field("spec")?,
@@ -162,6 +166,22 @@ impl<'de> serde::Deserialize<'de> for StorageVersion {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <StorageVersion as k8s_core::Resource>::API_VERSION,
+                                "StorageVersion",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <StorageVersion as k8s_core::Resource>::KIND,
+                                "StorageVersion",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -197,17 +217,11 @@ impl k8s_core::Resource for StorageVersion {
     const SUBRESOURCES: &'static [&'static str] = &["status"];
 }
 impl k8s_core::Object for StorageVersion {
-    fn name(&self) -> Option<&str> {
-        self.metadata.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl StorageVersion {

@@ -2,12 +2,12 @@
 
 //! `certificates` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::{ByteString, Patch, Time};
+use k8s_core::{ByteString, ObjectMeta, Patch, Time};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
-use crate::v1_36::meta::v1::{APIResourceList, ObjectMeta};
+use crate::v1_36::meta::v1::APIResourceList;
 include!("certificate_signing_request.rs");
 /// `GET /apis/certificates.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {

@@ -8,7 +8,7 @@ pub struct ConfigMap {
     pub data: Option<BTreeMap<String, String>>,
     pub immutable: Option<bool>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
 }
 impl serde::Serialize for ConfigMap {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -28,9 +28,10 @@ impl serde::Serialize for ConfigMap {
             Some(v) => st.serialize_field("immutable", v)?,
             None => st.skip_field("immutable")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.end()
     }
@@ -83,6 +84,22 @@ impl<'de> serde::Deserialize<'de> for ConfigMap {
                                 "metadata",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ConfigMap as k8s_core::Resource>::API_VERSION,
+                                "ConfigMap",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ConfigMap as k8s_core::Resource>::KIND,
+                                "ConfigMap",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -92,7 +109,7 @@ impl<'de> serde::Deserialize<'de> for ConfigMap {
                     binary_data: f_binary_data.flatten(),
                     data: f_data.flatten(),
                     immutable: f_immutable.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                 })
             }
         }
@@ -119,17 +136,11 @@ impl k8s_core::Resource for ConfigMap {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ConfigMap {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ConfigMap {

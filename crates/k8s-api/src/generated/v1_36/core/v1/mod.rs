@@ -3,15 +3,15 @@
 //! `core` `v1`.
 use std::collections::BTreeMap;
 use k8s_core::{
-    ApiRequest, ByteString, DecodeError, IntOrString, MicroTime, Patch, Quantity,
-    Request, RequestError, Time,
+    ApiRequest, ByteString, DecodeError, IntOrString, MicroTime, ObjectMeta, Patch,
+    Quantity, Request, RequestError, Status, Time,
 };
 use k8s_core::ops::{
     Bytes, CreateRequest, CustomRequest, DeleteCollectionRequest, DeleteRequest,
     GetRequest, ListRequest, PatchRequest, ReplaceRequest, Text, Upgrade, WatchRequest,
     encode_path_segment, encode_path_tail,
 };
-use crate::v1_36::meta::v1::{APIResourceList, Condition, LabelSelector, ObjectMeta};
+use crate::v1_36::meta::v1::{APIResourceList, Condition, LabelSelector};
 include!("aws_elastic_block_store_volume_source.rs");
 include!("azure_disk_volume_source.rs");
 include!("binding.rs");

@@ -973,7 +973,7 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableResourceClaimStatus {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pod {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<PodSpec>,
     /// Server default: {}.
@@ -985,9 +985,10 @@ impl serde::Serialize for Pod {
         let mut st = serializer.serialize_struct("Pod", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -1040,13 +1041,29 @@ impl<'de> serde::Deserialize<'de> for Pod {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Pod as k8s_core::Resource>::API_VERSION,
+                                "Pod",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Pod as k8s_core::Resource>::KIND,
+                                "Pod",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(Pod {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                     status: f_status.flatten(),
                 })
@@ -1086,17 +1103,11 @@ impl k8s_core::Resource for Pod {
     ];
 }
 impl k8s_core::Object for Pod {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Pod {
@@ -1199,7 +1210,7 @@ impl Pod {
         namespace: &str,
         name: &str,
         body: &Binding,
-    ) -> CreateRequest<Binding> {
+    ) -> CreateRequest<Status> {
         CreateRequest::new(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/binding", encode_path_segment(namespace),
@@ -1251,7 +1262,7 @@ impl Pod {
         namespace: &str,
         name: &str,
         body: &crate::v1_36::policy::v1::Eviction,
-    ) -> CreateRequest<crate::v1_36::policy::v1::Eviction> {
+    ) -> CreateRequest<Status> {
         CreateRequest::new(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/eviction", encode_path_segment(namespace),

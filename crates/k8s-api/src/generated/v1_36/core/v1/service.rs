@@ -281,7 +281,7 @@ impl<'de> serde::Deserialize<'de> for PortStatus {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Service {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: Option<ServiceSpec>,
     /// Server default: {}.
@@ -293,9 +293,10 @@ impl serde::Serialize for Service {
         let mut st = serializer.serialize_struct("Service", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.spec {
             Some(v) => st.serialize_field("spec", v)?,
@@ -348,13 +349,29 @@ impl<'de> serde::Deserialize<'de> for Service {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Service as k8s_core::Resource>::API_VERSION,
+                                "Service",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Service as k8s_core::Resource>::KIND,
+                                "Service",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(Service {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: f_spec.flatten(),
                     status: f_status.flatten(),
                 })
@@ -383,17 +400,11 @@ impl k8s_core::Resource for Service {
     const SUBRESOURCES: &'static [&'static str] = &["proxy", "status"];
 }
 impl k8s_core::Object for Service {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl Service {

@@ -402,7 +402,7 @@ pub struct EndpointSlice {
     /// List type: atomic (replaced whole).
     pub endpoints: Option<Vec<Endpoint>>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: atomic (replaced whole).
     pub ports: Option<Vec<EndpointPort>>,
 }
@@ -417,9 +417,10 @@ impl serde::Serialize for EndpointSlice {
             Some(v) => st.serialize_field("endpoints", v)?,
             None => st.skip_field("endpoints")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.ports {
             Some(v) => st.serialize_field("ports", v)?,
@@ -476,6 +477,22 @@ impl<'de> serde::Deserialize<'de> for EndpointSlice {
                                 "ports",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <EndpointSlice as k8s_core::Resource>::API_VERSION,
+                                "EndpointSlice",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <EndpointSlice as k8s_core::Resource>::KIND,
+                                "EndpointSlice",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -486,7 +503,7 @@ impl<'de> serde::Deserialize<'de> for EndpointSlice {
                         f_address_type.flatten(),
                     ),
                     endpoints: f_endpoints.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     ports: f_ports.flatten(),
                 })
             }
@@ -514,17 +531,11 @@ impl k8s_core::Resource for EndpointSlice {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for EndpointSlice {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl EndpointSlice {

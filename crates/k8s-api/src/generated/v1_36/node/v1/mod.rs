@@ -2,13 +2,13 @@
 
 //! `node` `v1`.
 use std::collections::BTreeMap;
-use k8s_core::{Patch, Quantity};
+use k8s_core::{ObjectMeta, Patch, Quantity};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
 use crate::v1_36::core::v1::Toleration;
-use crate::v1_36::meta::v1::{APIResourceList, ObjectMeta};
+use crate::v1_36::meta::v1::APIResourceList;
 include!("runtime_class.rs");
 /// `GET /apis/node.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {

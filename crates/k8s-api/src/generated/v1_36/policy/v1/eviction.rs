@@ -6,7 +6,7 @@
 pub struct Eviction {
     pub delete_options: Option<DeleteOptions>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
 }
 impl serde::Serialize for Eviction {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -18,9 +18,10 @@ impl serde::Serialize for Eviction {
             Some(v) => st.serialize_field("deleteOptions", v)?,
             None => st.skip_field("deleteOptions")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.end()
     }
@@ -57,6 +58,22 @@ impl<'de> serde::Deserialize<'de> for Eviction {
                                 "metadata",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <Eviction as k8s_core::Resource>::API_VERSION,
+                                "Eviction",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <Eviction as k8s_core::Resource>::KIND,
+                                "Eviction",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -64,7 +81,7 @@ impl<'de> serde::Deserialize<'de> for Eviction {
                 }
                 Ok(Eviction {
                     delete_options: f_delete_options.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                 })
             }
         }
@@ -82,16 +99,10 @@ impl k8s_core::Resource for Eviction {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for Eviction {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }

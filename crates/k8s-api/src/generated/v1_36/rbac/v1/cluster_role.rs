@@ -59,7 +59,7 @@ impl<'de> serde::Deserialize<'de> for AggregationRule {
 pub struct ClusterRole {
     pub aggregation_rule: Option<AggregationRule>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: atomic (replaced whole).
     pub rules: Option<Vec<PolicyRule>>,
 }
@@ -73,9 +73,10 @@ impl serde::Serialize for ClusterRole {
             Some(v) => st.serialize_field("aggregationRule", v)?,
             None => st.skip_field("aggregationRule")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.rules {
             Some(v) => st.serialize_field("rules", v)?,
@@ -124,6 +125,22 @@ impl<'de> serde::Deserialize<'de> for ClusterRole {
                                 "rules",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ClusterRole as k8s_core::Resource>::API_VERSION,
+                                "ClusterRole",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ClusterRole as k8s_core::Resource>::KIND,
+                                "ClusterRole",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -131,7 +148,7 @@ impl<'de> serde::Deserialize<'de> for ClusterRole {
                 }
                 Ok(ClusterRole {
                     aggregation_rule: f_aggregation_rule.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     rules: f_rules.flatten(),
                 })
             }
@@ -159,17 +176,11 @@ impl k8s_core::Resource for ClusterRole {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ClusterRole {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ClusterRole {

@@ -186,7 +186,11 @@ impl serde::Serialize for ResourcePoolStatusRequest {
         let mut st = serializer.serialize_struct("ResourcePoolStatusRequest", 5usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        st.serialize_field("metadata", &self.metadata)?;
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
+        }
         st.serialize_field("spec", &self.spec)?;
         match &self.status {
             Some(v) => st.serialize_field("status", v)?,
@@ -235,6 +239,22 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequest {
                                 "status",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ResourcePoolStatusRequest as k8s_core::Resource>::API_VERSION,
+                                "ResourcePoolStatusRequest",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ResourcePoolStatusRequest as k8s_core::Resource>::KIND,
+                                "ResourcePoolStatusRequest",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -270,17 +290,11 @@ impl k8s_core::Resource for ResourcePoolStatusRequest {
     const SUBRESOURCES: &'static [&'static str] = &["status"];
 }
 impl k8s_core::Object for ResourcePoolStatusRequest {
-    fn name(&self) -> Option<&str> {
-        self.metadata.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ResourcePoolStatusRequest {

@@ -5,7 +5,7 @@
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceClaimTemplate {
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// Server default: {}.
     pub spec: ResourceClaimTemplateSpec,
 }
@@ -15,9 +15,10 @@ impl serde::Serialize for ResourceClaimTemplate {
         let mut st = serializer.serialize_struct("ResourceClaimTemplate", 4usize)?;
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         st.serialize_field("spec", &self.spec)?;
         st.end()
@@ -55,13 +56,29 @@ impl<'de> serde::Deserialize<'de> for ResourceClaimTemplate {
                                 "spec",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <ResourceClaimTemplate as k8s_core::Resource>::API_VERSION,
+                                "ResourceClaimTemplate",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <ResourceClaimTemplate as k8s_core::Resource>::KIND,
+                                "ResourceClaimTemplate",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(ResourceClaimTemplate {
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     spec: k8s_core::__private::or_default(f_spec.flatten()),
                 })
             }
@@ -89,17 +106,11 @@ impl k8s_core::Resource for ResourceClaimTemplate {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for ResourceClaimTemplate {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl ResourceClaimTemplate {

@@ -8,7 +8,7 @@ pub struct StorageClass {
     /// List type: atomic (replaced whole).
     pub allowed_topologies: Option<Vec<TopologySelectorTerm>>,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     /// List type: atomic (replaced whole).
     pub mount_options: Option<Vec<String>>,
     pub parameters: Option<BTreeMap<String, String>>,
@@ -31,9 +31,10 @@ impl serde::Serialize for StorageClass {
             Some(v) => st.serialize_field("allowedTopologies", v)?,
             None => st.skip_field("allowedTopologies")?,
         }
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.mount_options {
             Some(v) => st.serialize_field("mountOptions", v)?,
@@ -137,6 +138,22 @@ impl<'de> serde::Deserialize<'de> for StorageClass {
                                 "volumeBindingMode",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <StorageClass as k8s_core::Resource>::API_VERSION,
+                                "StorageClass",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <StorageClass as k8s_core::Resource>::KIND,
+                                "StorageClass",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -145,7 +162,7 @@ impl<'de> serde::Deserialize<'de> for StorageClass {
                 Ok(StorageClass {
                     allow_volume_expansion: f_allow_volume_expansion.flatten(),
                     allowed_topologies: f_allowed_topologies.flatten(),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     mount_options: f_mount_options.flatten(),
                     parameters: f_parameters.flatten(),
                     provisioner: k8s_core::__private::or_default(
@@ -179,17 +196,11 @@ impl k8s_core::Resource for StorageClass {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for StorageClass {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl StorageClass {

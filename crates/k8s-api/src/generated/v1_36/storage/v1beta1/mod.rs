@@ -2,12 +2,12 @@
 
 //! `storage` `v1beta1`.
 use std::collections::BTreeMap;
-use k8s_core::Patch;
+use k8s_core::{ObjectMeta, Patch};
 use k8s_core::ops::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, GetRequest, ListRequest,
     PatchRequest, ReplaceRequest, WatchRequest, encode_path_segment,
 };
-use crate::v1_36::meta::v1::{APIResourceList, ObjectMeta};
+use crate::v1_36::meta::v1::APIResourceList;
 include!("volume_attributes_class.rs");
 /// `GET /apis/storage.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {

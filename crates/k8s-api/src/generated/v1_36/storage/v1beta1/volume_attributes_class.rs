@@ -7,7 +7,7 @@ pub struct VolumeAttributesClass {
     /// Server default: "".
     pub driver_name: String,
     /// Server default: {}.
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: ObjectMeta,
     pub parameters: Option<BTreeMap<String, String>>,
 }
 impl serde::Serialize for VolumeAttributesClass {
@@ -17,9 +17,10 @@ impl serde::Serialize for VolumeAttributesClass {
         st.serialize_field("apiVersion", <Self as k8s_core::Resource>::API_VERSION)?;
         st.serialize_field("kind", <Self as k8s_core::Resource>::KIND)?;
         st.serialize_field("driverName", &self.driver_name)?;
-        match &self.metadata {
-            Some(v) => st.serialize_field("metadata", v)?,
-            None => st.skip_field("metadata")?,
+        if self.metadata.is_empty() {
+            st.skip_field("metadata")?;
+        } else {
+            st.serialize_field("metadata", &self.metadata)?;
         }
         match &self.parameters {
             Some(v) => st.serialize_field("parameters", v)?,
@@ -68,6 +69,22 @@ impl<'de> serde::Deserialize<'de> for VolumeAttributesClass {
                                 "parameters",
                             )?
                         }
+                        "apiVersion" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "apiVersion",
+                                <VolumeAttributesClass as k8s_core::Resource>::API_VERSION,
+                                "VolumeAttributesClass",
+                            )?
+                        }
+                        "kind" => {
+                            k8s_core::__private::check_type_field(
+                                map.next_value()?,
+                                "kind",
+                                <VolumeAttributesClass as k8s_core::Resource>::KIND,
+                                "VolumeAttributesClass",
+                            )?
+                        }
                         _ => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
@@ -77,7 +94,7 @@ impl<'de> serde::Deserialize<'de> for VolumeAttributesClass {
                     driver_name: k8s_core::__private::or_default(
                         f_driver_name.flatten(),
                     ),
-                    metadata: f_metadata.flatten(),
+                    metadata: k8s_core::__private::or_default(f_metadata.flatten()),
                     parameters: f_parameters.flatten(),
                 })
             }
@@ -105,17 +122,11 @@ impl k8s_core::Resource for VolumeAttributesClass {
     const SUBRESOURCES: &'static [&'static str] = &[];
 }
 impl k8s_core::Object for VolumeAttributesClass {
-    fn name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.name.as_deref()
+    fn metadata(&self) -> &k8s_core::ObjectMeta {
+        &self.metadata
     }
-    fn namespace(&self) -> Option<&str> {
-        self.metadata.as_ref()?.namespace.as_deref()
-    }
-    fn resource_version(&self) -> Option<&str> {
-        self.metadata.as_ref()?.resource_version.as_deref()
-    }
-    fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
+    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
+        &mut self.metadata
     }
 }
 impl VolumeAttributesClass {
