@@ -9,8 +9,8 @@
 //! ```
 //! use k8s_core::ops::ListRequest;
 //! use k8s_core::ApiRequest;
-//! # #[derive(serde::Deserialize)] struct Pod;
-//! let req = ListRequest::<Pod>::new("/api/v1/namespaces/default/pods".into())
+//! // With k8s-api: `Pod::list("default")`; here, untyped items.
+//! let req = ListRequest::<serde_json::Value>::new("/api/v1/namespaces/default/pods".into())
 //!     .label_selector("app=web")
 //!     .limit(500);
 //! let http = req.to_request().unwrap();
