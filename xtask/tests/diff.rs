@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../src/diff.rs"]
+#[path = "../src/diff/mod.rs"]
 #[allow(dead_code)]
 mod diff;
 

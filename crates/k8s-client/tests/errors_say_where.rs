@@ -45,6 +45,17 @@ fn shown(e: &Error) -> String {
     s
 }
 
+/// A GET of `path` that must fail: the error and its `Display`, which must start with `prefix`.
+async fn get_fails(client: &Client, path: &str, prefix: &str) -> (Error, String) {
+    let e = client
+        .send(GetRequest::<ConfigMap>::new(path.into()))
+        .await
+        .unwrap_err();
+    let s = shown(&e);
+    assert!(s.starts_with(prefix), "{s}");
+    (e, s)
+}
+
 fn cm(name: &str) -> serde_json::Value {
     serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}})
 }
@@ -60,49 +71,33 @@ async fn api_errors_name_the_method_the_path_and_the_identity_source() {
     );
 
     // 403: authenticated, not allowed.
-    let e = bob
-        .send(GetRequest::<ConfigMap>::new(format!("{CMS}/x")))
-        .await
-        .unwrap_err();
+    let x = format!("{CMS}/x");
+    let (e, s) = get_fails(
+        &bob,
+        &x,
+        &format!("GET {x}: the API server answered 403 Forbidden: "),
+    )
+    .await;
     assert!(e.is_forbidden(), "{e}");
-    let s = shown(&e);
-    assert!(
-        s.starts_with(&format!(
-            "GET {CMS}/x: the API server answered 403 Forbidden: "
-        )),
-        "{s}"
-    );
     assert!(s.ends_with(&identity), "{s}");
 
     // 401: the credentials were rejected.
     let wrong = client_from(&server.kubeconfig_for("wrong-s3cr3t"));
-    let e = wrong
-        .send(GetRequest::<ConfigMap>::new(format!("{CMS}/x")))
-        .await
-        .unwrap_err();
+    let (e, s) = get_fails(&wrong, &x, &format!("GET {x}: the API server answered 401")).await;
     assert!(e.is_unauthorized(), "{e}");
-    let s = shown(&e);
-    assert!(
-        s.starts_with(&format!("GET {CMS}/x: the API server answered 401")),
-        "{s}"
-    );
     assert!(s.contains("context testserver, user testuser)"), "{s}");
 
     // 404, 409 and 422 for the admin.
     let admin_file = server.kubeconfig_for("admin-token-s3cr3t");
     let admin = client_from(&admin_file);
-    let e = admin
-        .send(GetRequest::<ConfigMap>::new(format!("{CMS}/nope")))
-        .await
-        .unwrap_err();
+    let nope = format!("{CMS}/nope");
+    let (e, s) = get_fails(
+        &admin,
+        &nope,
+        &format!("GET {nope}: the API server answered 404 NotFound"),
+    )
+    .await;
     assert!(e.is_not_found(), "{e}");
-    let s = shown(&e);
-    assert!(
-        s.starts_with(&format!(
-            "GET {CMS}/nope: the API server answered 404 NotFound"
-        )),
-        "{s}"
-    );
     assert!(s.contains(&admin_file.display().to_string()), "{s}");
 
     admin
