@@ -29,9 +29,8 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_client::{Client, WatchUpdate};
 use k8s_core::ops::{ListRequest, ResourceVersionMatch, WatchRequest};
-use k8s_core::{Object, Resource, WatchEvent};
+use k8s_core::{Object, WatchEvent};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 
 use crate::Backoff;
 
@@ -211,7 +210,7 @@ enum Phase<T> {
     /// A streaming list is delivering the initial state; `seen` are the objects already given
     /// (`None` before `Init`).
     InitialStream {
-        updates: Updates<Marked<T>>,
+        updates: Updates<T>,
         seen: Option<Seen>,
     },
     /// The initial state is out; changes follow.
@@ -242,7 +241,7 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
         match std::mem::replace(&mut self.phase, Phase::Start) {
             Phase::Start if self.streaming => {
                 let req = self
-                    .watch_request::<Marked<T>>()
+                    .watch_request::<T>()
                     .send_initial_events(true)
                     .resource_version_match(ResourceVersionMatch::NotOlderThan);
                 self.phase = Phase::InitialStream {
@@ -361,15 +360,15 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
     /// One update of a streaming list's initial phase.
     fn initial_stream(
         &mut self,
-        next: Option<Result<WatchUpdate<Marked<T>>, k8s_client::Error>>,
-        updates: Updates<Marked<T>>,
+        next: Option<Result<WatchUpdate<T>, k8s_client::Error>>,
+        updates: Updates<T>,
         mut seen: Option<Seen>,
     ) {
         match next {
             Some(Ok(WatchUpdate::Event(WatchEvent::Added(o) | WatchEvent::Modified(o)))) => {
                 let key = (
-                    o.obj.namespace().map(str::to_owned),
-                    o.obj.name().map(str::to_owned),
+                    o.namespace().map(str::to_owned),
+                    o.name().map(str::to_owned),
                 );
                 let given = seen.get_or_insert_with(|| {
                     self.pending.push_back(Ok(Event::Init));
@@ -382,13 +381,13 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
                     given.clear();
                 }
                 given.insert(key);
-                self.pending.push_back(Ok(Event::InitApply(o.obj)));
+                self.pending.push_back(Ok(Event::InitApply(o)));
             }
-            Some(Ok(WatchUpdate::Event(WatchEvent::Bookmark(b)))) if b.initial_end => {
+            Some(Ok(WatchUpdate::Event(WatchEvent::Bookmark(b)))) if ends_initial_events(&b) => {
                 if seen.is_none() {
                     self.pending.push_back(Ok(Event::Init));
                 }
-                let rv = b.obj.resource_version().unwrap_or_default().to_owned();
+                let rv = b.resource_version().unwrap_or_default().to_owned();
                 return self.initial_done(rv);
             }
             Some(Ok(WatchUpdate::Restarted {
@@ -397,7 +396,7 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
             })) => {
                 self.pending.push_back(Ok(Event::Init));
                 self.pending
-                    .extend(objects.into_iter().map(|o| Ok(Event::InitApply(o.obj))));
+                    .extend(objects.into_iter().map(|o| Ok(Event::InitApply(o))));
                 return self.initial_done(resource_version);
             }
             Some(Ok(_)) => {}
@@ -447,60 +446,10 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
     }
 }
 
-/// An object of a streaming list, with whether it is the bookmark that ends the initial events.
-///
-/// Decoded through the raw JSON text of the object: the object itself, and a pass that reads
-/// only `metadata.annotations["k8s.io/initial-events-end"]`. (The raw text is there because
-/// servers write an event's `type` before its `object`, so `WatchEvent` decodes the object
-/// straight from the line.)
-struct Marked<T> {
-    obj: T,
-    initial_end: bool,
-}
-
-impl<T: Resource> Resource for Marked<T> {
-    const API_VERSION: &'static str = T::API_VERSION;
-    const GROUP: &'static str = T::GROUP;
-    const VERSION: &'static str = T::VERSION;
-    const KIND: &'static str = T::KIND;
-    const PLURAL: &'static str = T::PLURAL;
-    const SCOPE: k8s_core::Scope = T::SCOPE;
-    const VERBS: &'static [&'static str] = T::VERBS;
-    const SUBRESOURCES: &'static [&'static str] = T::SUBRESOURCES;
-}
-
-impl<T: Object> Object for Marked<T> {
-    fn metadata(&self) -> &k8s_core::ObjectMeta {
-        self.obj.metadata()
-    }
-    fn metadata_mut(&mut self) -> &mut k8s_core::ObjectMeta {
-        self.obj.metadata_mut()
-    }
-}
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Marked<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-
-        #[derive(Deserialize)]
-        struct Probe {
-            #[serde(default)]
-            metadata: Option<ProbeMeta>,
-        }
-        #[derive(Deserialize)]
-        struct ProbeMeta {
-            #[serde(default)]
-            annotations: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-        }
-
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        let obj = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
-        let probe: Probe = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
-        let initial_end = probe
-            .metadata
-            .and_then(|m| m.annotations)
-            .and_then(|a| a.get(INITIAL_EVENTS_END).cloned())
-            .is_some_and(|v| v == "true");
-        Ok(Marked { obj, initial_end })
-    }
+/// Whether a bookmark is the one that ends a streaming list's initial events.
+fn ends_initial_events<T: Object>(bookmark: &T) -> bool {
+    bookmark
+        .annotations()
+        .get(INITIAL_EVENTS_END)
+        .is_some_and(|v| v == "true")
 }
