@@ -2,7 +2,8 @@
 //!
 //! * `generate [--version V | --all] [--spec-dir DIR]`: emit the k8s-api crate's committed code
 //!   (no descriptions) and, from spec files, the documented code beside it (see `generate.rs`).
-//! * `spec fetch|list|where`: download and verify the pinned spec files (see `spec_fetch.rs`).
+//! * `spec fetch|list|where`: download and verify the pinned spec files (see `spec_fetch.rs`);
+//!   `spec fetch --server`: the documents a live API server serves (see `spec_server.rs`).
 //! * `test`: run the workspace tests (the benchmarks' crate is left out: it compiles kube and
 //!   k8s-openapi, and `cargo bench` is where it belongs).
 //! * `package`: publishable `.crate` files of the SDK (see `package.rs`).
@@ -18,6 +19,7 @@ mod envtest;
 mod fuzz;
 mod package;
 mod spec_fetch;
+mod spec_server;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -28,6 +30,9 @@ use k8s_codegen::generate::{self, Input, Options, VersionJob};
 const USAGE: &str = "usage: cargo xtask <command>
   generate [--version V | --all] [--spec-dir DIR] [--no-models]
   spec fetch [--version V] [--dest DIR] [--base-url URL] | spec list | spec where
+  spec fetch --server [--kubeconfig FILE] [--context NAME] [--dest DIR] [--raw]
+                                  the OpenAPI v2 and v3 documents of a live API server
+                                  (normalised as upstream's hack/update-openapi-spec.sh)
   test [-- <cargo test args>]     run the workspace tests (not the benchmarks)
   package [--out DIR] [--spec-dir DIR] [--no-docs]
                                   .crate files of k8s-core, k8s-api (with descriptions
@@ -44,6 +49,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("generate") => cmd_generate(&args[1..]).map(|_| ()),
+        Some("spec")
+            if args.get(1).map(String::as_str) == Some("fetch")
+                && args.iter().any(|a| a == "--server") =>
+        {
+            spec_server::run(&args[2..]).map_err(|e| e.to_string())
+        }
         Some("spec") => spec_fetch::run(&args[1..]).map_err(|e| e.to_string()),
         Some("test") => cmd_test(&args[1..]),
         Some("diff") => diff::run(&args[1..]),
