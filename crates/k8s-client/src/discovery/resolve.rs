@@ -49,7 +49,7 @@ impl Discovery {
             if let (Some(res), Some(version), Some(group)) =
                 (parts.next(), parts.next(), parts.next())
             {
-                if let Some(r) = self.pick(name, By::Name(res), Some(group), Some(version))? {
+                if let Some(r) = self.resolve_resource(name, res, Some(group), Some(version))? {
                     return Ok(r);
                 }
             }
@@ -58,13 +58,8 @@ impl Discovery {
             Some((r, g)) => (r, Some(g)),
             None => (lower.as_str(), None),
         };
-        if let Some(r) = self.pick(name, By::Name(res), group, None)? {
+        if let Some(r) = self.resolve_resource(name, res, group, None)? {
             return Ok(r);
-        }
-        if let Some((plural, group)) = self.expand_short_name(res, group) {
-            if let Some(r) = self.pick(name, By::Plural(&plural), Some(&group), None)? {
-                return Ok(r);
-            }
         }
         self.resolve_as_kind(name)
     }
@@ -101,6 +96,23 @@ impl Discovery {
                 },
                 kind: kind.to_owned(),
             })
+    }
+
+    /// A plural or singular name, else a short name expanded (kubectl's `shortcutExpander`).
+    fn resolve_resource(
+        &self,
+        name: &str,
+        res: &str,
+        group: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<Option<ApiResource>, DiscoveryError> {
+        if let Some(r) = self.pick(name, By::Name(res), group, version)? {
+            return Ok(Some(r));
+        }
+        match self.expand_short_name(res, group) {
+            Some((plural, group)) => self.pick(name, By::Plural(&plural), Some(&group), version),
+            None => Ok(None),
+        }
     }
 
     fn resolve_as_kind(&self, name: &str) -> Result<ApiResource, DiscoveryError> {
