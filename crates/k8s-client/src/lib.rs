@@ -9,6 +9,9 @@
 //! * [`Client::send`] for one request, [`Client::list_all`] for every page of a list,
 //!   [`Client::watch`] for a watch that resumes and relists on its own;
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
+//! * [`discovery`]: aggregated discovery (with the legacy fallback) and kubectl's name
+//!   resolution, giving [`k8s_core::ApiResource`]s for [`k8s_core::DynamicObject`]s;
+//!   [`Client::apply_manifest`]: `kubectl apply --server-side -f` for mixed-kind YAML;
 //! * [`PodInfo`]: what the downward API tells a Pod about itself.
 //!
 //! ```no_run
@@ -36,9 +39,11 @@
 //! `Authorization: Bearer <redacted>`.
 #![forbid(unsafe_code)]
 
+mod apply;
 mod auth;
 mod client;
 mod config;
+pub mod discovery;
 mod error;
 // Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
 #[doc(hidden)]
@@ -48,6 +53,7 @@ mod secret;
 mod stream;
 mod tls;
 
+pub use apply::{ApplyError, ApplyOptions};
 pub use client::Client;
 pub use config::{
     Auth, CaSource, ClientIdentity, Config, ConfigLoader, DEFAULT_SERVICE_ACCOUNT_DIR, ExecCluster,

@@ -4,9 +4,8 @@
 use std::collections::{HashSet, VecDeque};
 
 use futures::Stream;
-use k8s_core::Object;
 use k8s_core::ops::{ListRequest, WatchRequest};
-use serde::de::DeserializeOwned;
+use k8s_core::{HasMetadata, ListItem};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -21,10 +20,15 @@ const DEFAULT_PAGE: i64 = 500;
 /// How often a paginated list restarts after its continue token expired.
 const MAX_LIST_RESTARTS: u32 = 3;
 
-fn identity<T: Object>(o: &T) -> String {
-    match o.uid() {
+fn identity<T: HasMetadata>(o: &T) -> String {
+    let m = o.meta();
+    match m.uid.as_deref() {
         Some(uid) => uid.to_owned(),
-        None => format!("{}/{}", o.namespace().unwrap_or(""), o.name().unwrap_or("")),
+        None => format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or(""),
+            m.name.as_deref().unwrap_or("")
+        ),
     }
 }
 
@@ -40,6 +44,9 @@ struct ListState<T> {
 
 impl Client {
     /// Every object of a collection, page by page (`limit`, default 500, and `continue`).
+    ///
+    /// `T` is a typed kind (any `k8s_core::Object`) or a [`k8s_core::DynamicObject`] (from
+    /// [`k8s_core::ApiResource::list`]).
     ///
     /// If a continue token expires mid-way (410 `Expired`), the list restarts from the first
     /// page and skips the objects already yielded (by uid), so no object is yielded twice and
@@ -61,7 +68,7 @@ impl Client {
         mut request: ListRequest<T>,
     ) -> impl Stream<Item = Result<T, Error>> + Send + 'static
     where
-        T: DeserializeOwned + Object + Send + 'static,
+        T: ListItem + HasMetadata + Send + 'static,
     {
         if request.get_params().limit.is_none() {
             request.params_mut().limit = Some(DEFAULT_PAGE);
@@ -122,7 +129,7 @@ impl Client {
         watch: &WatchRequest<T>,
     ) -> Result<(Vec<T>, String), Error>
     where
-        T: DeserializeOwned + Object,
+        T: ListItem + HasMetadata,
     {
         let p = watch.get_params();
         let mut restarts = 0;

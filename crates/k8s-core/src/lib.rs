@@ -5,6 +5,9 @@
 //!   [`MicroTime`], [`ByteString`];
 //! * the resource model: [`Resource`] (group, version, kind, plural, scope, verbs) and [`Object`]
 //!   (metadata accessors), plus [`ResourceInfo`] tables for discovery and test servers;
+//! * objects whose kind is known only at run time: [`DynamicObject`] with its [`ApiResource`]
+//!   descriptor (which builds the same request builders as the generated code), and
+//!   [`HasMetadata`], what generic code (lists, watches) needs of typed and dynamic objects;
 //! * generic envelopes: [`List<T>`], [`WatchEvent<T>`], [`Status`];
 //! * the sans-IO request description: [`Request`], the [`ApiRequest`] trait and the typed request
 //!   builders in [`ops`] that every generated operation returns.
@@ -14,6 +17,7 @@
 //! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
 
 mod byte_string;
+mod dynamic;
 mod fields_v1;
 mod int_or_string;
 mod list;
@@ -31,6 +35,7 @@ mod watch;
 pub mod yaml;
 
 pub use byte_string::{ByteString, ByteStringError};
+pub use dynamic::{ApiResource, DynamicObject};
 pub use fields_v1::FieldsV1;
 pub use int_or_string::{IntOrString, IntOrStringError};
 pub use list::{List, ListItem, ListMeta, ShardInfo};
@@ -42,7 +47,7 @@ pub use ops::{
 pub use patch::Patch;
 pub use quantity::{Quantity, QuantityError};
 pub use request::{ApiRequest, DecodeError, Request, RequestError, ResponseKind};
-pub use resource::{Object, Resource, ResourceInfo, Scope};
+pub use resource::{HasMetadata, Object, Resource, ResourceInfo, Scope};
 pub use status::{Status, StatusCause, StatusDetails};
 pub use time::{MicroTime, Time};
 pub use watch::{WatchEvent, WatchEventType};

@@ -84,6 +84,17 @@ pub trait ListItem: DeserializeOwned {
     /// Whether a list of this `kind` and `apiVersion` (each absent when `None`) may hold `Self`;
     /// the error says what was expected.
     fn check_list(kind: Option<&str>, api_version: Option<&str>) -> Result<(), String>;
+
+    /// Called on the decoded items with the list's `kind` and `apiVersion`: lets an item type
+    /// that records its own kind ([`DynamicObject`](crate::DynamicObject)) take it from the list
+    /// when the server left it out of the items (it does for built-in kinds). Does nothing by
+    /// default.
+    fn from_list(items: &mut [Self], kind: Option<&str>, api_version: Option<&str>)
+    where
+        Self: Sized,
+    {
+        let _ = (items, kind, api_version);
+    }
 }
 
 impl<T: Resource + DeserializeOwned> ListItem for T {
@@ -131,8 +142,10 @@ impl<'de, T: ListItem> Deserialize<'de> for List<T> {
         let raw = Raw::<T>::deserialize(d)?;
         T::check_list(raw.kind.as_deref(), raw.api_version.as_deref())
             .map_err(serde::de::Error::custom)?;
+        let mut items = raw.items.unwrap_or_default();
+        T::from_list(&mut items, raw.kind.as_deref(), raw.api_version.as_deref());
         Ok(List {
-            items: raw.items.unwrap_or_default(),
+            items,
             metadata: raw.metadata.unwrap_or_default(),
         })
     }

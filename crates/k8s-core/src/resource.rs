@@ -120,6 +120,39 @@ pub trait Object: Resource {
 
 static EMPTY_MAP: BTreeMap<String, String> = BTreeMap::new();
 
+/// What generic code over objects needs of them: their metadata. Every [`Object`] (a typed kind)
+/// has it through a blanket impl, and so has [`DynamicObject`](crate::DynamicObject), whose
+/// kind is chosen at run time; paginated lists and watches (`k8s-client`) ask only for this.
+///
+/// The methods are named `meta`/`meta_mut` (not `metadata`) so that code importing both this
+/// trait and [`Object`] never sees two methods of the same name.
+///
+/// ```
+/// # use k8s_core::HasMetadata;
+/// fn name_of<T: HasMetadata>(o: &T) -> &str {
+///     o.meta().name.as_deref().unwrap_or("")
+/// }
+/// let cm: k8s_core::DynamicObject = serde_json::from_str(
+///     r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}"#,
+/// ).unwrap();
+/// assert_eq!(name_of(&cm), "a");
+/// ```
+pub trait HasMetadata {
+    /// The object's metadata.
+    fn meta(&self) -> &ObjectMeta;
+    /// The object's metadata, to change.
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+}
+
+impl<T: Object> HasMetadata for T {
+    fn meta(&self) -> &ObjectMeta {
+        self.metadata()
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
+    }
+}
+
 /// One row of a version's resource table (used for discovery and by the test server).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -43,6 +43,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 
+use crate::DynamicObject;
+
 /// A YAML manifest could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", describe(self))]
@@ -234,6 +236,58 @@ impl<T: DeserializeOwned> Iterator for Documents<'_, T> {
     }
 }
 
+/// Reads a multi-document stream of mixed kinds into [`DynamicObject`]s, with each document's
+/// 0-based index (the index [`YamlError::document`] uses, counting empty documents).
+///
+/// A document without `apiVersion` or `kind` is an `Err` naming it; the iterator goes on, like
+/// [`from_str_multi`]'s.
+///
+/// ```
+/// let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b}\n";
+/// let objects: Vec<_> = k8s_core::yaml::from_str_dynamic(text).collect::<Result<_, _>>().unwrap();
+/// assert_eq!(objects[1].1.kind, "Deployment");
+/// assert_eq!(objects[1].0, 1);
+/// ```
+pub fn from_str_dynamic(text: &str) -> DynamicDocuments<'_> {
+    DynamicDocuments {
+        inner: from_str_multi(text),
+    }
+}
+
+/// The iterator of [`from_str_dynamic`]: `(document index, object)`.
+#[derive(Debug)]
+pub struct DynamicDocuments<'a> {
+    inner: Documents<'a, DynamicObject>,
+}
+
+impl Iterator for DynamicDocuments<'_> {
+    type Item = Result<(usize, DynamicObject), YamlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let object = match self.inner.next()? {
+            Ok(object) => object,
+            Err(e) => return Some(Err(e)),
+        };
+        // `Documents` counted the document it just returned.
+        let index = self.inner.index.saturating_sub(1);
+        let missing = match (object.api_version.is_empty(), object.kind.is_empty()) {
+            (true, true) => Some("apiVersion and kind"),
+            (true, false) => Some("apiVersion"),
+            (false, true) => Some("kind"),
+            (false, false) => None,
+        };
+        Some(match missing {
+            Some(what) => Err(YamlError {
+                document: Some(index),
+                line: None,
+                column: None,
+                message: format!("the document has no {what}: cannot tell its resource"),
+            }),
+            None => Ok((index, object)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -357,5 +411,31 @@ mod tests {
         assert!(many.starts_with("---\n"), "{many}");
         let back: Vec<Obj> = from_str_multi(&many).collect::<Result<_, _>>().unwrap();
         assert_eq!(back, [a, b]);
+    }
+
+    #[test]
+    fn mixed_kinds_decode_into_dynamic_objects_and_a_kindless_document_is_named() {
+        let text = "# comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"1\"\n---\n---\nmetadata: {name: x}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {size: 3}\n";
+        let all: Vec<_> = from_str_dynamic(text).collect();
+        assert_eq!(all.len(), 3, "{all:?}");
+        let (i, cm) = all[0].as_ref().unwrap();
+        assert_eq!(
+            (*i, cm.kind.as_str(), cm.name()),
+            (1, "ConfigMap", Some("a"))
+        );
+        assert_eq!(cm.data["data"], json!({"k": "1"}));
+        let e = all[1].as_ref().unwrap_err();
+        // The comment before the first `---` and the empty document count, as in `from_str_multi`.
+        assert_eq!(e.document, Some(3));
+        assert_eq!(
+            e.to_string(),
+            "YAML document 3: the document has no apiVersion and kind: cannot tell its resource"
+        );
+        let (i, w) = all[2].as_ref().unwrap();
+        assert_eq!(
+            (*i, w.api_version.as_str(), w.namespace()),
+            (4, "example.com/v1", Some("n"))
+        );
+        assert_eq!(w.data["spec"]["size"], 3);
     }
 }

@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_core::{DecodeError, Object, WatchEvent};
+use k8s_core::{DecodeError, HasMetadata, WatchEvent};
 
 use super::WatchUpdate;
 use crate::error::{ApiError, Error};
@@ -138,7 +138,7 @@ pub(crate) struct Watched<'a> {
 ///
 /// `watched` names the collection and the identity in errors. An input the phase does not
 /// expect (the driver never sends one) leaves the state as it is.
-pub(crate) fn step<T: Object>(
+pub(crate) fn step<T: HasMetadata>(
     watched: &Watched<'_>,
     state: State,
     input: Input<T>,
@@ -199,7 +199,10 @@ pub(crate) fn step<T: Object>(
                     (at(phase, counted + 1, rv), Action::Yield(Err(e)))
                 }
                 Input::Event(ev) => {
-                    let rv = match ev.object().and_then(|o| o.resource_version()) {
+                    let rv = match ev
+                        .object()
+                        .and_then(|o| o.meta().resource_version.as_deref())
+                    {
                         Some(v) => Some(v.to_owned()),
                         None => rv,
                     };

@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 use k8s_core::ops::WatchRequest;
-use k8s_core::{ApiRequest, Object, WatchEvent};
-use serde::de::DeserializeOwned;
+use k8s_core::{ApiRequest, HasMetadata, ListItem, WatchEvent};
 
 use super::machine::{Action, Input, Next, Phase, State, Watched, step};
 use crate::client::{Client, backoff, watch_timeout};
@@ -53,7 +52,9 @@ struct Driver<T> {
 }
 
 impl Client {
-    /// A watch that keeps going: typed events, with bookmarks requested.
+    /// A watch that keeps going: typed events, with bookmarks requested. `T` is a typed kind
+    /// (any `k8s_core::Object`) or a [`k8s_core::DynamicObject`] (from
+    /// [`k8s_core::ApiResource::watch`]).
     ///
     /// * When the connection drops or the server ends it (after `timeoutSeconds`, default
     ///   [`Config::watch_timeout_seconds`](crate::Config::watch_timeout_seconds)), it reconnects
@@ -99,7 +100,7 @@ impl Client {
         mut request: WatchRequest<T>,
     ) -> impl Stream<Item = Result<WatchUpdate<T>, Error>> + Send + 'static
     where
-        T: DeserializeOwned + Object + Send + 'static,
+        T: ListItem + HasMetadata + Send + 'static,
     {
         request.params_mut().allow_bookmarks = true;
         if request.get_params().timeout_seconds.is_none() {
@@ -132,7 +133,7 @@ impl Client {
     }
 }
 
-impl<T: DeserializeOwned + Object + Send + 'static> Driver<T> {
+impl<T: ListItem + HasMetadata + Send + 'static> Driver<T> {
     /// Does what the current phase asks for and applies its outcome.
     async fn run(&mut self) {
         match self.state.phase {
