@@ -17,13 +17,17 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
+pub mod controller;
 mod object_ref;
+mod path;
 pub mod queue;
 pub mod store;
 pub mod watcher;
 
 pub use backoff::Backoff;
+pub use controller::{Controller, predicates};
 pub use object_ref::ObjectRef;
+pub use path::{collection_path, object_path};
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
 pub use store::{Store, Writer, reflector};
 pub use watcher::watcher;
