@@ -18,6 +18,7 @@
 
 mod backoff;
 pub mod controller;
+pub mod finalizer;
 mod object_ref;
 mod path;
 pub mod queue;
@@ -26,6 +27,7 @@ pub mod watcher;
 
 pub use backoff::Backoff;
 pub use controller::{Controller, predicates};
+pub use finalizer::finalizer;
 pub use object_ref::ObjectRef;
 pub use path::{collection_path, object_path};
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
