@@ -19,6 +19,7 @@
 mod backoff;
 pub mod controller;
 pub mod finalizer;
+pub mod leader_election;
 mod object_ref;
 mod path;
 pub mod queue;
