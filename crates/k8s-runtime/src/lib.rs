@@ -18,6 +18,7 @@
 
 mod backoff;
 pub mod controller;
+pub mod events;
 pub mod finalizer;
 pub mod leader_election;
 mod object_ref;
