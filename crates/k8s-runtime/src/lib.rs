@@ -13,7 +13,14 @@
 //!   errors.
 //! * [`Store`]: a read-optimised cache (objects behind `Arc`, by namespace and name) that a
 //!   [`Writer`] fills from a watcher ([`reflector`]), replaced at once at each `InitDone`, with a
-//!   ready signal after the first.
+//!   ready signal after the first, with indexes ([`Writer::index`], [`store::by_owner`],
+//!   [`store::by_label`], or any key function).
+//! * [`Controller`]: watches of a main kind, of owned kinds ([`Controller::owns`]) and of any
+//!   kind through a mapping function ([`Controller::watches`]) feeding a [`WorkQueue`];
+//!   [`predicates`]; `reconcile(object, ctx) -> Result<Action, E>` with an error policy; graceful
+//!   shutdown.
+//! * [`finalizer()`]: cleanup before deletion; [`events::Recorder`]: `events.k8s.io/v1` Events
+//!   with series; [`leader_election::LeaderElector`]: client-go's leader election on a Lease.
 #![forbid(unsafe_code)]
 
 mod backoff;
