@@ -223,6 +223,18 @@ where
         self.store.clone()
     }
 
+    /// Adds the index `name` to the [store](Self::store) (see
+    /// [`Writer::index`](crate::store::Writer::index)), for reconciles that look objects up by
+    /// owner, label or any other key.
+    pub fn index(
+        self,
+        name: &str,
+        keys: impl Fn(&K) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.store.add_index(name, Arc::new(keys));
+        self
+    }
+
     /// Reconciles the controller owner (an owner reference of kind `K` with `controller: true`)
     /// of every object of kind `C` that is created, changes or is deleted.
     pub fn owns<C>(self, config: watcher::Config) -> Self

@@ -296,16 +296,7 @@ impl<T: Object + Clone> Writer<T> {
         name: &str,
         keys: impl Fn(&T) -> Vec<String> + Send + Sync + 'static,
     ) -> Self {
-        let mut index = Index::empty(Arc::new(keys));
-        let mut cache = self.shared.write();
-        for (ns, m) in &cache.objects {
-            for (n, o) in m {
-                let keys = (index.keys)(o);
-                index.add(keys, &(ns.clone(), n.clone()));
-            }
-        }
-        cache.indexes.insert(name.to_owned(), index);
-        drop(cache);
+        add_index(&self.shared, name, Arc::new(keys));
         self
     }
 
@@ -354,6 +345,26 @@ impl<T: Object + Clone> Writer<T> {
                 }
             }
         }
+    }
+}
+
+/// Adds (or replaces) the index `name`, built from what the cache holds.
+fn add_index<T>(shared: &Shared<T>, name: &str, keys: KeyFn<T>) {
+    let mut index = Index::empty(keys);
+    let mut cache = shared.write();
+    for (ns, m) in &cache.objects {
+        for (n, o) in m {
+            let keys = (index.keys)(o);
+            index.add(keys, &(ns.clone(), n.clone()));
+        }
+    }
+    cache.indexes.insert(name.to_owned(), index);
+}
+
+impl<T> Store<T> {
+    /// [`Writer::index`] for a store whose writer is out of reach (a controller's).
+    pub(crate) fn add_index(&self, name: &str, keys: KeyFn<T>) {
+        add_index(&self.shared, name, keys);
     }
 }
 

@@ -333,3 +333,31 @@ async fn shutdown_aborts_reconciles_that_outlive_the_grace_period() {
     assert!(results.is_empty());
     assert!(seen.log().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controllers_store_has_the_indexes_it_was_given() {
+    let (_server, client) = server_and_client().await;
+    create(&client, "a", true).await;
+    let controller = Controller::<ConfigMap>::namespaced(
+        client.clone(),
+        "default",
+        Config::default(), // every config map, selected or not
+    )
+    .index("test", k8s_runtime::store::by_label("test"));
+    let store = controller.store();
+    let seen = Arc::new(Seen::default());
+    let results = controller.run(reconcile, |_, _, _| None, seen.clone());
+    let _results = tokio::spawn(results.for_each(|_| async {}));
+    store.wait_until_ready().await.unwrap();
+    create(&client, "b", true).await;
+    create(&client, "c", false).await;
+    eventually("c reconciled", || seen.count("c") == 1).await;
+    let mut selected: Vec<String> = store
+        .by_index("test", "runtime")
+        .iter()
+        .map(|o| o.name_any().to_string())
+        .collect();
+    selected.sort();
+    assert_eq!(selected, ["a", "b"]);
+    assert_eq!(store.by_index("test", "other").len(), 1);
+}
