@@ -13,17 +13,32 @@
 //!   errors.
 //! * [`Store`]: a read-optimised cache (objects behind `Arc`, by namespace and name) that a
 //!   [`Writer`] fills from a watcher ([`reflector`]), replaced at once at each `InitDone`, with a
-//!   ready signal after the first.
+//!   ready signal after the first, with indexes ([`Writer::index`], [`store::by_owner`],
+//!   [`store::by_label`], or any key function).
+//! * [`Controller`]: watches of a main kind, of owned kinds ([`Controller::owns`]) and of any
+//!   kind through a mapping function ([`Controller::watches`]) feeding a [`WorkQueue`];
+//!   [`predicates`]; `reconcile(object, ctx) -> Result<Action, E>` with an error policy; graceful
+//!   shutdown.
+//! * [`finalizer()`]: cleanup before deletion; [`events::Recorder`]: `events.k8s.io/v1` Events
+//!   with series; [`leader_election::LeaderElector`]: client-go's leader election on a Lease.
 #![forbid(unsafe_code)]
 
 mod backoff;
+pub mod controller;
+pub mod events;
+pub mod finalizer;
+pub mod leader_election;
 mod object_ref;
+mod path;
 pub mod queue;
 pub mod store;
 pub mod watcher;
 
 pub use backoff::Backoff;
+pub use controller::{Controller, predicates};
+pub use finalizer::finalizer;
 pub use object_ref::ObjectRef;
+pub use path::{collection_path, object_path};
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
 pub use store::{Store, Writer, reflector};
 pub use watcher::watcher;

@@ -21,7 +21,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use futures::{Stream, StreamExt};
@@ -33,17 +33,102 @@ use crate::watcher::Event;
 /// Objects by namespace (`""` for cluster-scoped ones), then by name.
 type Objects<T> = HashMap<String, HashMap<String, Arc<T>>>;
 
+/// A key function of an index: the index keys of an object.
+type KeyFn<T> = Arc<dyn Fn(&T) -> Vec<String> + Send + Sync>;
+
+/// One index: its key function, and `(namespace, name)` of the objects under each key.
+struct Index<T> {
+    keys: KeyFn<T>,
+    entries: HashMap<String, BTreeSet<(String, String)>>,
+}
+
+impl<T> Index<T> {
+    fn empty(keys: KeyFn<T>) -> Self {
+        Index {
+            keys,
+            entries: HashMap::new(),
+        }
+    }
+    fn add(&mut self, keys: Vec<String>, at: &(String, String)) {
+        for k in keys {
+            self.entries.entry(k).or_default().insert(at.clone());
+        }
+    }
+    fn remove(&mut self, keys: Vec<String>, at: &(String, String)) {
+        for k in keys {
+            if let Some(set) = self.entries.get_mut(&k) {
+                set.remove(at);
+                if set.is_empty() {
+                    self.entries.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+/// The objects and their indexes, changed together under one lock.
+struct Cache<T> {
+    objects: Objects<T>,
+    indexes: HashMap<String, Index<T>>,
+}
+
+impl<T> Cache<T> {
+    /// Puts `o` at `namespace/name`, replacing (and unindexing) what was there.
+    fn put(&mut self, ns: String, name: String, o: Arc<T>) {
+        let at = (ns, name);
+        let old = self.objects.get(&at.0).and_then(|m| m.get(&at.1));
+        // The key functions (user code) run before anything changes.
+        let keys: Vec<(Vec<String>, Vec<String>)> = self
+            .indexes
+            .values()
+            .map(|i| {
+                (
+                    old.map(|old| (i.keys)(old)).unwrap_or_default(),
+                    (i.keys)(&o),
+                )
+            })
+            .collect();
+        self.objects
+            .entry(at.0.clone())
+            .or_default()
+            .insert(at.1.clone(), o);
+        for (index, (old, new)) in self.indexes.values_mut().zip(keys) {
+            index.remove(old, &at);
+            index.add(new, &at);
+        }
+    }
+
+    fn remove(&mut self, ns: &str, name: &str) {
+        let Some(m) = self.objects.get_mut(ns) else {
+            return;
+        };
+        let old = m.remove(name);
+        if m.is_empty() {
+            self.objects.remove(ns);
+        }
+        if let Some(old) = old {
+            let at = (ns.to_owned(), name.to_owned());
+            for index in self.indexes.values_mut() {
+                let keys = (index.keys)(&old);
+                index.remove(keys, &at);
+            }
+        }
+    }
+}
+
 struct Shared<T> {
-    objects: RwLock<Objects<T>>,
+    cache: RwLock<Cache<T>>,
 }
 
 impl<T> Shared<T> {
-    fn read(&self) -> RwLockReadGuard<'_, Objects<T>> {
-        // Every update is one map operation or one swap: a panic cannot leave a half-done one.
-        self.objects.read().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> RwLockReadGuard<'_, Cache<T>> {
+        // Every update is finished before the lock is released; the key functions (user code)
+        // of `put` run before it changes anything. A key function panicking in `remove` leaves
+        // index entries that `by_index` skips (their object is gone).
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
     }
-    fn write(&self) -> RwLockWriteGuard<'_, Objects<T>> {
-        self.objects.write().unwrap_or_else(|e| e.into_inner())
+    fn write(&self) -> RwLockWriteGuard<'_, Cache<T>> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -81,6 +166,7 @@ impl<T> Store<T> {
     pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<Arc<T>> {
         self.shared
             .read()
+            .objects
             .get(namespace.unwrap_or(""))
             .and_then(|m| m.get(name))
             .cloned()
@@ -90,6 +176,7 @@ impl<T> Store<T> {
     pub fn list(&self, namespace: &str) -> Vec<Arc<T>> {
         self.shared
             .read()
+            .objects
             .get(namespace)
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
@@ -99,14 +186,37 @@ impl<T> Store<T> {
     pub fn state(&self) -> Vec<Arc<T>> {
         self.shared
             .read()
+            .objects
             .values()
             .flat_map(|m| m.values().cloned())
             .collect()
     }
 
+    /// The objects under `key` in the index `index` (see [`Writer::index`]), at one moment;
+    /// empty for an unknown index or key.
+    pub fn by_index(&self, index: &str, key: &str) -> Vec<Arc<T>> {
+        let cache = self.shared.read();
+        let Some(at) = cache.indexes.get(index).and_then(|i| i.entries.get(key)) else {
+            return Vec::new();
+        };
+        at.iter()
+            .filter_map(|(ns, name)| cache.objects.get(ns)?.get(name).cloned())
+            .collect()
+    }
+
+    /// The keys of the index `index` that hold at least one object.
+    pub fn index_keys(&self, index: &str) -> Vec<String> {
+        self.shared
+            .read()
+            .indexes
+            .get(index)
+            .map(|i| i.entries.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// How many objects the cache holds.
     pub fn len(&self) -> usize {
-        self.shared.read().values().map(HashMap::len).sum()
+        self.shared.read().objects.values().map(HashMap::len).sum()
     }
 
     /// Whether the cache holds no object.
@@ -136,7 +246,7 @@ pub struct Writer<T> {
     ready: watch::Sender<bool>,
     ready_rx: watch::Receiver<bool>,
     /// The initial state being collected (between `Init` and `InitDone`).
-    buffer: Option<Objects<T>>,
+    buffer: Option<Vec<Arc<T>>>,
 }
 
 impl<T> std::fmt::Debug for Writer<T> {
@@ -159,7 +269,10 @@ impl<T: Object + Clone> Writer<T> {
         let (ready, ready_rx) = watch::channel(false);
         Writer {
             shared: Arc::new(Shared {
-                objects: RwLock::new(HashMap::new()),
+                cache: RwLock::new(Cache {
+                    objects: HashMap::new(),
+                    indexes: HashMap::new(),
+                }),
             }),
             ready,
             ready_rx,
@@ -175,43 +288,94 @@ impl<T: Object + Clone> Writer<T> {
         }
     }
 
+    /// Adds the index `name`: `keys` gives the index keys of an object (none, one or several),
+    /// and [`Store::by_index`] the objects under a key. [`by_owner`] and [`by_label`] are such
+    /// functions; objects by namespace need no index ([`Store::list`]).
+    pub fn index(
+        self,
+        name: &str,
+        keys: impl Fn(&T) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        add_index(&self.shared, name, Arc::new(keys));
+        self
+    }
+
     /// Applies one watcher event. Objects without a name are ignored.
     pub fn apply(&mut self, event: &Event<T>) {
         match event {
-            Event::Init => self.buffer = Some(HashMap::new()),
+            Event::Init => self.buffer = Some(Vec::new()),
             Event::InitApply(o) => {
-                let buffer = self.buffer.get_or_insert_with(HashMap::new);
-                insert(buffer, o);
+                if o.name().is_some() {
+                    let buffer = self.buffer.get_or_insert_with(Vec::new);
+                    buffer.push(Arc::new(o.clone()));
+                }
             }
             Event::InitDone => {
                 let fresh = self.buffer.take().unwrap_or_default();
-                *self.shared.write() = fresh;
+                let mut cache = self.shared.write();
+                let mut next = Cache {
+                    objects: HashMap::new(),
+                    indexes: cache
+                        .indexes
+                        .iter()
+                        .map(|(k, i)| (k.clone(), Index::empty(i.keys.clone())))
+                        .collect(),
+                };
+                for o in fresh {
+                    let ns = o.namespace().unwrap_or("").to_owned();
+                    let name = o.name().unwrap_or("").to_owned();
+                    next.put(ns, name, o);
+                }
+                *cache = next;
+                drop(cache);
                 self.ready.send_replace(true);
             }
-            Event::Apply(o) => insert(&mut self.shared.write(), o),
+            Event::Apply(o) => {
+                if let Some(name) = o.name() {
+                    let ns = o.namespace().unwrap_or("").to_owned();
+                    let o = Arc::new(o.clone());
+                    self.shared.write().put(ns, name.to_owned(), o);
+                }
+            }
             Event::Delete(o) => {
                 if let Some(name) = o.name() {
-                    let ns = o.namespace().unwrap_or("");
-                    let mut objects = self.shared.write();
-                    if let Some(m) = objects.get_mut(ns) {
-                        m.remove(name);
-                        if m.is_empty() {
-                            objects.remove(ns);
-                        }
-                    }
+                    self.shared
+                        .write()
+                        .remove(o.namespace().unwrap_or(""), name);
                 }
             }
         }
     }
 }
 
-fn insert<T: Object + Clone>(objects: &mut Objects<T>, o: &T) {
-    if let Some(name) = o.name() {
-        objects
-            .entry(o.namespace().unwrap_or("").to_owned())
-            .or_default()
-            .insert(name.to_owned(), Arc::new(o.clone()));
+/// Adds (or replaces) the index `name`, built from what the cache holds.
+fn add_index<T>(shared: &Shared<T>, name: &str, keys: KeyFn<T>) {
+    let mut index = Index::empty(keys);
+    let mut cache = shared.write();
+    for (ns, m) in &cache.objects {
+        for (n, o) in m {
+            let keys = (index.keys)(o);
+            index.add(keys, &(ns.clone(), n.clone()));
+        }
     }
+    cache.indexes.insert(name.to_owned(), index);
+}
+
+impl<T> Store<T> {
+    /// [`Writer::index`] for a store whose writer is out of reach (a controller's).
+    pub(crate) fn add_index(&self, name: &str, keys: KeyFn<T>) {
+        add_index(&self.shared, name, keys);
+    }
+}
+
+/// An index key function: the uids of an object's owners.
+pub fn by_owner<T: Object>(o: &T) -> Vec<String> {
+    o.owner_references().iter().map(|r| r.uid.clone()).collect()
+}
+
+/// An index key function: the value of label `label` (no key when the label is absent).
+pub fn by_label<T: Object>(label: &'static str) -> impl Fn(&T) -> Vec<String> + Send + Sync {
+    move |o| o.labels().get(label).cloned().into_iter().collect()
 }
 
 /// Applies each event of `events` to `writer` and passes it on (errors pass unchanged).

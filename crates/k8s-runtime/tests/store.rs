@@ -159,3 +159,56 @@ async fn the_store_follows_the_server_through_changes_and_a_forced_relist() {
     assert!(!seen.contains(&"Init".to_string()), "{seen:?}");
     assert_eq!(contents(&store), set_of(["b=v1", "d=v2", "e=v0"]));
 }
+
+/// `cm` with label `tier` and an owner uid.
+fn indexed(name: &str, tier: &str, owner: Option<&str>) -> ConfigMap {
+    let mut o = cm("ns", name, "1");
+    o.metadata.labels = Some([("tier".to_string(), tier.to_string())].into());
+    o.metadata.owner_references =
+        owner.map(|uid| vec![k8s_core::OwnerReference::new("v1", "ConfigMap", "p", uid)]);
+    o
+}
+
+fn names(objects: Vec<std::sync::Arc<ConfigMap>>) -> BTreeSet<String> {
+    objects
+        .iter()
+        .map(|o| o.metadata.name.clone().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn indexes_follow_changes_deletions_and_new_initial_states() {
+    use k8s_runtime::store::{by_label, by_owner};
+    let mut w = Writer::<ConfigMap>::new();
+    w.apply(&Event::Init);
+    w.apply(&Event::InitApply(indexed("a", "web", Some("u1"))));
+    w.apply(&Event::InitDone);
+    // An index added to a filled cache indexes what is there.
+    let mut w = w.index("owner", by_owner).index("tier", by_label("tier"));
+    let store = w.store();
+    assert_eq!(names(store.by_index("owner", "u1")), set_of(["a"]));
+    w.apply(&Event::Apply(indexed("b", "web", Some("u1"))));
+    w.apply(&Event::Apply(indexed("c", "db", None)));
+    assert_eq!(names(store.by_index("owner", "u1")), set_of(["a", "b"]));
+    assert_eq!(names(store.by_index("tier", "web")), set_of(["a", "b"]));
+
+    // A change moves an object between keys; a deletion removes it; empty keys go.
+    w.apply(&Event::Apply(indexed("b", "db", Some("u2"))));
+    assert_eq!(names(store.by_index("tier", "web")), set_of(["a"]));
+    assert_eq!(names(store.by_index("tier", "db")), set_of(["b", "c"]));
+    assert_eq!(names(store.by_index("owner", "u2")), set_of(["b"]));
+    w.apply(&Event::Delete(indexed("a", "web", Some("u1"))));
+    assert!(store.by_index("owner", "u1").is_empty());
+    let mut keys = store.index_keys("tier");
+    keys.sort();
+    assert_eq!(keys, ["db"]);
+    assert!(store.by_index("nope", "x").is_empty());
+
+    // A new initial state rebuilds the indexes.
+    w.apply(&Event::Init);
+    w.apply(&Event::InitApply(indexed("d", "web", Some("u1"))));
+    assert_eq!(names(store.by_index("tier", "db")), set_of(["b", "c"]));
+    w.apply(&Event::InitDone);
+    assert!(store.by_index("tier", "db").is_empty());
+    assert_eq!(names(store.by_index("owner", "u1")), set_of(["d"]));
+}
