@@ -294,6 +294,14 @@ async fn resource(
         .next()
         .is_some_and(|a| a.contains("as=Table"))
         .then_some(hooks);
+    if let (true, Some(ns), Some(name), Some("log")) = (
+        def.group.is_empty() && def.plural == "pods",
+        &t.ns,
+        &t.name,
+        t.sub.as_deref(),
+    ) {
+        return super::streaming::log(shared, &def, ns, name, &query);
+    }
     if verb == "watch" {
         return watch(shared.clone(), def, t.ns, t.name, query, table).await;
     }
