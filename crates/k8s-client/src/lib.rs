@@ -8,6 +8,7 @@
 //! * bearer tokens (rotating token files), basic auth, exec credential plugins;
 //! * [`Client::send`] for one request, [`Client::list_all`] for every page of a list,
 //!   [`Client::watch`] for a watch that resumes and relists on its own;
+//! * [`Client::log_stream`] and [`Client::follow_log`] for container logs as they arrive;
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
 //! * [`PodInfo`]: what the downward API tells a Pod about itself.
 //!
@@ -43,6 +44,7 @@ mod error;
 // Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
 #[doc(hidden)]
 pub mod lines;
+mod logs;
 mod pod_info;
 mod secret;
 mod stream;
@@ -54,6 +56,7 @@ pub use config::{
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
 pub use error::{ApiError, ConfigError, Error, TransportError};
+pub use logs::{LogFollower, LogLine, LogLines, LogStream};
 pub use pod_info::PodInfo;
 pub use secret::{SecretBytes, SecretString};
 pub use stream::WatchUpdate;
