@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use k8s_testserver::TestServer;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 const INSTALL_HINT: &str =
@@ -198,4 +198,86 @@ async fn kubectl_logs_options_and_errors() {
         "{}",
         prev.stderr
     );
+}
+
+#[tokio::test]
+async fn kubectl_exec_runs_commands_over_websocket() {
+    let (_server, kc) = server().await;
+    pod(&kc, "web", true).await;
+    assert_eq!(ok(&kc, &["exec", "web", "--", "echo", "hi"]).await, "hi\n");
+    let env = ok(&kc, &["exec", "web", "-c", "app", "--", "env"]).await;
+    assert!(env.contains("HOSTNAME=web\n"), "{env}");
+    // Exit codes arrive on the error channel and become kubectl's own.
+    let three = kubectl(&kc, &["exec", "web", "--", "sh", "-c", "exit 3"]).await;
+    assert_eq!(three.code, 3, "{}", three.stderr);
+    let zero = kubectl(&kc, &["exec", "web", "--", "sh", "-c", "exit 0"]).await;
+    assert_eq!(zero.code, 0, "{}", zero.stderr);
+    // stdin to stdout, closed by kubectl at the end of its input (v5 close signal).
+    let args = ["exec", "-i", "web", "--", "cat"];
+    let mut child = spawn(&kc, &args, Stdio::piped());
+    let mut stdin = child.stdin.take().unwrap();
+    let input: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = finish(child, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, input);
+    // A command the container does not have.
+    let missing = kubectl(&kc, &["exec", "web", "--", "nope"]).await;
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("executable file not found"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test]
+async fn kubectl_exec_on_a_pod_without_a_node_fails_like_the_real_server() {
+    let (_server, kc) = server().await;
+    pod(&kc, "pending", false).await;
+    let out = kubectl(&kc, &["exec", "pending", "--", "echo", "hi"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("pod pending does not have a host assigned"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn kubectl_attach_streams_the_main_process() {
+    let (server, kc) = server().await;
+    pod(&kc, "web", true).await;
+    let pods = server.pods();
+    let args = ["attach", "web"];
+    let mut child = spawn(&kc, &args, Stdio::null());
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Attached once the session is open: lines written from then on are its output.
+    for i in 0..100 {
+        pods.append_log("default", "web", "app", &format!("tick {i}"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if server
+            .request_log()
+            .iter()
+            .any(|r| r.path_and_query.contains("/attach"))
+        {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pods.append_log("default", "web", "app", "after attach");
+    loop {
+        let line = next_line(&mut out).await.expect("attach ended early");
+        if line == "after attach" {
+            break;
+        }
+    }
+    pods.terminate("default", "web", "app");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "kubectl attach exited with {status}");
 }

@@ -10,6 +10,7 @@ mod routes;
 mod streaming;
 mod table;
 mod watches;
+mod ws;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
