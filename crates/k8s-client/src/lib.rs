@@ -9,6 +9,8 @@
 //! * [`Client::send`] for one request, [`Client::list_all`] for every page of a list,
 //!   [`Client::watch`] for a watch that resumes and relists on its own;
 //! * [`Client::log_stream`] and [`Client::follow_log`] for container logs as they arrive;
+//!   [`Client::exec`], [`Client::attach`] and [`Client::exec_output`] over WebSocket
+//!   (`v5.channel.k8s.io`, `v4.channel.k8s.io`);
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
 //! * [`PodInfo`]: what the downward API tells a Pod about itself.
 //!
@@ -41,6 +43,7 @@ mod auth;
 mod client;
 mod config;
 mod error;
+mod exec;
 // Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
 #[doc(hidden)]
 pub mod lines;
@@ -49,6 +52,7 @@ mod pod_info;
 mod secret;
 mod stream;
 mod tls;
+mod upgrade;
 
 pub use client::Client;
 pub use config::{
@@ -56,6 +60,10 @@ pub use config::{
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
 pub use error::{ApiError, ConfigError, Error, TransportError};
+pub use exec::{
+    EXEC_PROTOCOLS, ExecOutput, ExitStatus, ProcessOutput, ProcessStdin, RemoteProcess,
+    TerminalResizer, TerminalSize,
+};
 pub use logs::{LogFollower, LogLine, LogLines, LogStream};
 pub use pod_info::PodInfo;
 pub use secret::{SecretBytes, SecretString};
