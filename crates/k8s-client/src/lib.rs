@@ -49,6 +49,7 @@ mod exec;
 pub mod lines;
 mod logs;
 mod pod_info;
+mod portforward;
 mod secret;
 mod stream;
 mod tls;
@@ -66,5 +67,6 @@ pub use exec::{
 };
 pub use logs::{LogFollower, LogLine, LogLines, LogStream};
 pub use pod_info::PodInfo;
+pub use portforward::{PortForward, PortStream};
 pub use secret::{SecretBytes, SecretString};
 pub use stream::WatchUpdate;

@@ -108,7 +108,6 @@ impl Containers {
         OpenLog(self.open_logs.clone())
     }
 
-    #[allow(dead_code)] // served by port-forward (WebSocket), not yet routed
     pub(crate) fn port_handler(&self, ns: &str, pod: &str, port: u16) -> PortHandler {
         lock(&self.ports)
             .get(&(ns.to_owned(), pod.to_owned(), port))
@@ -118,7 +117,6 @@ impl Containers {
 }
 
 /// The default port handler: writes back what it reads.
-#[allow(dead_code)]
 fn echo_handler() -> PortHandler {
     Arc::new(|conn: PortConnection| {
         Box::pin(async move {

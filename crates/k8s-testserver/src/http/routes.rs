@@ -302,6 +302,9 @@ async fn resource(
     ) {
         match sub {
             "log" => return super::streaming::log(shared, &def, ns, name, &query),
+            "portforward" => {
+                return super::portforward::portforward(shared, parts, &def, ns, name, &query);
+            }
             "exec" | "attach" => {
                 return super::ws::exec_or_attach(shared, parts, &def, ns, name, sub, &query);
             }

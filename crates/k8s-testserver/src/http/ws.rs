@@ -110,7 +110,7 @@ fn session(
             "pod {name} does not have a host assigned"
         )));
     }
-    let (resp, on_upgrade, protocol) = upgrade(parts)?;
+    let (resp, on_upgrade, protocol) = upgrade(parts, &PROTOCOLS)?;
     let env = container_env(&pod, &container, name);
     let model = shared.containers.clone();
     let key = (ns.to_owned(), name.to_owned(), container);
@@ -128,6 +128,7 @@ fn session(
 /// Checks a WebSocket upgrade request and answers 101 with the chosen channel protocol.
 pub(super) fn upgrade(
     parts: &http::request::Parts,
+    supported: &[&'static str],
 ) -> Result<(Response<Body>, OnUpgrade, &'static str), ApiError> {
     let h = |n: header::HeaderName| {
         parts
@@ -146,10 +147,10 @@ pub(super) fn upgrade(
     let key = h(header::SEC_WEBSOCKET_KEY);
     let offered = h(header::SEC_WEBSOCKET_PROTOCOL);
     let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
-    let Some(protocol) = PROTOCOLS.into_iter().find(|p| offered.contains(p)) else {
+    let Some(protocol) = supported.iter().copied().find(|p| offered.contains(p)) else {
         return Err(errors::bad_request(format!(
             "none of the WebSocket subprotocols {offered:?} is supported; the test server \
-             speaks {PROTOCOLS:?}"
+             speaks {supported:?}"
         )));
     };
     let Some(on_upgrade) = parts.extensions.get::<OnUpgrade>().cloned() else {
