@@ -7,7 +7,7 @@
 use k8s_sdk_examples::support::LoggedRequest;
 use k8s_sdk_examples::{
     Target, Transcript, auth_kinds, cli, defaulting_and_validation, downward_api,
-    in_cluster_create_pod, proxy_discovery, watch_and_list,
+    in_cluster_create_pod, logs_and_exec, proxy_discovery, watch_and_list,
 };
 
 /// Every `Bearer`/`Basic` in the text is followed by `<redacted>`.
@@ -385,4 +385,20 @@ fn request_log_lines_and_filled_in_fields() {
             "spec.x"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_exec_follows_a_log_and_runs_commands() {
+    let out = Transcript::new();
+    let report = logs_and_exec::run(&logs_and_exec::Options::new(Target::TestServer), &out)
+        .await
+        .unwrap();
+    // Every line once, in order, across the broken connection.
+    let expected: Vec<String> = (1..=5).map(|i| format!("request {i} served")).collect();
+    assert_eq!(report.log, expected);
+    assert_eq!(report.echo, "hello from exec");
+    assert_eq!(report.cat, "fed through stdin");
+    assert_eq!(report.exit_code, 3);
+    assert_eq!(report.protocol, "v5.channel.k8s.io");
+    assert_redacted(&out.text());
 }

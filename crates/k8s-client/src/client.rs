@@ -32,9 +32,9 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    base: String,
+    pub(crate) base: String,
     pub(crate) config: Config,
-    credentials: Credentials,
+    pub(crate) credentials: Credentials,
     http: RwLock<Http>,
 }
 
@@ -55,15 +55,29 @@ impl std::fmt::Debug for Client {
 }
 
 fn build_http(config: &Config, ca: Option<&[u8]>) -> Result<reqwest::Client, ConfigError> {
+    build_http_with(config, ca, false)
+}
+
+/// `http1_only`: for upgraded connections (WebSocket), which HTTP/2 cannot carry; ALPN then
+/// offers `http/1.1` only.
+fn build_http_with(
+    config: &Config,
+    ca: Option<&[u8]>,
+    http1_only: bool,
+) -> Result<reqwest::Client, ConfigError> {
     let mut b = reqwest::Client::builder()
         .no_proxy()
         .user_agent(concat!("k8s-client/", env!("CARGO_PKG_VERSION")));
     // Always preconfigured: reqwest has no crypto provider of its own (ring only, no aws-lc).
-    let tls = if config.cluster_url.scheme_str() == Some("https") {
+    let mut tls = if config.cluster_url.scheme_str() == Some("https") {
         crate::tls::client_config(config, ca, config.client_identity.as_ref())?
     } else {
         crate::tls::plain_http_config()?
     };
+    if http1_only {
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        b = b.http1_only();
+    }
     b = b.use_preconfigured_tls(tls);
     if let Some(p) = &config.proxy_url {
         let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| ConfigError::Invalid {
@@ -479,7 +493,21 @@ impl Client {
         )))
     }
 
-    async fn error_from_response(&self, req: &Request, resp: reqwest::Response) -> Error {
+    /// An HTTP/1.1-only client for upgraded connections (WebSocket: exec, attach,
+    /// port-forward) with this client's TLS (CA, client certificate, `tls-server-name`) and proxy.
+    pub(crate) fn upgrade_http(&self) -> Result<reqwest::Client, Error> {
+        let ca = match self.inner.http.read() {
+            Ok(h) => h.ca.clone(),
+            Err(p) => p.into_inner().ca.clone(),
+        };
+        Ok(build_http_with(&self.inner.config, ca.as_deref(), true)?)
+    }
+
+    pub(crate) async fn error_from_response(
+        &self,
+        req: &Request,
+        resp: reqwest::Response,
+    ) -> Error {
         let code = resp.status().as_u16();
         let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
         let parsed = serde_json::from_slice::<Status>(&body).ok().filter(|s| {

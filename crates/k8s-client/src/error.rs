@@ -86,6 +86,16 @@ pub enum Error {
         /// Connections that ended without an event.
         attempts: u32,
     },
+    /// A streaming connection (a following log, exec, attach, port-forward) failed after it
+    /// was established: it went idle past its idle timeout, the connection broke, or the peer
+    /// broke the channel protocol.
+    #[error("{path}: {message}")]
+    Stream {
+        /// Path of the streamed subresource, e.g. `/api/v1/namespaces/default/pods/web/log`.
+        path: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// An error answer of the API server: its `Status`, the request it answered and the identity the

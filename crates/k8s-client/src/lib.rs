@@ -8,6 +8,9 @@
 //! * bearer tokens (rotating token files), basic auth, exec credential plugins;
 //! * [`Client::send`] for one request, [`Client::list_all`] for every page of a list,
 //!   [`Client::watch`] for a watch that resumes and relists on its own;
+//! * [`Client::log_stream`] and [`Client::follow_log`] for container logs as they arrive;
+//!   [`Client::exec`], [`Client::attach`] and [`Client::exec_output`] over WebSocket
+//!   (`v5.channel.k8s.io`, `v4.channel.k8s.io`);
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
 //! * [`discovery`]: aggregated discovery (with the legacy fallback) and kubectl's name
 //!   resolution, giving [`k8s_core::ApiResource`]s for [`k8s_core::DynamicObject`]s;
@@ -45,13 +48,17 @@ mod client;
 mod config;
 pub mod discovery;
 mod error;
+mod exec;
 // Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
 #[doc(hidden)]
 pub mod lines;
+mod logs;
 mod pod_info;
+mod portforward;
 mod secret;
 mod stream;
 mod tls;
+mod upgrade;
 
 pub use apply::{ApplyError, ApplyOptions};
 pub use client::Client;
@@ -60,6 +67,12 @@ pub use config::{
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
 pub use error::{ApiError, ConfigError, Error, TransportError};
+pub use exec::{
+    EXEC_PROTOCOLS, ExecOutput, ExitStatus, ProcessOutput, ProcessStdin, RemoteProcess,
+    TerminalResizer, TerminalSize,
+};
+pub use logs::{LogFollower, LogLine, LogLines, LogStream};
 pub use pod_info::PodInfo;
+pub use portforward::{PortForward, PortStream};
 pub use secret::{SecretBytes, SecretString};
 pub use stream::WatchUpdate;

@@ -33,6 +33,7 @@
 
 mod authz;
 mod builtin_resources;
+mod containers;
 mod errors;
 mod http;
 mod json;
@@ -55,6 +56,7 @@ use k8s_core::ResourceInfo;
 use tokio::sync::watch;
 
 pub use builtin_resources::BUILTIN_RESOURCES;
+pub use containers::{Pods, PortConnection, PortHandler};
 
 use crate::authz::UserInfo;
 use crate::http::{FaultState, Shared, lock};
@@ -247,6 +249,7 @@ impl TestServerBuilder {
             tls,
             address: addr.to_string(),
             shutdown: shutdown_rx,
+            containers: Arc::default(),
         });
         let dir = tempfile::Builder::new()
             .prefix("k8s-testserver-")
@@ -456,6 +459,14 @@ impl TestServer {
     /// Stops accepting a bearer token: requests with it get 401.
     pub fn revoke_token(&self, token: &str) {
         lock(&self.shared.state).tokens.remove(token);
+    }
+
+    /// The container model behind Pod logs, exec, attach and port-forward: append log lines,
+    /// terminate containers, register port handlers.
+    pub fn pods(&self) -> Pods {
+        Pods {
+            model: self.shared.containers.clone(),
+        }
     }
 
     /// Fault injection for the next requests.

@@ -3,11 +3,15 @@
 //! * `routes.rs`: which handler a path and method reach (discovery, OpenAPI, resources), and
 //!   authorization of each request;
 //! * `watches.rs`: watch streams (initial events, bookmarks, 410 Gone);
-//! * `table.rs`: the `Table` rendering kubectl asks for.
+//! * `table.rs`: the `Table` rendering kubectl asks for;
+//! * `streaming.rs`: a Pod's `log`, `exec`, `attach` and `portforward`.
 
+mod portforward;
 mod routes;
+mod streaming;
 mod table;
 mod watches;
+mod ws;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -56,6 +60,7 @@ pub(crate) struct Shared {
     pub tls: Option<Tls>,
     pub address: String,
     pub shutdown: watch::Receiver<bool>,
+    pub containers: Arc<crate::containers::Containers>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,7 +136,8 @@ where
         async move { Ok::<_, Infallible>(handle(shared, auth, req).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    // With upgrades: exec, attach and portforward switch to WebSocket.
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::select! {
         _ = conn => {}
         _ = shutdown.changed() => {}

@@ -294,6 +294,23 @@ async fn resource(
         .next()
         .is_some_and(|a| a.contains("as=Table"))
         .then_some(hooks);
+    if let (true, Some(ns), Some(name), Some(sub)) = (
+        def.group.is_empty() && def.plural == "pods",
+        &t.ns,
+        &t.name,
+        t.sub.as_deref(),
+    ) {
+        match sub {
+            "log" => return super::streaming::log(shared, &def, ns, name, &query),
+            "portforward" => {
+                return super::portforward::portforward(shared, parts, &def, ns, name, &query);
+            }
+            "exec" | "attach" => {
+                return super::ws::exec_or_attach(shared, parts, &def, ns, name, sub, &query);
+            }
+            _ => {}
+        }
+    }
     if verb == "watch" {
         return watch(shared.clone(), def, t.ns, t.name, query, table).await;
     }
