@@ -257,6 +257,18 @@ pub(crate) fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The real server's request body limit (`MaxRequestBodyBytes`, 3 MiB).
+pub(crate) const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// 413 for a body over [`MAX_REQUEST_BODY_BYTES`].
+pub(crate) fn request_entity_too_large() -> ApiError {
+    plain(Status::failure(
+        413,
+        "RequestEntityTooLarge",
+        format!("Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"),
+    ))
+}
+
 pub(crate) fn unsupported_media_type(message: &str, with_details_field: bool) -> ApiError {
     let s = Status::failure(415, "UnsupportedMediaType", message);
     if with_details_field {

@@ -216,7 +216,7 @@ pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Result<Value, Str
                 }
             }
             (_, None) => return Err(format!("operation missing path: {op}")),
-            (other, _) => return Err(format!("Unexpected kind: {other}")),
+            (other, _) => Err(format!("Unexpected kind: {other}")),
         };
         if let Err(e) = result {
             return Ok(Err(e));

@@ -273,8 +273,14 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
         };
         return error_response(&e);
     }
-    let bytes = match Limited::new(body, 64 << 20).collect().await {
+    let bytes = match Limited::new(body, errors::MAX_REQUEST_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return error_response(&errors::request_entity_too_large());
+        }
         Err(_) => {
             return error_response(&errors::bad_request("the request body could not be read"));
         }

@@ -113,9 +113,69 @@ pub(super) async fn route(
         _ => None,
     };
     match found {
+        // Discovery documents are read-only.
+        Some(_) if !matches!(parts.method, Method::GET | Method::HEAD) => {
+            error_response(&errors::method_not_allowed())
+        }
         Some(v) => json_response(200, &v),
         None => error_response(&errors::path_not_found()),
     }
+}
+
+/// The real server's answer for a path under no group it serves: plain text, not a `Status`.
+fn page_not_found() -> Response<Body> {
+    let mut r = Response::new(full("404 page not found\n"));
+    *r.status_mut() = http::StatusCode::NOT_FOUND;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Request options the real server validates before the verb runs (400 or 422).
+fn check_options(verb: &str, query: &Query) -> Result<(), errors::ApiError> {
+    let options = match verb {
+        "create" => "CreateOptions",
+        "update" => "UpdateOptions",
+        "patch" => "PatchOptions",
+        "delete" | "deletecollection" => "DeleteOptions",
+        "list" | "watch" => {
+            if let Some(limit) = query.get("limit") {
+                if limit.parse::<i64>().is_err() {
+                    return Err(errors::bad_request(format!(
+                        "strconv.ParseInt: parsing \"{limit}\": invalid syntax"
+                    )));
+                }
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    if let Some(dry) = query.get("dryRun").filter(|d| *d != "All") {
+        return Err(errors::invalid_options(
+            options,
+            "dryRun",
+            "FieldValueNotSupported",
+            &format!("Unsupported value: [\"{dry}\"]: supported values: \"All\""),
+        ));
+    }
+    if options != "DeleteOptions" {
+        if let Some(fv) = query
+            .get("fieldValidation")
+            .filter(|v| !matches!(*v, "" | "Ignore" | "Strict" | "Warn"))
+        {
+            return Err(errors::invalid_options(
+                options,
+                "fieldValidation",
+                "FieldValueNotSupported",
+                &format!(
+                    "Unsupported value: \"{fv}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn version_info() -> Value {
@@ -212,7 +272,12 @@ fn parse_target(segs: &[&str]) -> Option<Target> {
         version,
         ns,
         plural: rest[0].to_string(),
-        name: rest.get(1).map(|s| s.to_string()),
+        // Go's router matches on the decoded path: `%2e%2e` is the name `..`.
+        name: rest.get(1).map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        }),
         sub: rest.get(2).map(|s| s.to_string()),
         watch_path,
     })
@@ -234,9 +299,13 @@ async fn resource(
         (&Method::GET | &Method::HEAD, _) if is_watch => "watch",
         (&Method::GET | &Method::HEAD, true) => "get",
         (&Method::GET | &Method::HEAD, false) => "list",
+        // POST creates in a collection or on a subresource (eviction, binding, token)
+        (&Method::POST, true) if t.sub.is_none() => {
+            return error_response(&errors::method_not_allowed());
+        }
         (&Method::POST, _) => "create",
-        (&Method::PUT, _) => "update",
-        (&Method::PATCH, _) => "patch",
+        (&Method::PUT, true) => "update",
+        (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => return error_response(&errors::method_not_allowed()),
@@ -271,6 +340,9 @@ async fn resource(
         }
         match state.registry.find(&t.group, &t.version, &t.plural) {
             Some(d) => (d.clone(), state.hooks(d)),
+            None if !t.group.is_empty() && state.registry.api_group(&t.group).is_none() => {
+                return page_not_found();
+            }
             None => return error_response(&errors::path_not_found()),
         }
     };
@@ -286,6 +358,14 @@ async fn resource(
     }
     if def.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
         return error_response(&errors::path_not_found());
+    }
+    if let Some(n @ ("." | "..")) = t.name.as_deref() {
+        return error_response(&errors::bad_request(format!(
+            "Name parameter invalid: \"{n}\": may not be '{n}'"
+        )));
+    }
+    if let Err(e) = check_options(verb, &query) {
+        return error_response(&e);
     }
     let accept = header_str(parts, header::ACCEPT);
     // Rendered as a Table with the kind's columns.

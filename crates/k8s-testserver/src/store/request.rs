@@ -86,17 +86,44 @@ impl Req<'_> {
     /// Parses a JSON body: 400 with the real wording when malformed.
     pub(crate) fn decode(&self) -> Result<(Value, Vec<String>), ApiError> {
         let ct = self.content_type.to_ascii_lowercase();
-        if ct.starts_with("application/vnd.kubernetes.protobuf") {
+        let media = ct.split(';').next().unwrap_or("").trim();
+        let custom = self.def.custom.is_some();
+        if media == "application/vnd.kubernetes.protobuf" && !custom {
+            // As the real server: a body without the magic, or one that ends early, is 400.
+            let hex = |b: &[u8]| {
+                let h: String = b.iter().take(30).map(|x| format!("{x:02x}")).collect();
+                if b.len() > 30 { format!("{h} ...") } else { h }
+            };
+            if !self.body.starts_with(b"k8s\0") {
+                return Err(errors::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {}): provided data does not appear to be a protobuf message, expected prefix [107 56 115 0] ({})",
+                    self.def.kind,
+                    hex(self.body)
+                )));
+            }
             return crate::proto::decode(self.body)
                 .map(|v| (v, Vec::new()))
                 .ok_or_else(|| {
-                    errors::unsupported_media_type(
-                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
-                        false,
-                    )
+                    errors::bad_request(format!(
+                        "the object provided is unrecognized (must be of type {}): unexpected EOF ({})",
+                        self.def.kind,
+                        hex(self.body)
+                    ))
                 });
         }
-        if ct.starts_with("application/yaml") {
+        if !matches!(media, "" | "application/json" | "application/yaml") {
+            // text/plain, CBOR (not served by default), a patch type on a create, protobuf
+            // for a custom resource: 415 with the media types the resource accepts.
+            return Err(errors::unsupported_media_type(
+                if custom {
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+                } else {
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                },
+                false,
+            ));
+        }
+        if media == "application/yaml" {
             let text = String::from_utf8_lossy(self.body);
             return serde_saphyr::from_str::<Value>(&text)
                 .map(|v| (v, Vec::new()))

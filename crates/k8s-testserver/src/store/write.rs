@@ -24,6 +24,7 @@ impl State {
             return reply;
         }
         let (mut obj, dups) = req.decode()?;
+        check_kind(req, &obj)?;
         let mut warnings = self.field_validation(req, &mut obj, dups)?;
         if let Some(ns) = meta(&obj, "namespace") {
             if req.def.namespaced && !ns.is_empty() && ns != req.ns() {
@@ -382,4 +383,29 @@ fn random_suffix(n: usize) -> String {
     (0..n)
         .map(|_| NAME_CHARS[rng.random_range(0..NAME_CHARS.len())] as char)
         .collect()
+}
+
+/// A body of another built-in kind: 400 with the real server's conversion error.
+fn check_kind(req: &Req, obj: &Value) -> Result<(), errors::ApiError> {
+    let Some(kind) = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty() && *k != req.def.kind)
+    else {
+        return Ok(());
+    };
+    if req.def.custom.is_some() {
+        return Ok(());
+    }
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let version = api_version.rsplit('/').next().unwrap_or("");
+    let internal = if req.def.group.is_empty() {
+        "core"
+    } else {
+        req.def.group.split('.').next().unwrap_or("")
+    };
+    Err(errors::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {want}: converting ({version}.{kind}) to ({internal}.{want}): unknown conversion",
+        want = req.def.kind
+    )))
 }
