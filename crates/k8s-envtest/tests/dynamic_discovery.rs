@@ -15,7 +15,7 @@
 //! `K8S_ENVTEST_REQUIRED=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -314,7 +314,7 @@ async fn crd_objects_through_dynamic_objects(server: &dyn ControlPlane) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_objects_through_dynamic_objects_and_discovery() {
     let testserver = test_server().await;
     crd_objects_through_dynamic_objects(&testserver).await;
@@ -360,8 +360,7 @@ fn kubectl_paths(kubeconfig: &Path, cache: &Path, names: &[String]) -> Result<Ve
         .collect())
 }
 
-/// Every name of every listable resource, resolved by us and by kubectl (one `kubectl get` of
-/// them all: it resolves every name first, then lists each in order).
+/// Every name of every listable resource, resolved by us and by kubectl.
 fn names_resolve_as_kubectl_resolves(who: &str, kubeconfig: &Path, discovery: &Discovery) {
     let cache = tempfile::tempdir().unwrap();
     let mut names = BTreeSet::new();
@@ -396,22 +395,38 @@ fn names_resolve_as_kubectl_resolves(who: &str, kubeconfig: &Path, discovery: &D
                 .unwrap_or_else(|e| panic!("{who}: {n}: {e}"))
         })
         .collect();
-    let theirs = kubectl_paths(kubeconfig, cache.path(), &names)
-        .unwrap_or_else(|e| panic!("{who}: kubectl refused a name we resolve: {e}"));
-    assert_eq!(
-        theirs.len(),
-        names.len(),
-        "{who}: one list per name: {theirs:?}"
-    );
-    let mismatches: Vec<String> = names
-        .iter()
-        .zip(ours.iter().zip(&theirs))
-        .filter(|(_, (a, b))| a != b)
-        .map(|(n, (a, b))| format!("{n}: ours {a}, kubectl {b}"))
-        .collect();
+    // kubectl lists each resource once however many of the names lead to it: ask it, for each
+    // resource we resolved to, about all the names we resolved to it; it must list just that.
+    let mut by_path: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (n, p) in names.iter().zip(&ours) {
+        by_path.entry(p.as_str()).or_default().push(n.clone());
+    }
+    let groups: Vec<(&str, Vec<String>)> = by_path.into_iter().collect();
+    let mismatches: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = groups
+            .chunks(groups.len().div_ceil(4).max(1))
+            .map(|chunk| {
+                let cache = cache.path();
+                s.spawn(move || {
+                    let mut bad = Vec::new();
+                    for (path, names) in chunk {
+                        match kubectl_paths(kubeconfig, cache, names) {
+                            Ok(theirs) if theirs == [*path] => {}
+                            other => bad.push(format!("{names:?}: ours {path}, kubectl {other:?}")),
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
     assert!(
         mismatches.is_empty(),
-        "{who}: {} names differ:\n{}",
+        "{who}: {} resources differ:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );
@@ -508,6 +523,9 @@ fn kubectl_state(
             String::from_utf8_lossy(&o.stderr)
         );
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        if std::env::var_os("DYN_DEBUG").is_some() {
+            eprintln!("{what}: {v}");
+        }
         let m = &v["metadata"];
         out.push((
             v["kind"].as_str().unwrap().to_owned(),
@@ -518,6 +536,20 @@ fn kubectl_state(
         ));
     }
     out
+}
+
+/// The state without the Namespace's resourceVersion: a real kube-apiserver 1.36 writes a
+/// Namespace again on every server-side apply of the same configuration, kubectl's own second
+/// apply included (the test logs it; seen with 1.36.3), so it proves nothing either way.
+fn comparable(
+    mut state: Vec<(String, String, String, String, String)>,
+) -> Vec<(String, String, String, String, String)> {
+    for s in &mut state {
+        if s.0 == "Namespace" {
+            s.4 = "-".into();
+        }
+    }
+    state
 }
 
 async fn manifest_applies_as_kubectl_applies(server: &dyn ControlPlane) {
@@ -537,6 +569,13 @@ async fn manifest_applies_as_kubectl_applies(server: &dyn ControlPlane) {
                 "apply",
                 "--server-side",
                 "--field-manager=dyn-apply",
+                // The test server serves no OpenAPI document (kubectl's client-side schema
+                // check) unless started with a spec directory.
+                if who == "k8s-testserver" {
+                    "--validate=false"
+                } else {
+                    "--validate=strict"
+                },
                 "-f",
                 file.to_str().unwrap(),
             ],
@@ -580,22 +619,34 @@ async fn manifest_applies_as_kubectl_applies(server: &dyn ControlPlane) {
     }
     kubectl_apply(&text);
     assert_eq!(
-        kubectl_state(&kubeconfig, cache.path(), "ours"),
-        before,
+        comparable(kubectl_state(&kubeconfig, cache.path(), "ours")),
+        comparable(before),
         "{who}: kubectl changed what we applied"
     );
 
     // kubectl first, then ours changes nothing.
     let text = MANIFEST.replace("PREFIX", "theirs");
     kubectl_apply(&text);
+    let first = kubectl_state(&kubeconfig, cache.path(), "theirs");
+    kubectl_apply(&text);
     let before = kubectl_state(&kubeconfig, cache.path(), "theirs");
+    eprintln!(
+        "{who}: kubectl's own second apply {} the Namespace's resourceVersion",
+        if first[0].4 == before[0].4 {
+            "kept"
+        } else {
+            "changed"
+        }
+    );
+    assert_eq!(comparable(first), comparable(before.clone()), "{who}");
     let again: Vec<DynamicObject> = client
         .apply_manifest(&discovery, &text, &opts)
         .await
         .into_iter()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{who}: {e}"));
-    for (o, s) in again.iter().zip(&before) {
+    let now = kubectl_state(&kubeconfig, cache.path(), "theirs");
+    for (o, s) in again.iter().zip(&now) {
         assert_eq!(
             (o.uid().unwrap(), o.resource_version().unwrap()),
             (s.3.as_str(), s.4.as_str()),
@@ -603,11 +654,7 @@ async fn manifest_applies_as_kubectl_applies(server: &dyn ControlPlane) {
             s.2
         );
     }
-    assert_eq!(
-        kubectl_state(&kubeconfig, cache.path(), "theirs"),
-        before,
-        "{who}"
-    );
+    assert_eq!(comparable(now), comparable(before), "{who}");
 
     // Errors name the document.
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n---\napiVersion: nope.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n---\nkind: ConfigMap\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n";
@@ -642,7 +689,7 @@ async fn discovery_and_apply(server: &dyn ControlPlane) {
     manifest_applies_as_kubectl_applies(server).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_and_manifests_resolve_and_apply_as_with_kubectl() {
     let testserver = test_server().await;
     discovery_and_apply(&testserver).await;
