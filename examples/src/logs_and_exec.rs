@@ -6,11 +6,15 @@
 //! 2. Runs commands with [`k8s_client::Client::exec_output`] (`Pod::connect_get_exec(..)`)
 //!    over a WebSocket: `echo`, `cat` fed from stdin, and `sh -c 'exit 3'`, whose exit code
 //!    comes back typed.
+//! 3. Forwards a local port to the Pod's port 80 with
+//!    [`k8s_client::Client::port_forward_listen`] (`Pod::connect_get_portforward(..)`), like
+//!    `kubectl port-forward`, and exchanges a message through it.
 //!
 //! Against the test server the example creates Pod `web` (scheduled to a node), writes log
 //! lines into its container while following it, breaks the log connection once, and ends the
 //! container. With `--real-cluster --pod NAME` it follows the given Pod's log for `--lines`
-//! lines (default 5) and runs the same commands in it (the image needs `sh` and `cat`).
+//! lines (default 5), runs the same commands in it (the image needs `sh` and `cat`) and, with
+//! `--port N`, sends a line through a forward to port N (an echo server there answers it).
 
 use std::time::Duration;
 
@@ -33,6 +37,8 @@ pub struct Options {
     pub pod: Option<String>,
     /// How many log lines to follow before moving on (default 5).
     pub lines: Option<usize>,
+    /// The Pod's port to forward to (default: 80 against the test server, none otherwise).
+    pub port: Option<u16>,
 }
 
 impl Options {
@@ -42,6 +48,7 @@ impl Options {
             target,
             pod: None,
             lines: None,
+            port: None,
         }
     }
 }
@@ -60,6 +67,8 @@ pub struct Report {
     pub exit_code: i32,
     /// The channel protocol the server chose.
     pub protocol: String,
+    /// What came back through the forwarded port.
+    pub forwarded: String,
 }
 
 /// Runs the example.
@@ -99,6 +108,16 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
                 .await
                 .map_err(|e| Error::Unexpected(format!("the log writer failed: {e}")))?;
             exec(&client, &ns, "web", &mut report, out).await?;
+            // The test server's Pods echo on every port unless a handler is registered.
+            forward(
+                &client,
+                &ns,
+                "web",
+                options.port.unwrap_or(80),
+                &mut report,
+                out,
+            )
+            .await?;
             server.shutdown().await;
             Ok(report)
         }
@@ -112,6 +131,9 @@ pub async fn run(options: &Options, out: &Transcript) -> Result<Report, Error> {
             let ns = client.namespace().to_owned();
             let mut report = follow(&client, &ns, pod, lines, out).await?;
             exec(&client, &ns, pod, &mut report, out).await?;
+            if let Some(port) = options.port {
+                forward(&client, &ns, pod, port, &mut report, out).await?;
+            }
             Ok(report)
         }
     }
@@ -202,5 +224,44 @@ async fn exec(
         "  sh -c 'exit 3' -> exit code {} (over {})",
         report.exit_code, report.protocol
     ));
+    Ok(())
+}
+
+async fn forward(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+    report: &mut Report,
+    out: &Transcript,
+) -> Result<(), Error> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let (addr, task) = client
+        .port_forward_listen(Pod::connect_get_portforward(ns, pod), local, port)
+        .await?;
+    out.line(format!("\nForwarding {addr} -> {ns}/{pod}:{port}"));
+    let io = |e: std::io::Error| Error::Io {
+        what: "talk through the forwarded port",
+        path: addr.to_string().into(),
+        source: e,
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(io)?;
+    let (r, mut w) = tcp.into_split();
+    w.write_all(b"hello through the tunnel\n")
+        .await
+        .map_err(io)?;
+    let mut line = String::new();
+    let mut reader = BufReader::new(r);
+    tokio::time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
+        .await
+        .map_err(|_| Error::Unexpected("no answer through the forwarded port in 30 s".into()))?
+        .map_err(io)?;
+    report.forwarded = line.trim_end().to_owned();
+    out.line(format!(
+        "  sent \"hello through the tunnel\", got {:?}",
+        report.forwarded
+    ));
+    task.abort();
     Ok(())
 }

@@ -400,5 +400,6 @@ async fn logs_and_exec_follows_a_log_and_runs_commands() {
     assert_eq!(report.cat, "fed through stdin");
     assert_eq!(report.exit_code, 3);
     assert_eq!(report.protocol, "v5.channel.k8s.io");
+    assert_eq!(report.forwarded, "hello through the tunnel");
     assert_redacted(&out.text());
 }

@@ -138,7 +138,8 @@ impl RemoteProcess {
     pub fn protocol(&self) -> &str {
         &self.protocol
     }
-    /// Waits for the end of the session: the exit code, or the server's error (e.g. the
+    /// Waits for the end of the session (streams not taken are dropped first: an untaken
+    /// stdin is closed, untaken output is discarded): the exit code, or the server's error (e.g. the
     /// command could not be started: [`Error::Api`] with the server's `Status`), or
     /// [`Error::Stream`] when the connection ended without a status.
     pub async fn wait(mut self) -> Result<ExitStatus, Error> {

@@ -10,7 +10,8 @@
 //!   [`Client::watch`] for a watch that resumes and relists on its own;
 //! * [`Client::log_stream`] and [`Client::follow_log`] for container logs as they arrive;
 //!   [`Client::exec`], [`Client::attach`] and [`Client::exec_output`] over WebSocket
-//!   (`v5.channel.k8s.io`, `v4.channel.k8s.io`);
+//!   (`v5.channel.k8s.io`, `v4.channel.k8s.io`); [`Client::port_forward`] and
+//!   [`Client::port_forward_listen`] (a local listener, like `kubectl port-forward`);
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
 //! * [`discovery`]: aggregated discovery (with the legacy fallback) and kubectl's name
 //!   resolution, giving [`k8s_core::ApiResource`]s for [`k8s_core::DynamicObject`]s;

@@ -17,6 +17,11 @@ fn main() -> ExitCode {
                 help: "with --real-cluster: the Pod to follow and run commands in",
             },
             OptionSpec {
+                name: "--port",
+                takes_value: true,
+                help: "the Pod's port to forward to (default 80 against the test server)",
+            },
+            OptionSpec {
                 name: "--lines",
                 takes_value: true,
                 help: "how many log lines to follow (default 5)",
@@ -29,6 +34,12 @@ fn main() -> ExitCode {
                 options.lines = Some(
                     n.parse()
                         .map_err(|e| Error::Unexpected(format!("--lines {n:?}: {e}")))?,
+                );
+            }
+            if let Some(p) = args.value("--port") {
+                options.port = Some(
+                    p.parse()
+                        .map_err(|e| Error::Unexpected(format!("--port {p:?}: {e}")))?,
                 );
             }
             example::run(&options, &out).await.map(|_| ())
