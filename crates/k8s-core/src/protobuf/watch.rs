@@ -1,6 +1,6 @@
 //! The protobuf watch stream (`application/vnd.kubernetes.protobuf;stream=watch`): frames of a
 //! 4-byte big-endian length followed by a `meta/v1 WatchEvent` message (`type` 1, `object` 2 =
-//! `RawExtension{raw}`, where `raw` is an enveloped object as [`from_bytes`](super::from_bytes)
+//! `RawExtension{raw}`, where `raw` is an enveloped object as [`from_bytes`]
 //! reads it; a `Status` for `ERROR`).
 
 use super::field::{Field, len_bytes};
