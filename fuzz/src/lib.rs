@@ -214,6 +214,21 @@ pub const TARGETS: &[Target] = &[
         ],
     },
     Target {
+        name: "protobuf",
+        run: targets::protobuf,
+        dictionary: &[
+            "k8s\0",
+            "\x0a\x00",
+            "\x12\x00",
+            "\x1a\x00\x22\x00",
+            "\x0b",
+            "\x0d\x00\x00\x00\x00",
+            "\x00\x00\x00\x10",
+            "\x0a\x06Status",
+            "\x0a\x05ADDED",
+        ],
+    },
+    Target {
         name: "yaml_stream",
         run: targets::yaml_stream,
         dictionary: &[

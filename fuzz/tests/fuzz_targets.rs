@@ -60,6 +60,7 @@ fuzz_tests!(
     watch_lines,
     kubeconfig,
     yaml_stream,
+    protobuf,
     in_cluster,
     codegen_v2,
     codegen_v3,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::emit::{self, Counts};
 use crate::error::{Error, Result};
 use crate::ir::ApiModel;
-use crate::{fixups, load_v2, load_v3, model_text, naming, plan};
+use crate::{fixups, load_proto, load_v2, load_v3, model_text, naming, plan};
 
 /// Where a version's model came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +71,11 @@ pub fn load(job: &VersionJob) -> Result<ApiModel> {
                 if dir.is_dir() {
                     let v3 = load_v3::load_dir(&dir, &job.version)?;
                     load_v3::merge_into(&mut m, &v3);
+                }
+            }
+            if let Some(dir) = swagger.parent().map(|p| p.join("proto")) {
+                if dir.is_dir() {
+                    load_proto::merge_into(&mut m, &dir)?;
                 }
             }
             Ok(m)

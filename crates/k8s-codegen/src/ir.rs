@@ -75,6 +75,10 @@ pub struct Field {
     pub default: Option<String>,
     /// `x-kubernetes-*` facts: name -> compact JSON value.
     pub ext: BTreeMap<String, String>,
+    /// Field numbers in the protobuf message of the definition (`load_proto`): one number, or a
+    /// path when the property belongs to an embedded Go struct (`[1, 1]`: field 1 of the
+    /// embedded message in field 1). Empty: no protobuf field.
+    pub proto: Vec<u32>,
 }
 
 /// What a definition is.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fixups;
 pub mod generate;
 pub mod ir;
+pub mod load_proto;
 pub mod load_v2;
 pub mod load_v3;
 pub mod model_text;

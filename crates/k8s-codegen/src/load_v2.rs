@@ -168,6 +168,7 @@ fn convert_definition(name: &str, s: &Schema, ptr: &str) -> ConvResult<Definitio
                     description: p.description.clone(),
                     default: p.other.get("default").map(compact),
                     ext: extensions(&p.other),
+                    proto: Vec::new(),
                 });
             }
             for r in &s.required {

@@ -595,6 +595,7 @@ fn convert_definition(name: &str, s: &Schema, ptr: &str) -> ConvResult<Definitio
                 description,
                 default,
                 ext,
+                proto: Vec::new(),
             });
         }
         // Property order: as v2 (sorted by name), whatever the document's order.

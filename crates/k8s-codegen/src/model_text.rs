@@ -9,6 +9,7 @@
 //!   field spec ref:io.k8s.api.core.v1.PodSpec
 //!   field containers! [ref:io.k8s.api.core.v1.Container]
 //!     x x-kubernetes-patch-merge-key "name"
+//!     proto 2
 //! op GET /api/v1/namespaces/{namespace}/pods listCoreV1NamespacedPod
 //!   action list
 //!   param query limit i64
@@ -109,6 +110,10 @@ pub fn write(model: &ApiModel) -> String {
                 );
                 if let Some(dv) = &f.default {
                     let _ = writeln!(o, "    default {dv}");
+                }
+                if !f.proto.is_empty() {
+                    let path: Vec<String> = f.proto.iter().map(u32::to_string).collect();
+                    let _ = writeln!(o, "    proto {}", path.join("."));
                 }
                 for (k, v) in &f.ext {
                     let _ = writeln!(o, "    x {k} {v}");
@@ -283,7 +288,21 @@ pub fn parse(text: &str, path: &Path) -> Result<ApiModel> {
                         description: None,
                         default: None,
                         ext: BTreeMap::new(),
+                        proto: Vec::new(),
                     });
+                }
+                (Cur::Def(d), 4, "proto") => {
+                    let DefKind::Struct(fields) = &mut d.kind else {
+                        return Err(bad("field attribute outside a struct"));
+                    };
+                    let f = fields
+                        .last_mut()
+                        .ok_or_else(|| bad("attribute before a field"))?;
+                    f.proto = rest
+                        .split('.')
+                        .map(|n| n.parse::<u32>().ok().filter(|&n| n > 0))
+                        .collect::<Option<Vec<u32>>>()
+                        .ok_or_else(|| bad(&format!("bad proto field path {rest:?}")))?;
                 }
                 (Cur::Def(d), 4, k @ ("x" | "default")) => {
                     let DefKind::Struct(fields) = &mut d.kind else {

@@ -13,6 +13,7 @@
 //!   builders in [`ops`] that every generated operation returns.
 //!
 //! * [`yaml`] (feature `yaml`, on by default): manifests in YAML, one document or a stream.
+//! * [`protobuf`] (feature `protobuf`): the Kubernetes protobuf wire format.
 //!
 //! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
 
@@ -24,6 +25,8 @@ mod list;
 mod meta;
 pub mod ops;
 mod patch;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
 mod quantity;
 mod request;
 mod resource;
