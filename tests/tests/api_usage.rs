@@ -161,6 +161,52 @@ fn readme_yaml_manifests() {
     assert!(text.contains("replicas: 2"), "{text}");
 }
 
+/// The README quick start's server-side applies: a YAML manifest through `From<&Deployment>`,
+/// and one field through an apply configuration.
+#[test]
+fn readme_quick_start_apply_configurations() {
+    use k8s_api::latest::apps::v1::{Deployment, apply};
+    use k8s_core::yaml;
+
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, uid: u-1, resourceVersion: '7'}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}}\n";
+    let web: Deployment = yaml::from_str(manifest).unwrap();
+    let owned = apply::Deployment::from(&web);
+    let r = Deployment::patch("default", "web", Patch::apply(&owned).unwrap())
+        .field_manager("me")
+        .to_request()
+        .unwrap();
+    assert_eq!(r.content_type, Some("application/apply-patch+yaml"));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(r.body.as_deref().unwrap()).unwrap(),
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}}}}),
+        "uid and resourceVersion are the server's"
+    );
+
+    let scale = apply::Deployment {
+        spec: Some(apply::DeploymentSpec {
+            replicas: Some(3),
+            ..Default::default()
+        }),
+        ..apply::Deployment::new("web")
+    };
+    let r = Deployment::patch("default", "web", Patch::apply(&scale).unwrap())
+        .field_manager("scaler")
+        .force()
+        .to_request()
+        .unwrap();
+    assert_eq!(
+        r.path_and_query(),
+        "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=scaler&force=true"
+    );
+    assert_eq!(
+        std::str::from_utf8(r.body.as_deref().unwrap()).unwrap(),
+        r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":3}}"#
+    );
+}
+
 #[test]
 fn metadata_is_required_and_read_through_the_object_accessors() {
     use k8s_core::Object;

@@ -376,6 +376,8 @@ pub fn features_toml(supported: &[String], deps: &BTreeMap<String, BTreeSet<Stri
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // Apply configurations (`<group>::<version>::apply`), off by default: see `emit/apply.rs`.
+    s.push_str("apply = []\n");
     for (g, d) in deps {
         s.push_str(&format!(
             "{g} = [{}]\n",

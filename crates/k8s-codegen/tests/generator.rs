@@ -41,6 +41,25 @@ fn snapshot_kind_list_operations_recursion() {
     insta::assert_snapshot!(emit_fixture("kind_ops.json"));
 }
 
+/// Apply configurations (`emit/apply.rs`): the `apply` module of each group-version reached
+/// from a kind, and its declaration in the group-version's `mod.rs`.
+#[test]
+fn snapshot_apply_configurations() {
+    let all = emit_fixture("apply.json");
+    let mut out = String::new();
+    for file in all.split("// ===== ").filter(|f| !f.is_empty()) {
+        let (path, text) = file.split_once(" =====\n").unwrap();
+        if path.ends_with("/apply.rs") {
+            out.push_str(&format!("// ===== {path} =====\n{text}"));
+        } else if let Some(decl) = text.find("#[cfg(feature = \"apply\")]") {
+            let line = text[decl..].lines().take(2).collect::<Vec<_>>().join("\n");
+            out.push_str(&format!("// ===== {path} (declaration) =====\n{line}\n"));
+        }
+    }
+    assert!(out.contains("demo/v1/apply.rs") && out.contains("other/v1/apply.rs"));
+    insta::assert_snapshot!(out);
+}
+
 #[test]
 fn emission_is_deterministic() {
     assert_eq!(emit_fixture("kind_ops.json"), emit_fixture("kind_ops.json"));

@@ -86,6 +86,25 @@ impl ObjectMeta {
         }
     }
 
+    /// This metadata without the fields the server owns, for a server-side apply that takes
+    /// ownership of what an object says: drops `uid`, `resourceVersion`, `generation`,
+    /// `creationTimestamp`, `deletionTimestamp`, `deletionGracePeriodSeconds`, `managedFields`
+    /// and `selfLink` (an apply carrying `managedFields` is refused, a `resourceVersion` turns it
+    /// into a conditional update); keeps name, namespace, generateName, labels, annotations,
+    /// owner references and finalizers.
+    pub fn without_server_fields(&self) -> Self {
+        ObjectMeta {
+            annotations: self.annotations.clone(),
+            finalizers: self.finalizers.clone(),
+            generate_name: self.generate_name.clone(),
+            labels: self.labels.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            owner_references: self.owner_references.clone(),
+            ..ObjectMeta::default()
+        }
+    }
+
     /// Metadata with this namespace and name.
     pub fn namespaced(namespace: impl Into<String>, name: impl Into<String>) -> Self {
         ObjectMeta {
@@ -216,6 +235,32 @@ mod tests {
         );
         let e = serde_json::from_str::<ObjectMeta>(r#"{"name":"a","name":"b"}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate field `name`"), "{e}");
+    }
+
+    #[test]
+    fn without_server_fields_keeps_what_a_client_owns() {
+        let server = json!({
+            "name": "web", "namespace": "shop", "generateName": "web-", "uid": "u-1",
+            "resourceVersion": "42", "generation": 3, "selfLink": "/x",
+            "creationTimestamp": "2026-12-01T10:00:00Z",
+            "deletionTimestamp": "2026-12-01T11:00:00Z", "deletionGracePeriodSeconds": 30,
+            "labels": {"app": "web"}, "annotations": {"note": "x"},
+            "finalizers": ["example.com/cleanup"],
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+                                 "uid": "u-0"}],
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}]
+        });
+        let meta: ObjectMeta = serde_json::from_value(server).unwrap();
+        assert_eq!(
+            serde_json::to_value(meta.without_server_fields()).unwrap(),
+            json!({
+                "name": "web", "namespace": "shop", "generateName": "web-",
+                "labels": {"app": "web"}, "annotations": {"note": "x"},
+                "finalizers": ["example.com/cleanup"],
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                     "name": "web-1", "uid": "u-0"}]
+            })
+        );
     }
 
     #[test]

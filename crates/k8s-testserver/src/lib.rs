@@ -93,6 +93,11 @@ pub struct LoggedRequest {
     /// Authenticated user name (`system:anonymous` without credentials, empty when
     /// authentication failed).
     pub user: String,
+    /// `Content-Type` of the request, when it had one.
+    pub content_type: Option<String>,
+    /// The request body as received (empty when there was none, or when the request was
+    /// refused before its body was read: authentication failures and injected faults).
+    pub body: Vec<u8>,
 }
 
 /// What a Pod sees in-cluster: the service-account directory plus the two environment values.

@@ -27,6 +27,7 @@ use crate::ir::{ApiModel, DefKind};
 use crate::naming::{self, feature_of};
 use crate::plan::{Plan, ResourceRow};
 
+mod apply;
 mod docs;
 mod layout;
 mod modules;
@@ -86,9 +87,19 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
         counts: counts(model, plan),
         ..Emitted::default()
     };
+    let twins = apply::twins(&ctx, plan);
     for file in &layout.files {
         let namer = Namer::new(&vmod, &layout, file);
         let mut items = def_items(&ctx, &namer, &file.defs, &rows)?;
+        // Apply configurations: a child module `apply` in a file of its own.
+        items.splice(0..0, apply::module_decl(file, &twins));
+        if let Some((path, tokens)) =
+            apply::emit_module(&ctx, &vmod, &layout.homes, file, &twins, &rows)?
+        {
+            let text = modules::unparse(&file.module, tokens)?;
+            out.files
+                .insert(path, format!("{}\n{text}", modules::header(model)));
+        }
         let part_items = file
             .parts
             .iter()

@@ -116,7 +116,7 @@ fn emit_schema_union(
 }
 
 /// The `x-kubernetes-*` facts of a field that matter when patching or applying it, in words.
-fn semantics(f: &Field) -> Vec<String> {
+pub(super) fn semantics(f: &Field) -> Vec<String> {
     let unquote = |v: &str| -> String {
         serde_json::from_str::<serde_json::Value>(v)
             .ok()

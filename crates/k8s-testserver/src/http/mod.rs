@@ -253,11 +253,21 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let user = authenticate(&shared, &auth, &parts.headers);
-    lock(&shared.log).push(LoggedRequest {
-        method: parts.method.to_string(),
-        path_and_query,
-        user: user.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
-    });
+    let logged = {
+        let mut log = lock(&shared.log);
+        log.push(LoggedRequest {
+            method: parts.method.to_string(),
+            path_and_query,
+            user: user.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+            content_type: parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: Vec::new(),
+        });
+        log.len() - 1
+    };
     let Some(user) = user else {
         return error_response(&errors::unauthorized());
     };
@@ -285,6 +295,9 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
             return error_response(&errors::bad_request("the request body could not be read"));
         }
     };
+    if let Some(entry) = lock(&shared.log).get_mut(logged) {
+        entry.body = bytes.to_vec();
+    }
     let is_watch = Query::parse(parts.uri.query().unwrap_or("")).flag("watch")
         || parts.uri.path().contains("/watch/");
     let truncate = !is_watch && std::mem::take(&mut lock(&shared.faults).truncate);

@@ -9,6 +9,9 @@ include!("self_subject_review.rs");
 include!("token_request.rs");
 include!("token_review.rs");
 include!("user_info.rs");
+/// Apply configurations of `authentication::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/authentication.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/authentication.k8s.io/v1".to_owned())

@@ -6,6 +6,9 @@ use k8s_core::ops::{CreateRequest, GetRequest};
 use crate::v1_32::authentication::v1::UserInfo;
 use crate::v1_32::meta::v1::APIResourceList;
 include!("self_subject_review.rs");
+/// Apply configurations of `authentication::v1beta1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/authentication.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/authentication.k8s.io/v1beta1".to_owned())

@@ -9,6 +9,9 @@ use k8s_core::ops::{
 use crate::v1_32::core::v1::{EventSource, ObjectReference};
 use crate::v1_32::meta::v1::APIResourceList;
 include!("event.rs");
+/// Apply configurations of `events::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/events.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/events.k8s.io/v1".to_owned())

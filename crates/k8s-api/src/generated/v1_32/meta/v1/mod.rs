@@ -13,3 +13,6 @@ include!("delete_options.rs");
 include!("field_selector_requirement.rs");
 include!("label_selector.rs");
 include!("server_address_by_client_cidr.rs");
+/// Apply configurations of `meta::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;

@@ -11,6 +11,9 @@ use crate::v1_32::meta::v1::{APIResourceList, LabelSelector};
 include!("ingress.rs");
 include!("ingress_class.rs");
 include!("network_policy.rs");
+/// Apply configurations of `networking::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/networking.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/networking.k8s.io/v1".to_owned())

@@ -9,6 +9,9 @@ use k8s_core::ops::{
 use crate::v1_32::meta::v1::{APIResourceList, Condition};
 include!("ip_address.rs");
 include!("service_cidr.rs");
+/// Apply configurations of `networking::v1beta1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/networking.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/networking.k8s.io/v1beta1".to_owned())

@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_33::meta::v1::APIResourceList;
 include!("api_service.rs");
+/// Apply configurations of `apiregistration::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/apiregistration.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/apiregistration.k8s.io/v1".to_owned())

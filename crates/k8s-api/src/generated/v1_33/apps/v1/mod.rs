@@ -13,6 +13,9 @@ include!("daemon_set.rs");
 include!("deployment.rs");
 include!("replica_set.rs");
 include!("stateful_set.rs");
+/// Apply configurations of `apps::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/apps/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/apps/v1".to_owned())

@@ -11,6 +11,9 @@ use crate::v1_33::meta::v1::{APIResourceList, LabelSelector};
 include!("cron_job.rs");
 include!("job.rs");
 include!("job_spec.rs");
+/// Apply configurations of `batch::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/batch/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/batch/v1".to_owned())

@@ -13,6 +13,9 @@ include!("ingress_class.rs");
 include!("ip_address.rs");
 include!("network_policy.rs");
 include!("service_cidr.rs");
+/// Apply configurations of `networking::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/networking.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/networking.k8s.io/v1".to_owned())

@@ -10,6 +10,9 @@ use k8s_core::ops::{
 use crate::v1_33::meta::v1::{APIResourceList, Condition, DeleteOptions, LabelSelector};
 include!("eviction.rs");
 include!("pod_disruption_budget.rs");
+/// Apply configurations of `policy::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/policy/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/policy/v1".to_owned())

@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_33::meta::v1::APIResourceList;
 include!("priority_class.rs");
+/// Apply configurations of `scheduling::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/scheduling.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/scheduling.k8s.io/v1".to_owned())

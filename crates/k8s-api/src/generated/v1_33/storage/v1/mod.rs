@@ -14,6 +14,9 @@ include!("csi_node.rs");
 include!("csi_storage_capacity.rs");
 include!("storage_class.rs");
 include!("volume_attachment.rs");
+/// Apply configurations of `storage::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/storage.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/storage.k8s.io/v1".to_owned())

@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_33::meta::v1::APIResourceList;
 include!("storage_version_migration.rs");
+/// Apply configurations of `storagemigration::v1alpha1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/storagemigration.k8s.io/v1alpha1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/storagemigration.k8s.io/v1alpha1".to_owned())

@@ -15,6 +15,9 @@ include!("validating_admission_policy.rs");
 include!("validating_admission_policy_binding.rs");
 include!("validating_webhook_configuration.rs");
 include!("webhook_client_config.rs");
+/// Apply configurations of `admissionregistration::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/admissionregistration.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/admissionregistration.k8s.io/v1".to_owned())

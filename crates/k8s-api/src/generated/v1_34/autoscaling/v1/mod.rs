@@ -9,6 +9,9 @@ use k8s_core::ops::{
 use crate::v1_34::meta::v1::APIResourceList;
 include!("horizontal_pod_autoscaler.rs");
 include!("scale.rs");
+/// Apply configurations of `autoscaling::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/autoscaling/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/autoscaling/v1".to_owned())

@@ -10,6 +10,9 @@ use k8s_core::ops::{
 use crate::v1_34::core::v1::ObjectReference;
 use crate::v1_34::meta::v1::APIResourceList;
 include!("endpoint_slice.rs");
+/// Apply configurations of `discovery::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/discovery.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/discovery.k8s.io/v1".to_owned())

@@ -9,6 +9,9 @@ use k8s_core::ops::{
 use crate::v1_34::meta::v1::APIResourceList;
 include!("flow_schema.rs");
 include!("priority_level_configuration.rs");
+/// Apply configurations of `flowcontrol::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/flowcontrol.apiserver.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/flowcontrol.apiserver.k8s.io/v1".to_owned())

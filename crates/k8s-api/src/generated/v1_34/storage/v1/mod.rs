@@ -15,6 +15,9 @@ include!("csi_storage_capacity.rs");
 include!("storage_class.rs");
 include!("volume_attachment.rs");
 include!("volume_attributes_class.rs");
+/// Apply configurations of `storage::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/storage.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/storage.k8s.io/v1".to_owned())

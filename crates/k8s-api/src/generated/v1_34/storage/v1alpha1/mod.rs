@@ -9,6 +9,9 @@ use k8s_core::ops::{
 };
 use crate::v1_34::meta::v1::APIResourceList;
 include!("volume_attributes_class.rs");
+/// Apply configurations of `storage::v1alpha1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/storage.k8s.io/v1alpha1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/storage.k8s.io/v1alpha1".to_owned())

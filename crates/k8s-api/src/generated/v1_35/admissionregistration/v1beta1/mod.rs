@@ -10,6 +10,9 @@ use crate::v1_35::meta::v1::{APIResourceList, LabelSelector};
 include!("match_resources.rs");
 include!("mutating_admission_policy.rs");
 include!("mutating_admission_policy_binding.rs");
+/// Apply configurations of `admissionregistration::v1beta1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/admissionregistration.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/admissionregistration.k8s.io/v1beta1".to_owned())

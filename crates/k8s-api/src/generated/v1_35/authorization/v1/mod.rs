@@ -15,6 +15,9 @@ include!("self_subject_rules_review.rs");
 include!("subject_access_review.rs");
 include!("subject_access_review_spec.rs");
 include!("subject_access_review_status.rs");
+/// Apply configurations of `authorization::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/authorization.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/authorization.k8s.io/v1".to_owned())

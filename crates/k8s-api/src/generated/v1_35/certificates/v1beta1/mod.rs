@@ -10,6 +10,9 @@ use k8s_core::ops::{
 use crate::v1_35::meta::v1::{APIResourceList, Condition};
 include!("cluster_trust_bundle.rs");
 include!("pod_certificate_request.rs");
+/// Apply configurations of `certificates::v1beta1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/certificates.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/certificates.k8s.io/v1beta1".to_owned())

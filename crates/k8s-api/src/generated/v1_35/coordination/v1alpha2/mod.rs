@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_35::meta::v1::APIResourceList;
 include!("lease_candidate.rs");
+/// Apply configurations of `coordination::v1alpha2` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/coordination.k8s.io/v1alpha2`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/coordination.k8s.io/v1alpha2".to_owned())

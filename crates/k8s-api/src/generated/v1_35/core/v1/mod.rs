@@ -49,6 +49,9 @@ include!("service.rs");
 include!("service_account.rs");
 include!("topology_selector_term.rs");
 include!("vsphere_virtual_disk_volume_source.rs");
+/// Apply configurations of `core::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /api/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/api/v1".to_owned())

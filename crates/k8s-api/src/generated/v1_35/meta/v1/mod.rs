@@ -14,3 +14,6 @@ include!("field_selector_requirement.rs");
 include!("group_resource.rs");
 include!("label_selector.rs");
 include!("server_address_by_client_cidr.rs");
+/// Apply configurations of `meta::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;

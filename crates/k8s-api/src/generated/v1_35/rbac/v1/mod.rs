@@ -14,6 +14,9 @@ include!("role.rs");
 include!("role_binding.rs");
 include!("role_ref.rs");
 include!("subject.rs");
+/// Apply configurations of `rbac::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/rbac.authorization.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/rbac.authorization.k8s.io/v1".to_owned())

@@ -17,6 +17,9 @@ include!("resource_claim.rs");
 include!("resource_claim_spec.rs");
 include!("resource_claim_template.rs");
 include!("resource_slice.rs");
+/// Apply configurations of `resource::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/resource.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/resource.k8s.io/v1".to_owned())

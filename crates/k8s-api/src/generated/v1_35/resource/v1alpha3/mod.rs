@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_35::meta::v1::{APIResourceList, Condition};
 include!("device_taint_rule.rs");
+/// Apply configurations of `resource::v1alpha3` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/resource.k8s.io/v1alpha3`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/resource.k8s.io/v1alpha3".to_owned())

@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_35::meta::v1::{APIResourceList, Condition, GroupResource};
 include!("storage_version_migration.rs");
+/// Apply configurations of `storagemigration::v1beta1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/storagemigration.k8s.io/v1beta1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/storagemigration.k8s.io/v1beta1".to_owned())

@@ -9,6 +9,9 @@ use k8s_core::ops::{
 };
 use crate::v1_36::meta::v1::APIResourceList;
 include!("custom_resource_definition.rs");
+/// Apply configurations of `apiextensions::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/apiextensions.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/apiextensions.k8s.io/v1".to_owned())

@@ -8,6 +8,9 @@ use k8s_core::ops::{
 };
 use crate::v1_36::meta::v1::{APIResourceList, LabelSelector};
 include!("horizontal_pod_autoscaler.rs");
+/// Apply configurations of `autoscaling::v2` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/autoscaling/v2`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/autoscaling/v2".to_owned())

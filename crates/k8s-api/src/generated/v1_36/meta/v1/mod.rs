@@ -15,3 +15,6 @@ include!("group_resource.rs");
 include!("label_selector.rs");
 include!("server_address_by_client_cidr.rs");
 include!("shard_info.rs");
+/// Apply configurations of `meta::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;

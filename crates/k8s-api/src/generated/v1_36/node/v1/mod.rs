@@ -10,6 +10,9 @@ use k8s_core::ops::{
 use crate::v1_36::core::v1::Toleration;
 use crate::v1_36::meta::v1::APIResourceList;
 include!("runtime_class.rs");
+/// Apply configurations of `node::v1` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/node.k8s.io/v1`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/node.k8s.io/v1".to_owned())

@@ -12,6 +12,9 @@ include!("pod_group_resource_claim.rs");
 include!("pod_group_scheduling_constraints.rs");
 include!("pod_group_scheduling_policy.rs");
 include!("workload.rs");
+/// Apply configurations of `scheduling::v1alpha2` (server-side apply): every field optional and written only when set.
+#[cfg(feature = "apply")]
+pub mod apply;
 /// `GET /apis/scheduling.k8s.io/v1alpha2`
 pub fn get_api_resources() -> GetRequest<APIResourceList> {
     GetRequest::new("/apis/scheduling.k8s.io/v1alpha2".to_owned())
