@@ -28,6 +28,9 @@ pub struct Facts {
     /// (definition, field) pairs whose required value the server may send as `null` or leave out:
     /// deserialized as the default.
     pub null_tolerant: BTreeSet<(String, String)>,
+    /// Every module in one file (no part files): custom resources, whose group-versions are
+    /// written as one `<version>.rs` each.
+    pub one_file_per_module: bool,
 }
 
 /// Special types by definition name. Each is checked against the shape the spec gives it, so an
