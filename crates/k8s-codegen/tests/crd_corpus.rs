@@ -89,6 +89,9 @@ fn kinds(files: &std::collections::BTreeMap<PathBuf, String>) -> Vec<(String, St
 }
 
 const MAIN: &str = r#"
+// Only the types are used here: the operations would each warn as unused.
+#![allow(dead_code)]
+
 mod crds;
 
 use serde_json::Value;

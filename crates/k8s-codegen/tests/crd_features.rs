@@ -17,7 +17,15 @@ fn features_crd_generates_the_expected_module() {
     let sources = crd::read_paths(&[crds_dir().join("features.yaml")]).unwrap();
     let out = crd::generate_sources(&sources).unwrap();
     let names: Vec<String> = out.files.keys().map(|p| p.display().to_string()).collect();
-    assert_eq!(names, ["example_com/mod.rs", "example_com/v1.rs", "mod.rs"]);
+    assert_eq!(
+        names,
+        [
+            "all.rs",
+            "example_com/mod.rs",
+            "example_com/v1.rs",
+            "mod.rs"
+        ]
+    );
     let v1 = &out.files[Path::new("example_com/v1.rs")];
     // Features the snapshot shows, asserted so a regression names itself.
     for needle in [

@@ -16,7 +16,9 @@
 //! `DIR/<group>/<version>.rs` (the types and operations), where `<group>` is the API group with
 //! `.` and `-` replaced by `_` (`cert-manager.io` → `cert_manager_io`). The code depends only on
 //! `k8s_core`, `serde` and `serde_json`, and refers to nothing outside its own module, so it can
-//! be mounted anywhere with `mod` or `include!`.
+//! be mounted anywhere: with `mod` (a tree written into a crate's sources) or, from a build
+//! script's `OUT_DIR`, with `include!` of `DIR/all.rs`, the same modules inline in one file
+//! (`#[path]` takes no macros, and `mod x;` in an included file resolves next to the includer).
 //!
 //! # From a build script
 //!
@@ -29,9 +31,10 @@
 //!
 //! ```ignore
 //! // src/lib.rs
-//! #[path = concat!(env!("OUT_DIR"), "/crds/mod.rs")]
-//! pub mod crds;
-//! // crds::example_com::v1::Widget::get("default", "w1")
+//! pub mod crds {
+//!     include!(concat!(env!("OUT_DIR"), "/crds/all.rs"));
+//! }
+//! // client.send(crds::example_com::v1::Widget::read("default", "w1")).await?
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,7 +74,7 @@ pub struct CrdCounts {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CrdOutput {
-    /// `mod.rs`, `<group>/mod.rs`, `<group>/<version>.rs`.
+    /// `mod.rs`, `<group>/mod.rs`, `<group>/<version>.rs`, and `all.rs` (everything inline).
     pub files: BTreeMap<PathBuf, String>,
     /// Counts.
     pub counts: CrdCounts,

@@ -82,6 +82,29 @@ pub(super) fn layout_files<'a>(
         }
         out.insert(Path::new(gm).join(format!("{v}.rs")), text);
     }
+    // `all.rs`: the same modules inline, for `include!` from a build script's `OUT_DIR`
+    // (`#[path]` takes no macros, and `mod x;` inside an included file resolves next to the
+    // includer): no inner attributes, one file.
+    let mut all = format!("{HEADER}\n");
+    for (gm, vs) in &versions {
+        let group = groups.get(*gm).map(String::as_str).unwrap_or(gm);
+        all.push_str(&format!("/// The `{group}` API group.\npub mod {gm} {{\n"));
+        for v in vs {
+            let text = out
+                .get(&Path::new(gm).join(format!("{v}.rs")))
+                .map(String::as_str)
+                .unwrap_or_default();
+            all.push_str(&format!("/// `{group}/{v}`.\npub mod {v} {{\n"));
+            for line in strip_header(text).lines() {
+                if !line.starts_with("#![") && !line.starts_with("//!") {
+                    all.push_str(line);
+                    all.push('\n');
+                }
+            }
+            all.push_str("}\n");
+        }
+        all.push_str("}\n");
+    }
     let mut root = format!("{HEADER}\n//! Custom resources.\n\n");
     for (gm, vs) in &versions {
         let group = groups.get(*gm).map(String::as_str).unwrap_or(gm);
@@ -93,5 +116,6 @@ pub(super) fn layout_files<'a>(
         out.insert(Path::new(gm).join("mod.rs"), g);
     }
     out.insert(PathBuf::from("mod.rs"), root);
+    out.insert(PathBuf::from("all.rs"), all);
     Ok(out)
 }
