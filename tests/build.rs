@@ -3,7 +3,9 @@
 //! * `dispatch.rs`: per Kubernetes version, a `match` from `(apiVersion, kind)` to the generated
 //!   Rust type (`*List` kinds to `k8s_core::List<T>`), used by the round-trip tests;
 //! * `all_ops_v1_36.rs`: one entry per planned operation function of 1.36 that calls the
-//!   generated function with dummy arguments, used by `tests/all_operations.rs`.
+//!   generated function with dummy arguments, used by `tests/all_operations.rs`;
+//! * `crds/`: the custom resource types of `k8s-codegen/tests/crds/features.yaml`, used by
+//!   `tests/custom_resources.rs`.
 //!
 //! Reading the model through `k8s-codegen` (the generator's own reader, fixups and planner) keeps
 //! the tables exactly in step with what `cargo xtask generate` emits; nothing is hand-listed.
@@ -51,6 +53,11 @@ fn run() -> Result<(), String> {
             )?;
         }
     }
+    // Custom resources (`tests/custom_resources.rs`): the feature CRD of k8s-codegen's tests,
+    // generated as a user's build script would.
+    let crd = manifest.join("../crates/k8s-codegen/tests/crds/features.yaml");
+    println!("cargo::rerun-if-changed={}", crd.display());
+    k8s_codegen::crd::generate(&[crd], &out.join("crds")).map_err(|e| e.to_string())?;
     write(&out.join("dispatch.rs"), &dispatch)
 }
 

@@ -10,10 +10,12 @@
 //! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
 //! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
 //! * `fuzz TARGET|all [--time N]`: longer runs of the `fuzz/` crate's targets (see `fuzz.rs`).
+//! * `crd --out DIR FILE…|--from-cluster`: custom resource types from CRDs (see `crd.rs`).
 //! * `envtest install [--kubernetes V] | envtest where`: build the real control plane (etcd,
 //!   kube-apiserver, kube-controller-manager) of the `k8s-envtest` tests (see `envtest.rs`).
 
 mod bench_build;
+mod crd;
 mod diff;
 mod envtest;
 mod fuzz;
@@ -41,6 +43,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi
   fuzz TARGET|all [--time N] [--seed S]
                                   fuzz in release for N s per target (default 60)
+  crd --out DIR FILE…|--from-cluster
+                                  custom resource types from CRD manifests (files or
+                                  directories) or from the kubeconfig's cluster
   envtest install [--kubernetes V] | envtest where [--kubernetes V]
                                   build etcd, kube-apiserver and kube-controller-manager with Go
                                   for the k8s-envtest tests (per-user cache, K8S_ENVTEST_DIR)";
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Some("bench-build") => bench_build::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("envtest") => envtest::run(&args[1..]),
+        Some("crd") => crd::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())

@@ -54,6 +54,18 @@ pub enum Error {
         /// Why it could not be classified.
         message: String,
     },
+    /// A custom resource definition could not be read or turned into types.
+    #[error("{}", describe_crd(path, *document, pointer, message))]
+    Crd {
+        /// The file (or `cluster` for CRDs read from a cluster).
+        path: PathBuf,
+        /// 0-based index of the document in the file, when it has several.
+        document: Option<usize>,
+        /// JSON pointer of the offending value inside the document (empty: the whole document).
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Emitted code did not parse (a generator bug).
     #[error("generated code for {module} does not parse: {message}")]
     Emit {
@@ -62,6 +74,22 @@ pub enum Error {
         /// The syn error.
         message: String,
     },
+}
+
+fn describe_crd(
+    path: &std::path::Path,
+    document: Option<usize>,
+    pointer: &str,
+    message: &str,
+) -> String {
+    let mut s = path.display().to_string();
+    if let Some(d) = document {
+        s.push_str(&format!(" (document {d})"));
+    }
+    if !pointer.is_empty() {
+        s.push_str(&format!(" at {pointer}"));
+    }
+    format!("{s}: {message}")
 }
 
 /// Result of the generator.

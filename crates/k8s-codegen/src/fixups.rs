@@ -28,6 +28,9 @@ pub struct Facts {
     /// (definition, field) pairs whose required value the server may send as `null` or leave out:
     /// deserialized as the default.
     pub null_tolerant: BTreeSet<(String, String)>,
+    /// Every module in one file (no part files): custom resources, whose group-versions are
+    /// written as one `<version>.rs` each.
+    pub one_file_per_module: bool,
 }
 
 /// Special types by definition name. Each is checked against the shape the spec gives it, so an
@@ -362,39 +365,111 @@ fn recursion_boxing(model: &mut ApiModel, facts: &mut Facts) -> Result<usize> {
             }
         }
     }
-    // A field is boxed when its target can reach the field's own definition.
-    let reaches = |from: &str, to: &str| -> bool {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![from.to_owned()];
-        while let Some(n) = stack.pop() {
-            if n == to {
-                return true;
-            }
-            if !seen.insert(n.clone()) {
-                continue;
-            }
-            if let Some(es) = edges.get(n.as_str()) {
-                stack.extend(es.iter().map(|(_, t)| t.clone()));
-            }
-            // Schema unions embed JSONSchemaProps.
-            if model
-                .defs
-                .get(&n)
-                .is_some_and(|d| d.kind == DefKind::Special(Special::SchemaUnion))
-            {
-                stack.push(n.replace(n.rsplit('.').next().unwrap_or_default(), "JSONSchemaProps"));
-            }
+    // A field is boxed when its target can reach the field's own definition: as the field is an
+    // edge from its definition to the target, exactly when both are in one strongly connected
+    // component (Tarjan's algorithm: linear, for CRDs with thousands of nested types). Schema
+    // unions embed JSONSchemaProps: an edge from each union to it.
+    let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (from, es) in &edges {
+        let out = graph.entry((*from).to_owned()).or_default();
+        out.extend(es.iter().map(|(_, t)| t.clone()));
+        for (_, t) in es {
+            graph.entry(t.clone()).or_default();
         }
-        false
-    };
+    }
+    let unions: Vec<String> = graph
+        .keys()
+        .filter(|n| {
+            model
+                .defs
+                .get(*n)
+                .is_some_and(|d| d.kind == DefKind::Special(Special::SchemaUnion))
+        })
+        .cloned()
+        .collect();
+    for n in unions {
+        let props = n.replace(n.rsplit('.').next().unwrap_or_default(), "JSONSchemaProps");
+        graph.entry(props.clone()).or_default();
+        if let Some(out) = graph.get_mut(&n) {
+            out.push(props);
+        }
+    }
+    let component = strongly_connected(&graph);
     for (from, es) in &edges {
         for (field, target) in es {
-            if reaches(target, from) {
+            if from == target || component.get(*from) == component.get(target.as_str()) {
                 facts.boxed.insert(((*from).to_owned(), field.clone()));
             }
         }
     }
     Ok(facts.boxed.len())
+}
+
+/// The strongly connected component of every node (Tarjan's algorithm, iterative).
+fn strongly_connected(graph: &BTreeMap<String, Vec<String>>) -> BTreeMap<&str, usize> {
+    let names: Vec<&str> = graph.keys().map(String::as_str).collect();
+    let index_of: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let succ: Vec<Vec<usize>> = names
+        .iter()
+        .map(|n| {
+            graph[*n]
+                .iter()
+                .filter_map(|t| index_of.get(t.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let n = names.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut comp = vec![usize::MAX; n];
+    let mut next = 0;
+    let mut comps = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next successor position)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+            if *pos < succ[v].len() {
+                let w = succ[v][*pos];
+                *pos += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        comp[w] = comps;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    comps += 1;
+                }
+            }
+        }
+    }
+    names.into_iter().zip(comp).collect()
 }
 
 /// Whether a type is a point in time (`metav1.Time`, `metav1.MicroTime`, a bare date-time).

@@ -305,7 +305,7 @@ pub fn update_features(manifest: &Path, table: &str) -> Result<()> {
 /// Writes a version's tree: into a fresh sibling directory, then swapped in with renames, so a
 /// failed run leaves the previous output intact, and files no longer generated (a layout change:
 /// `core/v1.rs` -> `core/v1/mod.rs`) go with the old directory.
-fn write_tree(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<()> {
+pub(crate) fn write_tree(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io { path, source }

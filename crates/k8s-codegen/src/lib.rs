@@ -6,6 +6,7 @@
 //! `prettyplease`, deterministically and atomically. [`model_text`] is the committed, diff-friendly
 //! form of the model.
 
+pub mod crd;
 pub mod emit;
 pub mod error;
 pub mod fixups;

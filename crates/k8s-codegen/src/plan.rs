@@ -215,7 +215,7 @@ fn parse_path(path: &str) -> Option<PathParts> {
 }
 
 /// `rbac.authorization.k8s.io` + `v1` -> `RbacAuthorizationV1` (as operation ids spell it).
-fn gv_token(group: &str, version: &str) -> String {
+pub(crate) fn gv_token(group: &str, version: &str) -> String {
     let g = if group.is_empty() {
         "core".to_owned()
     } else {

@@ -272,7 +272,7 @@ fn module_file<'a>(
         .filter(|c| c.len() == module.len() + 1 && c.starts_with(module))
         .cloned()
         .collect();
-    let split = split_into_files(defs, &children);
+    let split = split_into_files(defs, &children) && !ctx.facts.one_file_per_module;
     let dir = module.join("/");
     let path = if module.is_empty() {
         PathBuf::from("mod.rs")

@@ -40,6 +40,9 @@ pub(super) fn emit_def(
             #[serde(transparent)]
             pub struct #ty(pub serde_json::Value);
         }),
+        DefKind::Scalar(_) if d.ext.contains_key(crate::crd::schema::ENUM_EXT) => {
+            emit_string_enum(d, &name, doc)
+        }
         DefKind::Scalar(t) => {
             let t = ctx.rust_type(t, n)?;
             Ok(quote!(#doc pub type #ty = #t;))
@@ -175,7 +178,12 @@ fn emit_struct(
         if gvk_typed && (f.json_name == "apiVersion" || f.json_name == "kind") {
             continue;
         }
-        let rust = snake(&f.json_name);
+        // A name chosen by the loader (custom resources: fields that collide after snake-casing).
+        let rust = f
+            .ext
+            .get(crate::crd::schema::RUST_NAME_EXT)
+            .and_then(|v| serde_json::from_str::<String>(v).ok())
+            .unwrap_or_else(|| snake(&f.json_name));
         if !seen.insert(rust.clone()) {
             return Err(Error::Unaccounted {
                 version: ctx.model.version.clone(),
@@ -309,4 +317,89 @@ fn emit_struct(
         }
     }
     Ok(out)
+}
+
+/// A string enum (custom resources: `enum` of a string schema) with the fallback variant
+/// `Other(String)`, so a value a newer server sends still decodes (and is written back as is).
+fn emit_string_enum(d: &Definition, name: &str, doc: TokenStream) -> Result<TokenStream> {
+    let values: Vec<String> = d
+        .ext
+        .get(crate::crd::schema::ENUM_EXT)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .ok_or_else(|| Error::Emit {
+            module: name.to_owned(),
+            message: "enum values are not a list of strings".into(),
+        })?;
+    let ty = ident(name);
+    let variants: Vec<_> = values
+        .iter()
+        .map(|v| ident(&crate::crd::schema::variant_name(v)))
+        .collect();
+    let docs = values.iter().map(|v| format!(" `{v:?}`"));
+    let decl = variants
+        .iter()
+        .zip(docs)
+        .map(|(i, doc)| quote!(#[doc = #doc] #i,));
+    let as_str = variants
+        .iter()
+        .zip(&values)
+        .map(|(i, v)| quote!(#ty::#i => #v,));
+    let from = variants
+        .iter()
+        .zip(&values)
+        .map(|(i, v)| quote!(#v => #ty::#i,));
+    Ok(quote! {
+        #doc
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum #ty {
+            #(#decl)*
+            /// A value this code does not know (a newer server's), kept as sent.
+            Other(String),
+        }
+
+        impl #ty {
+            /// The value on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#as_str)*
+                    #ty::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for #ty {
+            fn from(s: &str) -> Self {
+                match s {
+                    #(#from)*
+                    other => #ty::Other(other.to_owned()),
+                }
+            }
+        }
+
+        /// The empty string, Go's zero value (as the server reads an absent required value).
+        impl Default for #ty {
+            fn default() -> Self {
+                #ty::from("")
+            }
+        }
+
+        impl std::fmt::Display for #ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for #ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for #ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(deserializer)?;
+                Ok(#ty::from(s.as_str()))
+            }
+        }
+    })
 }
