@@ -328,6 +328,7 @@ impl schema::GroupVersion {
     /// The `<Kind>List` envelope, replaced by `k8s_core::List<Kind>` (fixup `generic-list`).
     fn defs_insert_list(&mut self, list_def: &str, kind_def: &str, gvk: &Gvk) {
         let field = |n: &str, ty: Type| Field {
+            proto: Vec::new(),
             json_name: n.to_owned(),
             ty,
             required: false,
@@ -378,6 +379,7 @@ fn meta_defs(model: &mut ApiModel) {
                 description: None,
                 gvk: Vec::new(),
                 kind: DefKind::Struct(vec![Field {
+                    proto: Vec::new(),
                     json_name: field.to_owned(),
                     ty: Type::String,
                     required: false,
@@ -398,6 +400,7 @@ fn add_scale_defs(gv: &mut schema::GroupVersion) -> String {
     let spec = gv.free_name(&format!("{scale}Spec"));
     let status = gv.free_name(&format!("{scale}Status"));
     let f = |n: &str, ty: Type, required: bool, doc: &str| Field {
+        proto: Vec::new(),
         json_name: n.to_owned(),
         ty,
         required,

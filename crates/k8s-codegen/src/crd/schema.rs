@@ -267,6 +267,7 @@ impl Converter<'_> {
                 ext.insert(RUST_NAME_EXT.to_owned(), Value::String(rust).to_string());
             }
             fields.push(Field {
+                proto: Vec::new(),
                 json_name: json_name.clone(),
                 ty,
                 required: required.contains(json_name.as_str()) && !nullable,
@@ -441,6 +442,7 @@ fn type_word(json_name: &str) -> String {
 
 fn plain_field(name: &str, ty: Type, required: bool) -> Field {
     Field {
+        proto: Vec::new(),
         json_name: name.to_owned(),
         ty,
         required,
