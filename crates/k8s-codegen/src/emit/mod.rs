@@ -87,7 +87,13 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
         counts: counts(model, plan),
         ..Emitted::default()
     };
-    let twins = apply::twins(&ctx, plan);
+    // Custom-resource output is one file per group-version (no module directory for an `apply`
+    // child); its kinds are applied with the full types for now.
+    let twins = if facts.one_file_per_module {
+        BTreeSet::new()
+    } else {
+        apply::twins(&ctx, plan)
+    };
     for file in &layout.files {
         let namer = Namer::new(&vmod, &layout, file);
         let mut items = def_items(&ctx, &namer, &file.defs, &rows)?;
