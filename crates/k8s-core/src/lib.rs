@@ -13,7 +13,7 @@
 //!   builders in [`ops`] that every generated operation returns.
 //!
 //! * [`yaml`] (feature `yaml`, on by default): manifests in YAML, one document or a stream.
-//! * [`protobuf`] (feature `protobuf`): the Kubernetes protobuf wire format.
+//! * `protobuf` (feature `protobuf`): the Kubernetes protobuf wire format.
 //!
 //! Nothing here performs I/O: any HTTP stack can execute a [`Request`].
 
