@@ -17,11 +17,6 @@ impl State {
                 Ok(Reply::ok(200, with_gvk(&req.def, obj)))
             }
             Some("scale") => Ok(Reply::ok(200, scale_of(&obj))),
-            Some("log") => Ok(Reply {
-                code: 200,
-                raw: Some(("text/plain".into(), Vec::new())),
-                ..Reply::default()
-            }),
             Some(_) => Err(errors::method_not_allowed()),
         }
     }
