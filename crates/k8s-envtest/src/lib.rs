@@ -807,6 +807,38 @@ impl EnvTest {
         self.restart().await
     }
 
+    /// Stops `kube-controller-manager` (SIGTERM, then SIGKILL after 10 s), leaving etcd and
+    /// the apiserver running: what the server answers while no controller observes a change
+    /// (e.g. an eviction against a budget whose new generation is unobserved). Nothing happens
+    /// when it is not running.
+    pub fn stop_controller_manager(&mut self) {
+        if let Some(mut kcm) = self.kcm.take() {
+            kcm.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts `kube-controller-manager` again after
+    /// [`stop_controller_manager`](Self::stop_controller_manager) (or for the first time) and
+    /// waits until its service-account controller runs. Nothing happens when it is running.
+    pub async fn start_controller_manager(&mut self) -> Result<(), Error> {
+        if self.kcm.is_some() {
+            return Ok(());
+        }
+        if !self.controller_manager {
+            let pair = self.ca.client("system:kube-controller-manager", &[])?;
+            self.kubeconfig_file("kube-controller-manager.kubeconfig", &cert_user(&pair))?;
+            self.controller_manager = true;
+        }
+        let kcm = Proc::spawn(
+            "kube-controller-manager",
+            &self.binaries.path("kube-controller-manager"),
+            &self.kcm_args(),
+            self.log_file("kube-controller-manager"),
+        )?;
+        self.kcm = Some(kcm);
+        self.wait_controller_manager().await
+    }
+
     /// Stops the processes (SIGTERM, then SIGKILL after 10 s) and removes the files. Dropping
     /// does the same at once with SIGKILL.
     pub fn stop(mut self) {

@@ -53,6 +53,14 @@ async fn test_server_conforms_to_the_real_apiserver() {
         "conformance: control planes ready in {setup:.1?}, all scenarios in {:.1?}",
         started.elapsed()
     );
+    for r in &run.results {
+        if r.real_as_recorded == Some(false) {
+            eprintln!(
+                "conformance: the real server no longer answers {}#{} ({}) as recorded",
+                r.scenario, r.step, r.label
+            );
+        }
+    }
     let outcome = report::Outcome::new(&run.results);
     eprintln!("{}", outcome.summary());
     assert!(
