@@ -4,7 +4,8 @@
 //! rotation after a revoked token (the token file re-read and the exec plugin re-run after a
 //! 401), `list_all` over more than 500 objects in small pages, server-side apply conflicts and
 //! `force`, dry-run defaults, an immutable field's 422, a watch across an apiserver restart and a
-//! watch that resumes after etcd compacted its resource version (410, then `Restarted`).
+//! watch that resumes after etcd compacted its resource version (410, then `Restarted`), and a
+//! `list_all` given a continue token that compaction expired (410, then the list starts again).
 //!
 //! Every assertion is on the real server's answer, typed through `k8s_client::Error`.
 //!
@@ -839,6 +840,14 @@ async fn gone_after_compaction(env: &mut EnvTest) {
         .await
         .unwrap();
     let rv = old.metadata.resource_version.clone().unwrap();
+    for name in ["page-a", "page-b"] {
+        admin
+            .send(ConfigMap::create(ns, &cm(name, &[])))
+            .await
+            .unwrap();
+    }
+    let first_page = admin.send(ConfigMap::list(ns).limit(1)).await.unwrap();
+    let token = first_page.metadata.continue_.clone().unwrap();
     // Writes after `rv`, until etcd has compacted it: a list at exactly `rv` is then refused.
     let mut n = 0;
     let gone = eventually(
@@ -874,6 +883,23 @@ async fn gone_after_compaction(env: &mut EnvTest) {
     assert_eq!((code, reason.as_str()), (410, "Expired"), "{gone}");
     assert!(message.contains("too old"), "{gone}");
 
+    // The continue token of before the compaction: 410 Expired, and `list_all` given it starts
+    // the list again and yields every object once.
+    let e = admin
+        .send(ConfigMap::list(ns).limit(1).continue_token(token.clone()))
+        .await
+        .unwrap_err();
+    let (code, reason, message) = api_status(&e);
+    assert_eq!((code, reason.as_str()), (410, "Expired"), "{e}");
+    assert!(message.contains("continue parameter is too old"), "{e}");
+    let all: Vec<ConfigMap> = admin
+        .list_all(ConfigMap::list(ns).limit(1).continue_token(token))
+        .try_collect()
+        .await
+        .unwrap();
+    let names: Vec<&str> = all.iter().map(name_of).collect();
+    assert_eq!(names, ["old", "page-a", "page-b"]);
+
     admin
         .send(ConfigMap::create(ns, &cm("new", &[])))
         .await
@@ -886,7 +912,7 @@ async fn gone_after_compaction(env: &mut EnvTest) {
             resource_version,
         } => {
             let names: BTreeSet<&str> = objects.iter().map(name_of).collect();
-            assert_eq!(names, BTreeSet::from(["old", "new"]));
+            assert_eq!(names, BTreeSet::from(["old", "page-a", "page-b", "new"]));
             let now = objects.iter().find(|o| name_of(o) == "old").unwrap();
             assert_ne!(now.data.as_ref().unwrap()["n"], "0", "the current state");
             assert!(!resource_version.is_empty());

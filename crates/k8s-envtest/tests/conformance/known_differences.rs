@@ -65,28 +65,28 @@ pub static KNOWN: &[Known] = &[
         [6],
         Reason,
         "",
-        "the test server runs no disruption controller and judges an eviction by the budget's spec at once; the real server answers 429 with `Retry-After: 10` until the disruption controller has observed the budget's new generation (kube-controller-manager is stopped for this step, as in the recording)"
+        "as the status of eviction-pdb#6"
     ),
     known!(
         "eviction-pdb",
         [6],
         Causes,
         "",
-        "the test server runs no disruption controller and judges an eviction by the budget's spec at once; the real server answers 429 with `Retry-After: 10` until the disruption controller has observed the budget's new generation (kube-controller-manager is stopped for this step, as in the recording)"
+        "as the status of eviction-pdb#6"
     ),
     known!(
         "eviction-pdb",
         [6],
         Message,
         "",
-        "the test server runs no disruption controller and judges an eviction by the budget's spec at once; the real server answers 429 with `Retry-After: 10` until the disruption controller has observed the budget's new generation (kube-controller-manager is stopped for this step, as in the recording)"
+        "as the status of eviction-pdb#6"
     ),
     known!(
         "eviction-pdb",
         [6],
         RetryAfter,
         "",
-        "the test server runs no disruption controller and judges an eviction by the budget's spec at once; the real server answers 429 with `Retry-After: 10` until the disruption controller has observed the budget's new generation (kube-controller-manager is stopped for this step, as in the recording)"
+        "as the status of eviction-pdb#6"
     ),
     // --- what the test server does not run: controllers, admission plugins, kubelet ---
     known!(
