@@ -819,7 +819,10 @@ impl EnvTest {
 
     /// Starts `kube-controller-manager` again after
     /// [`stop_controller_manager`](Self::stop_controller_manager) (or for the first time) and
-    /// waits until its service-account controller runs. Nothing happens when it is running.
+    /// waits, as [`EnvTestBuilder::start`] does, for the `default` ServiceAccount of `default`.
+    /// After a stop that account exists already: a caller that needs the controllers running
+    /// waits for an effect of theirs (e.g. the `default` account of a new namespace). Nothing
+    /// happens when it is running.
     pub async fn start_controller_manager(&mut self) -> Result<(), Error> {
         if self.kcm.is_some() {
             return Ok(());

@@ -1,6 +1,7 @@
 //! k8s-client end to end against a real kube-apiserver 1.36 (issue 14, part 3): every way a
 //! kubeconfig authenticates (static token, client certificate, basic credentials, an exec
-//! plugin, a token file), in-cluster configuration with a real service-account token, token
+//! plugin, a token file, a certificate of a foreign CA) and verifies the server (CA,
+//! `tls-server-name`, `insecure-skip-tls-verify`), in-cluster configuration with a real service-account token, token
 //! rotation after a revoked token (the token file re-read and the exec plugin re-run after a
 //! 401), `list_all` over more than 500 objects in small pages, server-side apply conflicts and
 //! `force`, dry-run defaults, an immutable field's 422, a watch across an apiserver restart and a
@@ -176,11 +177,25 @@ async fn namespace(admin: &Client, name: &str) {
 /// Writes a kubeconfig for the control plane with `user` (YAML lines of the `user:` map,
 /// indented by four spaces) and loads a client from it (no environment).
 fn client_with_user(env: &EnvTest, file: &str, user: &str) -> (PathBuf, Result<Client, Error>) {
+    let ca = format!(
+        "    certificate-authority: {}\n",
+        env.dir().join("pki/ca.crt").display()
+    );
+    client_with(env, file, &ca, user)
+}
+
+/// [`client_with_user`] with the TLS lines of the `cluster:` map given (`cluster`, indented by
+/// four spaces).
+fn client_with(
+    env: &EnvTest,
+    file: &str,
+    cluster: &str,
+    user: &str,
+) -> (PathBuf, Result<Client, Error>) {
     let path = env.dir().join(file);
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: e2e\n  context:\n    cluster: e2e\n    user: e2e\n    namespace: default\ncurrent-context: e2e\nusers:\n- name: e2e\n  user:\n{user}",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {}\n{cluster}contexts:\n- name: e2e\n  context:\n    cluster: e2e\n    user: e2e\n    namespace: default\ncurrent-context: e2e\nusers:\n- name: e2e\n  user:\n{user}",
         env.url(),
-        env.dir().join("pki/ca.crt").display(),
     );
     write_atomic(&path, &text);
     let client = ConfigLoader::new()
@@ -321,6 +336,63 @@ async fn auth_kinds(env: Arc<EnvTest>) {
     assert!(message.contains("User \"system:anonymous\""), "{e}");
     assert!(!e.to_string().contains("secret-password"), "{e}");
 
+    // A client certificate the cluster's CA did not sign: 401 (the apiserver asks for client
+    // certificates without requiring them in the handshake, and refuses this one after it).
+    let (cert, key) = self_signed_client_cert("mallory", "system:masters");
+    let dir = env.dir().join("auth-foreign-cert");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_atomic(&dir.join("tls.crt"), &cert);
+    write_atomic(&dir.join("tls.key"), &key);
+    let (_, c) = client_with_user(
+        &env,
+        "auth-foreign-cert.yaml",
+        &format!(
+            "    client-certificate: {}\n    client-key: {}\n",
+            dir.join("tls.crt").display(),
+            dir.join("tls.key").display()
+        ),
+    );
+    let e = c.unwrap().send(Namespace::list()).await.unwrap_err();
+    assert!(e.is_unauthorized(), "{e}");
+
+    // TLS: `tls-server-name` names a host the serving certificate holds (the URL's IP is kept
+    // for the connection); a name it does not hold fails the handshake, as does no CA at all;
+    // `insecure-skip-tls-verify` skips the check.
+    let ca = env.dir().join("pki/ca.crt");
+    let token = format!("    token: {ADMIN_TOKEN}\n");
+    let cluster = |extra: &str| format!("    certificate-authority: {}\n{extra}", ca.display());
+    let (_, c) = client_with(
+        &env,
+        "tls-name.yaml",
+        &cluster("    tls-server-name: localhost\n"),
+        &token,
+    );
+    c.unwrap().send(Namespace::list()).await.unwrap();
+    for (file, cluster) in [
+        (
+            "tls-wrong-name.yaml",
+            cluster("    tls-server-name: wrong.example\n"),
+        ),
+        ("tls-no-ca.yaml", String::new()),
+    ] {
+        let (_, c) = client_with(&env, file, &cluster, &token);
+        let t = Instant::now();
+        let e = c.unwrap().send(Namespace::list()).await.unwrap_err();
+        eprintln!("client-e2e: {file}: {e} ({:.1?})", t.elapsed());
+        assert!(e.is_connect(), "{file}: {e}");
+        // A certificate the client refuses is refused again on a retry: no retries.
+        assert!(!e.to_string().contains("attempts"), "{file}: {e}");
+        assert!(matches!(e, Error::Transport { .. }), "{file}: {e}");
+        assert!(!e.to_string().contains(ADMIN_TOKEN), "{e}");
+    }
+    let (_, c) = client_with(
+        &env,
+        "tls-insecure.yaml",
+        "    insecure-skip-tls-verify: true\n",
+        &token,
+    );
+    c.unwrap().send(Namespace::list()).await.unwrap();
+
     // A token the server does not know: 401, typed.
     let (_, c) = client_with_user(&env, "auth-wrong.yaml", "    token: not-a-known-token\n");
     let e = c.unwrap().send(Namespace::list()).await.unwrap_err();
@@ -328,6 +400,21 @@ async fn auth_kinds(env: Arc<EnvTest>) {
     let (code, reason, _) = api_status(&e);
     assert_eq!((code, reason.as_str()), (401, "Unauthorized"), "{e}");
     assert!(!e.to_string().contains("not-a-known-token"), "{e}");
+}
+
+/// A self-signed client certificate (CN `user`, O `group`): `(certificate PEM, key PEM)`.
+fn self_signed_client_cert(user: &str, group: &str) -> (String, String) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, user);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, group);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
 }
 
 /// Writes an exec plugin to `dir`: `plugin TOKEN_FILE DIR` prints an ExecCredential with the

@@ -292,6 +292,35 @@ impl Runner {
     async fn after_scenario(&mut self, scenario: &str) {
         if scenario == "eviction-pdb" {
             self.env.start_controller_manager().await.unwrap();
+            // Its controllers run when the service-account controller has filled a new
+            // namespace (the `default` namespace's account exists from before).
+            let ns = "cf-controller-manager-restarted";
+            let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns}});
+            let r = self
+                .real
+                .send(
+                    ADMIN,
+                    &post("/api/v1/namespaces", &body),
+                    Duration::from_secs(30),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            let path = format!("/api/v1/namespaces/{ns}/serviceaccounts/default");
+            let started = Instant::now();
+            while self
+                .real
+                .send(ADMIN, &get(&path), Duration::from_secs(10))
+                .await
+                .status
+                != 200
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "kube-controller-manager did not create {path} within 60 s of its restart"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
     }
 
