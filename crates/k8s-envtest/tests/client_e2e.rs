@@ -323,6 +323,27 @@ async fn auth_kinds(env: Arc<EnvTest>) {
     assert_eq!(info["kind"], "ExecCredential");
     assert_eq!(info["spec"]["cluster"]["server"], env.url());
 
+    // A token that has expired by the time it is printed: the plugin runs for every request.
+    let dir = env.dir().join("auth-exec-expired");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("token");
+    write_atomic(&source, ADMIN_TOKEN);
+    let plugin = exec_plugin(&dir);
+    let (_, c) = client_with_user(
+        &env,
+        "auth-exec-expired.yaml",
+        &format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [\"{}\", \"{}\", \"2000-01-01T00:00:00Z\"]\n      interactiveMode: Never\n",
+            plugin.display(),
+            source.display(),
+            dir.display()
+        ),
+    );
+    let c = c.unwrap();
+    c.send(Namespace::list()).await.unwrap();
+    c.send(Namespace::list()).await.unwrap();
+    assert_eq!(plugin_runs(&dir), 2, "an expired token is fetched again");
+
     // Basic credentials: kube-apiserver 1.36 has no basic authentication, so the header
     // authenticates nobody and the request runs as system:anonymous.
     let (_, c) = client_with_user(
@@ -417,15 +438,17 @@ fn self_signed_client_cert(user: &str, group: &str) -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
-/// Writes an exec plugin to `dir`: `plugin TOKEN_FILE DIR` prints an ExecCredential with the
-/// file's token, appends a line to `DIR/runs` and saves `KUBERNETES_EXEC_INFO`.
+/// Writes an exec plugin to `dir`: `plugin TOKEN_FILE DIR [EXPIRY]` prints an ExecCredential
+/// with the file's token (and `expirationTimestamp` EXPIRY), appends a line to `DIR/runs` and
+/// saves `KUBERNETES_EXEC_INFO`.
 fn exec_plugin(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("plugin.sh");
     let script = r#"#!/bin/sh
 echo run >> "$2/runs"
 printf '%s' "$KUBERNETES_EXEC_INFO" > "$2/exec-info.json"
-printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}\n' "$(cat "$1")"
+if [ -n "$3" ]; then expiry=",\"expirationTimestamp\":\"$3\""; else expiry=""; fi
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"%s}}\n' "$(cat "$1")" "$expiry"
 "#;
     write_atomic(&path, script);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
