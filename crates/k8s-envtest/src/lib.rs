@@ -808,21 +808,18 @@ impl EnvTest {
     }
 
     /// Stops `kube-controller-manager` (SIGTERM, then SIGKILL after 10 s), leaving etcd and
-    /// the apiserver running: what the server answers while no controller observes a change
-    /// (e.g. an eviction against a budget whose new generation is unobserved). Nothing happens
-    /// when it is not running.
+    /// the apiserver running: the answers while no controller observes a change (e.g. an
+    /// eviction against a budget's unobserved generation). Nothing happens when not running.
     pub fn stop_controller_manager(&mut self) {
         if let Some(mut kcm) = self.kcm.take() {
             kcm.stop(Duration::from_secs(10));
         }
     }
 
-    /// Starts `kube-controller-manager` again after
-    /// [`stop_controller_manager`](Self::stop_controller_manager) (or for the first time) and
-    /// waits, as [`EnvTestBuilder::start`] does, for the `default` ServiceAccount of `default`.
-    /// After a stop that account exists already: a caller that needs the controllers running
-    /// waits for an effect of theirs (e.g. the `default` account of a new namespace). Nothing
-    /// happens when it is running.
+    /// Starts `kube-controller-manager` after [`stop_controller_manager`](Self::stop_controller_manager)
+    /// (or for the first time) and waits, as [`EnvTestBuilder::start`] does, for `default`'s
+    /// `default` ServiceAccount, which after a stop exists already: to know the controllers
+    /// run, wait for an effect of theirs (a new namespace's `default` account). No-op if running.
     pub async fn start_controller_manager(&mut self) -> Result<(), Error> {
         if self.kcm.is_some() {
             return Ok(());
