@@ -23,6 +23,10 @@
 //! cargo run -p k8s-sdk-examples --bin watch-and-list -- --real-cluster
 //! ```
 //!
+//! `tests/binaries.rs` runs the binaries in `--real-cluster` mode against the test server;
+//! `tests/real_cluster.rs` runs them against a real kube-apiserver (`k8s-envtest`; skipped with
+//! one line unless its binaries are installed), `proxy-discovery` through a real `kubectl proxy`.
+//!
 //! The examples never print a secret: tokens and keys stay inside the client's configuration,
 //! and the request log shows `Bearer <redacted>`.
 

@@ -807,6 +807,38 @@ impl EnvTest {
         self.restart().await
     }
 
+    /// Stops `kube-controller-manager` (SIGTERM, then SIGKILL after 10 s), leaving etcd and
+    /// the apiserver running: the answers while no controller observes a change (e.g. an
+    /// eviction against a budget's unobserved generation). Nothing happens when not running.
+    pub fn stop_controller_manager(&mut self) {
+        if let Some(mut kcm) = self.kcm.take() {
+            kcm.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts `kube-controller-manager` after [`stop_controller_manager`](Self::stop_controller_manager)
+    /// (or for the first time) and waits, as [`EnvTestBuilder::start`] does, for `default`'s
+    /// `default` ServiceAccount, which after a stop exists already: to know the controllers
+    /// run, wait for an effect of theirs (a new namespace's `default` account). No-op if running.
+    pub async fn start_controller_manager(&mut self) -> Result<(), Error> {
+        if self.kcm.is_some() {
+            return Ok(());
+        }
+        if !self.controller_manager {
+            let pair = self.ca.client("system:kube-controller-manager", &[])?;
+            self.kubeconfig_file("kube-controller-manager.kubeconfig", &cert_user(&pair))?;
+            self.controller_manager = true;
+        }
+        let kcm = Proc::spawn(
+            "kube-controller-manager",
+            &self.binaries.path("kube-controller-manager"),
+            &self.kcm_args(),
+            self.log_file("kube-controller-manager"),
+        )?;
+        self.kcm = Some(kcm);
+        self.wait_controller_manager().await
+    }
+
     /// Stops the processes (SIGTERM, then SIGKILL after 10 s) and removes the files. Dropping
     /// does the same at once with SIGKILL.
     pub fn stop(mut self) {

@@ -32,11 +32,9 @@ pub struct Skipped {
     pub reason: &'static str,
 }
 
-pub static SKIPPED: &[Skipped] = &[Skipped {
-    scenario: "eviction-pdb",
-    steps: &[6],
-    reason: "recorded with kube-controller-manager stopped, so the budget's new generation was never observed (429 with Retry-After); here the disruption controller runs",
-}];
+/// None today: eviction-pdb#6 (recorded with kube-controller-manager stopped) is replayed
+/// with it stopped (`Runner::before_step`).
+pub static SKIPPED: &[Skipped] = &[];
 
 pub fn skipped(scenario: &str, step: usize) -> Option<&'static Skipped> {
     SKIPPED
@@ -54,6 +52,42 @@ macro_rules! known {
 
 /// Why each difference remains. Grouped by cause; the README lists the ones that occurred.
 pub static KNOWN: &[Known] = &[
+    // --- eviction against a budget whose new generation no controller has observed ---
+    known!(
+        "eviction-pdb",
+        [6],
+        Status,
+        "",
+        "the test server runs no disruption controller and judges an eviction by the budget's spec at once; the real server answers 429 with `Retry-After: 10` until the disruption controller has observed the budget's new generation (kube-controller-manager is stopped for this step, as in the recording)"
+    ),
+    known!(
+        "eviction-pdb",
+        [6],
+        Reason,
+        "",
+        "as the status of eviction-pdb#6"
+    ),
+    known!(
+        "eviction-pdb",
+        [6],
+        Causes,
+        "",
+        "as the status of eviction-pdb#6"
+    ),
+    known!(
+        "eviction-pdb",
+        [6],
+        Message,
+        "",
+        "as the status of eviction-pdb#6"
+    ),
+    known!(
+        "eviction-pdb",
+        [6],
+        RetryAfter,
+        "",
+        "as the status of eviction-pdb#6"
+    ),
     // --- what the test server does not run: controllers, admission plugins, kubelet ---
     known!(
         "*",
@@ -461,6 +495,14 @@ pub static KNOWN: &[Known] = &[
         "",
         "the test server does not encode protobuf: it answers JSON to a protobuf Accept (a client that accepts only protobuf gets JSON instead of 406)"
     ),
+    Known {
+        scenario: "protobuf",
+        steps: &[36],
+        aspect: Body,
+        at: "",
+        reason: "the Node as the real node lifecycle controller has left it by then (taints, annotations; timing-dependent, the more so as kube-controller-manager restarts after eviction-pdb)",
+        sometimes: true,
+    },
     known!(
         "protobuf",
         [],

@@ -53,6 +53,16 @@ async fn test_server_conforms_to_the_real_apiserver() {
         "conformance: control planes ready in {setup:.1?}, all scenarios in {:.1?}",
         started.elapsed()
     );
+    // `CONFORMANCE_VERBOSE=1`: which recorded answers today's real server no longer gives.
+    let verbose = std::env::var("CONFORMANCE_VERBOSE").is_ok_and(|v| v == "1");
+    for r in run.results.iter().filter(|_| verbose) {
+        if r.real_as_recorded == Some(false) {
+            eprintln!(
+                "conformance: the real server no longer answers {}#{} ({}) as recorded",
+                r.scenario, r.step, r.label
+            );
+        }
+    }
     let outcome = report::Outcome::new(&run.results);
     eprintln!("{}", outcome.summary());
     assert!(

@@ -45,8 +45,8 @@ pub struct StepResult {
 pub struct Runner {
     real: Server,
     test: Server,
-    _env: EnvTest,
-    _testserver: TestServer,
+    env: EnvTest,
+    testserver: TestServer,
     pub results: Vec<StepResult>,
 }
 
@@ -134,8 +134,8 @@ impl Runner {
         Runner {
             real,
             test,
-            _env: env,
-            _testserver: ts,
+            env,
+            testserver: ts,
             results: Vec::new(),
         }
     }
@@ -169,6 +169,7 @@ impl Runner {
                     self.results.push(result);
                 }
             }
+            self.before_step(&scenario.name, i, step).await;
             let label = format!("{} {}", step.method, step.url);
             if known_differences::skipped(&scenario.name, i).is_some() {
                 self.results.push(StepResult {
@@ -234,10 +235,91 @@ impl Runner {
             let result = w.finish(&ns, &self.real, &self.test).await;
             self.results.push(result);
         }
+        self.after_scenario(&scenario.name).await;
         // Cluster-scoped objects would collide with the next scenario's.
         for path in created {
             for s in [&self.real, &self.test] {
                 s.remove(&path).await;
+            }
+        }
+    }
+
+    /// What the recording did to the control plane before step `i`, done to both servers:
+    /// - watch: restarted with `--etcd-compaction-interval=5s` (data kept) and waited for a
+    ///   compaction, so the old resource versions and continue tokens of the steps after it
+    ///   are gone (the test server: [`TestServer::compact`]);
+    /// - eviction-pdb: kube-controller-manager stopped, so the budget's next generation is
+    ///   never observed (the test server runs no controllers).
+    async fn before_step(&mut self, scenario: &str, i: usize, step: &Step) {
+        if scenario == "watch" && step.note.starts_with("after restarting the control plane") {
+            let before = self.real.current_rv().await;
+            let took = self
+                .env
+                .restart_with_apiserver_flags(&["--etcd-compaction-interval=5s"])
+                .await
+                .unwrap();
+            // Compacted when a list at exactly the last version before the restart is 410.
+            let path =
+                format!("/api/v1/namespaces?resourceVersion={before}&resourceVersionMatch=Exact");
+            let started = Instant::now();
+            loop {
+                let r = self
+                    .real
+                    .send(ADMIN, &get(&path), Duration::from_secs(10))
+                    .await;
+                if r.status == 410 {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "etcd did not compact revision {before} within 60 s (last answer {})",
+                    r.status
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            self.testserver.compact();
+            eprintln!(
+                "conformance: {scenario}#{i}: restarted with compaction in {took:.1?}, compacted after {:.1?}",
+                started.elapsed()
+            );
+        }
+        if scenario == "eviction-pdb" && step.note.starts_with("kube-controller-manager stopped") {
+            self.env.stop_controller_manager();
+        }
+    }
+
+    /// Undoes [`before_step`](Self::before_step) for the scenarios after this one.
+    async fn after_scenario(&mut self, scenario: &str) {
+        if scenario == "eviction-pdb" {
+            self.env.start_controller_manager().await.unwrap();
+            // Its controllers run when the service-account controller has filled a new
+            // namespace (the `default` namespace's account exists from before).
+            let ns = "cf-controller-manager-restarted";
+            let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns}});
+            let r = self
+                .real
+                .send(
+                    ADMIN,
+                    &post("/api/v1/namespaces", &body),
+                    Duration::from_secs(30),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            let path = format!("/api/v1/namespaces/{ns}/serviceaccounts/default");
+            let started = Instant::now();
+            while self
+                .real
+                .send(ADMIN, &get(&path), Duration::from_secs(10))
+                .await
+                .status
+                != 200
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "kube-controller-manager did not create {path} within 60 s of its restart"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
@@ -428,6 +510,24 @@ fn settled(rec: &Recorded, resp: &RawResponse) -> bool {
 }
 
 impl Server {
+    /// The server's current resource version (of a one-item namespace list).
+    async fn current_rv(&self) -> String {
+        let r = self
+            .send(
+                ADMIN,
+                &get("/api/v1/namespaces?limit=1"),
+                Duration::from_secs(10),
+            )
+            .await;
+        json_of(&r.body)
+            .and_then(|v| {
+                v.pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("{}: no resourceVersion in a list: {}", self.name, r.status))
+    }
+
     async fn send(&self, identity: &str, req: &RawRequest, timeout: Duration) -> RawResponse {
         let who = self
             .identities
