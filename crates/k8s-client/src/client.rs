@@ -117,41 +117,6 @@ fn jitter_fraction() -> f64 {
 }
 
 /// Exponential backoff with jitter: between half and all of `base * 2^attempt`, capped.
-/// Whether a request failed because the TLS handshake refused a certificate: the client
-/// refused the server's (rustls `InvalidCertificate`: unknown issuer, wrong name, expired), or
-/// the server sent a certificate alert about the client's. Repeating the request cannot help.
-fn is_certificate_rejection(e: &reqwest::Error) -> bool {
-    use rustls::AlertDescription as A;
-    let refused = |r: &rustls::Error| match r {
-        rustls::Error::InvalidCertificate(_) => true,
-        rustls::Error::AlertReceived(a) => matches!(
-            a,
-            A::BadCertificate
-                | A::UnsupportedCertificate
-                | A::CertificateRevoked
-                | A::CertificateExpired
-                | A::CertificateUnknown
-                | A::UnknownCA
-                | A::CertificateRequired
-        ),
-        _ => false,
-    };
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return refused(r);
-        }
-        // An `io::Error` (possibly wrapping another): its `source()` skips the wrapped error.
-        cur = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            Some(inner) => Some(inner),
-            None => err.source(),
-        };
-    }
-    false
-}
 
 pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(20)));
@@ -383,7 +348,7 @@ impl Client {
                     // A failed connect never reached the server: safe to repeat for any method.
                     // A certificate refused in the handshake is refused again: not repeated.
                     let retryable = (e.is_connect() || (safe && !e.is_timeout()))
-                        && !is_certificate_rejection(&e);
+                        && !crate::error::is_certificate_rejection(&e);
                     let wait = backoff(policy.base_delay, policy.max_delay, attempt);
                     tracing::debug!(
                         target: "k8s_client::request",

@@ -233,7 +233,8 @@ impl Error {
     /// credentials that cannot be obtained and invalid configuration need a change first.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
+            // A certificate refused in the TLS handshake is refused again: not transient.
+            Error::Transport { source, .. } => !is_certificate_rejection(&source.inner),
             Error::Api(_) | Error::HttpStatus { .. } => {
                 matches!(self.status_code(), Some(408 | 410 | 429 | 500..=599))
             }
@@ -377,6 +378,42 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Whether a request failed because the TLS handshake refused a certificate: the client
+/// refused the server's (rustls `InvalidCertificate`: unknown issuer, wrong name, expired), or
+/// the server sent a certificate alert about the client's. Repeating the request cannot help.
+pub(crate) fn is_certificate_rejection(e: &reqwest::Error) -> bool {
+    use rustls::AlertDescription as A;
+    let refused = |r: &rustls::Error| match r {
+        rustls::Error::InvalidCertificate(_) => true,
+        rustls::Error::AlertReceived(a) => matches!(
+            a,
+            A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::CertificateRequired
+        ),
+        _ => false,
+    };
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return refused(r);
+        }
+        // An `io::Error` (possibly wrapping another): its `source()` skips the wrapped error.
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 #[cfg(test)]

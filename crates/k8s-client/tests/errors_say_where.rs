@@ -239,3 +239,66 @@ async fn a_connection_that_cannot_be_made_says_how_many_attempts_were_made() {
         "{s}"
     );
 }
+
+/// A watch whose server certificate is refused ends with that error after one connection: the
+/// handshake would refuse it again, so it is not retried like a dropped connection (it was, 8
+/// times with backoff). A counting TCP relay in front of the server tells how many connections
+/// the client made.
+#[tokio::test]
+async fn a_watch_does_not_retry_a_refused_certificate() {
+    use futures::StreamExt;
+    use k8s_core::ops::WatchRequest;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let server = server().await;
+    let upstream: std::net::SocketAddr =
+        server.url().trim_start_matches("https://").parse().unwrap();
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = relay.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let other_ca = support::Pki::new("another-ca");
+    let ca_file = dir.path().join("other-ca.crt");
+    std::fs::write(&ca_file, &other_ca.ca_pem).unwrap();
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://{relay_addr}\n    certificate-authority: {}\ncontexts:\n- name: ctx\n  context: {{cluster: c, user: u}}\ncurrent-context: ctx\nusers:\n- name: u\n  user: {{token: admin-token-s3cr3t}}\n",
+        ca_file.display()
+    );
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    let client = client_from(&path);
+
+    let mut watch = std::pin::pin!(client.watch(WatchRequest::<ConfigMap>::new(CMS.into())));
+    let first = tokio::time::timeout(Duration::from_secs(120), watch.next())
+        .await
+        .expect("the watch gave up in time")
+        .expect("the watch yields its error");
+    let e = first.unwrap_err();
+    let s = shown(&e);
+    assert!(s.contains("UnknownIssuer"), "{s}");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("the watch ended after its error")
+            .is_none(),
+        "the watch goes on after a refused certificate"
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "connections made for a refused certificate"
+    );
+}
