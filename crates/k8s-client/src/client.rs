@@ -117,7 +117,6 @@ fn jitter_fraction() -> f64 {
 }
 
 /// Exponential backoff with jitter: between half and all of `base * 2^attempt`, capped.
-
 pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(20)));
     let cap = exp.min(max);
