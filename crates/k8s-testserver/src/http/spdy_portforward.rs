@@ -473,3 +473,215 @@ fn start(
         lock(&flow.windows).streams.remove(&data);
     });
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::DuplexStream;
+
+    use super::*;
+
+    /// A SPDY client on one end of an in-memory connection, the session on the other.
+    struct Peer {
+        io: DuplexStream,
+        codec: Codec,
+        buf: BytesMut,
+    }
+
+    impl Peer {
+        fn start() -> Peer {
+            let (io, server) = tokio::io::duplex(1 << 20);
+            let model = Arc::new(Containers::default());
+            tokio::spawn(serve(
+                over_io(server),
+                model,
+                "default".into(),
+                "web".into(),
+            ));
+            Peer {
+                io,
+                codec: Codec::new(),
+                buf: BytesMut::new(),
+            }
+        }
+        async fn send(&mut self, f: Frame) {
+            let mut b = Vec::new();
+            self.codec.encode(&f, &mut b).unwrap();
+            self.io.write_all(&b).await.unwrap();
+        }
+        /// The next frame, or `None` when nothing arrives within `wait`.
+        async fn next(&mut self, wait: Duration) -> Option<Frame> {
+            loop {
+                if let Some((f, used)) = self.codec.decode(&self.buf).unwrap() {
+                    self.buf.advance(used);
+                    return Some(f);
+                }
+                let mut chunk = [0u8; 65536];
+                let n = tokio::time::timeout(wait, self.io.read(&mut chunk))
+                    .await
+                    .ok()?
+                    .unwrap();
+                assert!(n > 0, "the session closed the connection");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+
+    fn open(stream: u32, kind: &str) -> Frame {
+        let h = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        Frame::SynStream {
+            stream,
+            associated: 0,
+            priority: 0,
+            flags: 0,
+            headers: vec![h("streamtype", kind), h("port", "80"), h("requestid", "0")],
+        }
+    }
+
+    fn data(stream: u32, fin: bool, bytes: &[u8]) -> Frame {
+        Frame::Data {
+            stream,
+            fin,
+            data: Bytes::copy_from_slice(bytes),
+        }
+    }
+
+    /// Collects frames until none arrives for 300 ms: echoed data of stream 3, its FIN, and
+    /// the server's window updates.
+    async fn drain(peer: &mut Peer, echoed: &mut Vec<u8>, fins: &mut Vec<u32>) -> Vec<Frame> {
+        let mut updates = Vec::new();
+        while let Some(f) = peer.next(Duration::from_millis(300)).await {
+            match f {
+                Frame::Data { stream, fin, data } => {
+                    if stream == 3 {
+                        echoed.extend_from_slice(&data);
+                    }
+                    if fin {
+                        fins.push(stream);
+                    }
+                }
+                f @ Frame::WindowUpdate { .. } => updates.push(f),
+                Frame::SynReply { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        updates
+    }
+
+    #[tokio::test]
+    async fn a_flow_controlling_peer_gets_no_more_than_its_window() {
+        let mut peer = Peer::start();
+        peer.send(Frame::Settings {
+            flags: 0,
+            entries: vec![spdy::Setting {
+                flags: 0,
+                id: spdy::SETTINGS_INITIAL_WINDOW_SIZE,
+                value: 1000,
+            }],
+        })
+        .await;
+        peer.send(open(1, "error")).await;
+        peer.send(open(3, "data")).await;
+        let sent: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        for chunk in sent.chunks(8000) {
+            peer.send(data(3, false, chunk)).await;
+        }
+        let (mut echoed, mut fins) = (Vec::new(), Vec::new());
+        let updates = drain(&mut peer, &mut echoed, &mut fins).await;
+        // The echo has all 40,000 bytes to send back, but the stream window is 1,000.
+        assert_eq!(echoed, sent[..1000]);
+        // What the handler consumed is acknowledged, per stream and for the session, in steps
+        // of at least UPDATE_AFTER (well inside the 64 KiB the peer may send unacknowledged).
+        let acked = |s: u32| -> u32 {
+            updates
+                .iter()
+                .filter_map(|f| match f {
+                    Frame::WindowUpdate { stream, delta } if *stream == s => Some(*delta),
+                    _ => None,
+                })
+                .sum()
+        };
+        let least = 40_000 - UPDATE_AFTER;
+        assert!(acked(3) >= least && acked(3) <= 40_000, "{updates:?}");
+        assert!(acked(0) >= least && acked(0) <= 40_000, "{updates:?}");
+        // More window, more data: the rest arrives, then both streams end.
+        peer.send(Frame::WindowUpdate {
+            stream: 3,
+            delta: 100_000,
+        })
+        .await;
+        peer.send(data(3, true, &[])).await;
+        drain(&mut peer, &mut echoed, &mut fins).await;
+        assert!(
+            echoed == sent,
+            "{} of {} bytes echoed",
+            echoed.len(),
+            sent.len()
+        );
+        fins.sort_unstable();
+        assert_eq!(fins, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_peer_without_flow_control_is_not_held_to_64_kib() {
+        // As kubectl (spdystream): no SETTINGS, no WINDOW_UPDATE.
+        let mut peer = Peer::start();
+        peer.send(open(1, "error")).await;
+        peer.send(open(3, "data")).await;
+        let sent: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        for chunk in sent.chunks(30_000) {
+            peer.send(data(3, false, chunk)).await;
+        }
+        peer.send(data(3, true, &[])).await;
+        let (mut echoed, mut fins) = (Vec::new(), Vec::new());
+        drain(&mut peer, &mut echoed, &mut fins).await;
+        assert!(
+            echoed == sent,
+            "{} of {} bytes echoed",
+            echoed.len(),
+            sent.len()
+        );
+        fins.sort_unstable();
+        assert_eq!(fins, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn pings_are_answered_and_bad_streams_refused() {
+        let mut peer = Peer::start();
+        peer.send(Frame::Ping { id: 7 }).await;
+        assert_eq!(
+            peer.next(Duration::from_secs(5)).await,
+            Some(Frame::Ping { id: 7 })
+        );
+        let h = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        peer.send(Frame::SynStream {
+            stream: 1,
+            associated: 0,
+            priority: 0,
+            flags: 0,
+            headers: vec![h("streamtype", "data"), h("port", "http")],
+        })
+        .await;
+        assert_eq!(
+            peer.next(Duration::from_secs(5)).await,
+            Some(Frame::RstStream {
+                stream: 1,
+                status: spdy::RST_REFUSED_STREAM
+            })
+        );
+        // Garbage ends the session with a GOAWAY (protocol error).
+        peer.io
+            .write_all(&[0x80, 2, 0, 1, 0, 0, 0, 0])
+            .await
+            .unwrap();
+        assert_eq!(
+            peer.next(Duration::from_secs(5)).await,
+            Some(Frame::GoAway {
+                last_good: 1,
+                status: 1
+            })
+        );
+    }
+}
