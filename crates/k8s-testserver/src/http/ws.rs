@@ -117,7 +117,16 @@ fn session(
             "pod {name} does not have a host assigned"
         )));
     }
-    let (resp, on_upgrade, protocol) = upgrade(parts, &PROTOCOLS)?;
+    let offered = if shared
+        .containers
+        .v4_only
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        &PROTOCOLS[1..]
+    } else {
+        &PROTOCOLS[..]
+    };
+    let (resp, on_upgrade, protocol) = upgrade(parts, offered)?;
     let env = container_env(&pod, &container, name);
     let model = shared.containers.clone();
     let key = (ns.to_owned(), name.to_owned(), container);
