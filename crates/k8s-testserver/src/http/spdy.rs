@@ -515,7 +515,8 @@ impl Codec {
                 if out.len() >= MAX_HEADER_BLOCK {
                     return Err(err(format!("inflates beyond {MAX_HEADER_BLOCK} bytes")));
                 }
-                out.reserve(out.len().clamp(256, MAX_HEADER_BLOCK - out.len()));
+                let room = MAX_HEADER_BLOCK - out.len();
+                out.reserve(out.len().max(256).min(room));
             }
             let before = self.inflate.total_in();
             let produced_before = out.len();
@@ -832,6 +833,25 @@ mod tests {
         ));
         // A header block claiming 2^32-1 pairs.
         assert!(parse_block(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).is_err());
+        // A header block that inflates beyond the limit (2 MiB of one letter).
+        let mut bomb = Vec::new();
+        Codec::new()
+            .encode(
+                &Frame::SynReply {
+                    stream: 1,
+                    fin: false,
+                    headers: vec![("x".into(), "a".repeat(2 << 20))],
+                },
+                &mut bomb,
+            )
+            .unwrap();
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        match Codec::new().decode(&bomb) {
+            Err(SpdyError::HeaderBlock { message, .. }) => {
+                assert!(message.contains("inflates beyond"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
         // Unknown control types are skipped.
         let unknown = [0x80, 3, 0, 0x42, 0, 0, 0, 1, 9];
         assert_eq!(
