@@ -342,6 +342,24 @@ pub const TARGETS: &[Target] = &[
             "version ",
         ],
     },
+    Target {
+        name: "spdy_frames",
+        run: targets::spdy_frames,
+        // ASCII only (tokens are text): version 3 and the control frame types, small lengths.
+        dictionary: &[
+            "\x00\x03\x00\x01",
+            "\x00\x03\x00\x02",
+            "\x00\x03\x00\x06",
+            "\x00\x03\x00\x09",
+            "\x00\x00\x00\x01",
+            "\x00\x00\x00\x08",
+            "\x01",
+            "\x7f\x7f\x7f",
+            "streamtype",
+            "port",
+            "requestid",
+        ],
+    },
 ];
 
 /// An input that takes longer than this is reported as a failure (a hang or a blow-up).

@@ -65,4 +65,5 @@ fuzz_tests!(
     codegen_v2,
     codegen_v3,
     model_text,
+    spdy_frames,
 );

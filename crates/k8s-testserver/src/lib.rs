@@ -57,6 +57,8 @@ use tokio::sync::watch;
 
 pub use builtin_resources::BUILTIN_RESOURCES;
 pub use containers::{Pods, PortConnection, PortHandler};
+#[doc(hidden)]
+pub use http::spdy;
 
 use crate::authz::UserInfo;
 use crate::http::{FaultState, Shared, lock};

@@ -281,3 +281,117 @@ async fn kubectl_attach_streams_the_main_process() {
         .unwrap();
     assert!(status.success(), "kubectl attach exited with {status}");
 }
+
+/// `len` bytes of a pattern that a shifted or dropped chunk cannot match.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Runs `kubectl port-forward pod/web :80` (with `env` set), sends `data` through the local
+/// port to the Pod's echo handler on two connections, one after the other, and returns what
+/// came back on each.
+async fn port_forward_echo(env: &[(&str, &str)], data: &[u8]) -> (TestServer, Vec<Vec<u8>>) {
+    let (server, kc) = server().await;
+    pod(&kc, "web", true).await;
+    // kubectl forwards only to a running Pod (no kubelet here to set the phase).
+    let running = r#"{"status":{"phase":"Running"}}"#;
+    let status = [
+        "patch",
+        "pod/web",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        running,
+    ];
+    ok(&kc, &status).await;
+    let args = ["port-forward", "pod/web", ":80"];
+    let mut cmd = command(&kc, &args);
+    cmd.envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect(INSTALL_HINT);
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    // "Forwarding from 127.0.0.1:41235 -> 80"
+    let Some(line) = next_line(&mut out).await else {
+        let mut err = String::new();
+        let mut stderr = child.stderr.take().unwrap();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut err)
+            .await
+            .unwrap();
+        panic!("kubectl port-forward ended without output: {err}");
+    };
+    let local: u16 = line
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|r| r.split_once(' '))
+        .and_then(|(p, _)| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let mut echoed = Vec::new();
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", local))
+            .await
+            .unwrap();
+        let (mut r, mut w) = tcp.into_split();
+        let sent = data.to_vec();
+        // Write and read at once: the echo sends back while the rest is still coming.
+        let writer = tokio::spawn(async move {
+            for chunk in sent.chunks(64 * 1024) {
+                w.write_all(chunk).await.unwrap();
+            }
+            w.shutdown().await.unwrap();
+        });
+        let mut back = Vec::with_capacity(data.len());
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            tokio::io::AsyncReadExt::read_to_end(&mut r, &mut back),
+        )
+        .await
+        .expect("the echo did not end within 120 s")
+        .unwrap();
+        writer.await.unwrap();
+        echoed.push(back);
+    }
+    child.kill().await.unwrap();
+    (server, echoed)
+}
+
+fn portforward_methods(server: &TestServer) -> Vec<String> {
+    server
+        .request_log()
+        .iter()
+        .filter(|r| r.path_and_query.contains("/portforward"))
+        .map(|r| r.method.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn kubectl_port_forward_over_spdy_tunnelled_in_websocket_exchanges_10_mb() {
+    let data = payload(10 * 1024 * 1024);
+    let (server, echoed) = port_forward_echo(&[], &data).await;
+    for back in &echoed {
+        assert_eq!(back.len(), data.len());
+        assert!(back == &data, "the echoed bytes differ from the sent ones");
+    }
+    // kubectl 1.37 tries the WebSocket tunnel first (a GET upgrade) and needs no fallback.
+    assert_eq!(portforward_methods(&server), ["GET"]);
+}
+
+#[tokio::test]
+async fn kubectl_port_forward_over_plain_spdy_exchanges_10_mb() {
+    let data = payload(10 * 1024 * 1024);
+    // Without the WebSocket feature kubectl upgrades a POST to SPDY/3.1 directly.
+    let env = [("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
+    let (server, echoed) = port_forward_echo(&env, &data).await;
+    for back in &echoed {
+        assert!(back == &data, "the echoed bytes differ from the sent ones");
+    }
+    assert_eq!(portforward_methods(&server), ["POST"]);
+}

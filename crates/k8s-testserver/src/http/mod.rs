@@ -8,6 +8,10 @@
 
 mod portforward;
 mod routes;
+/// The SPDY/3.1 frame codec (public for the fuzz target only).
+#[doc(hidden)]
+pub mod spdy;
+mod spdy_portforward;
 mod streaming;
 mod table;
 mod watches;

@@ -1,32 +1,38 @@
-//! `portforward` over WebSocket with the `v4.channel.k8s.io` port-forward framing the kubelet
-//! serves: for the i-th port of `?ports=`, channel `2i` carries data and `2i+1` errors; the
-//! server opens each channel with a frame holding the port as 2 little-endian bytes. One
-//! connection per port per WebSocket. Each forwarded connection is served by the handler the
-//! test registered for the port (`Pods::on_port`), an echo handler by default.
+//! `portforward`, in the three forms a client may ask for:
+//!
+//! * WebSocket with the `v4.channel.k8s.io` port-forward framing the kubelet serves (the SDK's
+//!   client): for the i-th port of `?ports=`, channel `2i` carries data and `2i+1` errors; the
+//!   server opens each channel with a frame holding the port as 2 little-endian bytes. One
+//!   connection per port per WebSocket.
+//! * WebSocket with `SPDY/3.1+portforward.k8s.io`: SPDY/3.1 tunnelled in binary messages, the
+//!   ports in each stream's headers (kubectl 1.37's first choice); see `spdy_portforward.rs`.
+//! * A plain `Upgrade: SPDY/3.1` with `X-Stream-Protocol-Version: portforward.k8s.io`
+//!   (kubectl's fallback, and older clients).
+//!
+//! Each forwarded connection is served by the handler the test registered for the port
+//! (`Pods::on_port`), an echo handler by default.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http::Response;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::spdy_portforward::{self as spdy, STREAM_PROTOCOL, TUNNEL_PROTOCOL};
 use super::streaming::pod;
-use super::ws::upgrade;
+use super::ws::{frame, spawn_writer, spdy_upgrade, upgrade};
 use super::{Body, Shared, error_response};
 use crate::errors::{self, ApiError};
 use crate::registry::ResourceDef;
 use crate::store::Query;
 
-const PROTOCOLS: [&str; 1] = ["v4.channel.k8s.io"];
+const CHANNEL_PROTOCOL: &str = "v4.channel.k8s.io";
+const PROTOCOLS: [&str; 2] = [CHANNEL_PROTOCOL, TUNNEL_PROTOCOL];
 
 /// `GET …/pods/{name}/portforward?ports=…`.
 pub(super) fn portforward(
@@ -52,6 +58,62 @@ fn session(
     q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let pod = pod(shared, def, ns, name)?;
+    let ports = ports(q);
+    let scheduled = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if !scheduled {
+        return Err(errors::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    let model = shared.containers.clone();
+    let (ns, name) = (ns.to_owned(), name.to_owned());
+    let spdy_requested = parts
+        .headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("SPDY/3.1"));
+    if spdy_requested {
+        let (resp, on_upgrade) = spdy_upgrade(parts, STREAM_PROTOCOL)?;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            spdy::serve(spdy::over_io(TokioIo::new(upgraded)), model, ns, name).await;
+        });
+        return Ok(resp);
+    }
+    let (resp, on_upgrade, protocol) = upgrade(parts, &PROTOCOLS)?;
+    if protocol == TUNNEL_PROTOCOL {
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            spdy::serve(spdy::over_websocket(ws), model, ns, name).await;
+        });
+        return Ok(resp);
+    }
+    let ports = ports?;
+    let handlers: Vec<_> = ports
+        .iter()
+        .map(|p| model.port_handler(&ns, &name, *p))
+        .collect();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        run(ws, ports, handlers).await;
+    });
+    Ok(resp)
+}
+
+/// The `ports` query of the channel protocol (`?ports=80&ports=8080` or `?ports=80,8080`).
+fn ports(q: &Query) -> Result<Vec<u16>, ApiError> {
     let mut ports = Vec::new();
     for v in
         q.0.iter()
@@ -70,35 +132,7 @@ fn session(
     if ports.is_empty() {
         return Err(errors::bad_request("at least one port must be specified"));
     }
-    let scheduled = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    if !scheduled {
-        return Err(errors::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
-    let (resp, on_upgrade, _) = upgrade(parts, &PROTOCOLS)?;
-    let handlers: Vec<_> = ports
-        .iter()
-        .map(|p| shared.containers.port_handler(ns, name, *p))
-        .collect();
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        run(ws, ports, handlers).await;
-    });
-    Ok(resp)
-}
-
-fn frame(channel: u8, data: &[u8]) -> Message {
-    let mut v = Vec::with_capacity(data.len() + 1);
-    v.push(channel);
-    v.extend_from_slice(data);
-    Message::Binary(Bytes::from(v))
+    Ok(ports)
 }
 
 async fn run<S>(
@@ -108,22 +142,8 @@ async fn run<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sink, mut incoming) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(16);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            if sink.send(m).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            })))
-            .await;
-        let _ = sink.close().await;
-    });
+    let (sink, mut incoming) = ws.split();
+    let (out_tx, writer) = spawn_writer(sink, 16);
     let mut to_handlers = Vec::new();
     let mut pumps = Vec::new();
     for (i, (port, handler)) in ports.iter().zip(handlers).enumerate() {

@@ -2,7 +2,12 @@
 //! `v5.channel.k8s.io` (preferred) and `v4.channel.k8s.io`: every binary message starts with a
 //! channel byte (0 stdin, 1 stdout, 2 stderr, 3 the error channel carrying the final
 //! `metav1.Status`, 4 terminal resize as `{"Width":w,"Height":h}`; v5 adds 255: close the
-//! stream named by the next byte). The test server speaks WebSocket only, not SPDY.
+//! stream named by the next byte). Exec and attach are served over WebSocket only, not SPDY
+//! (kubectl 1.37 uses WebSocket for them); port-forward also speaks SPDY (`portforward.rs`).
+//!
+//! The handshakes of every upgraded subresource live here: [`upgrade`] (WebSocket, with a
+//! subprotocol) and [`spdy_upgrade`] (plain SPDY/3.1), and the WebSocket writer they share
+//! ([`spawn_writer`], [`frame`]).
 //!
 //! Exec runs built-in commands against the container model: `echo ARGS…`, `cat` (stdin to
 //! stdout), `env`, `sh -c 'exit N'` (also `sh -c 'echo …'`), `sleep SECONDS`; anything else
@@ -14,12 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -110,7 +117,16 @@ fn session(
             "pod {name} does not have a host assigned"
         )));
     }
-    let (resp, on_upgrade, protocol) = upgrade(parts, &PROTOCOLS)?;
+    let offered = if shared
+        .containers
+        .v4_only
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        &PROTOCOLS[1..]
+    } else {
+        &PROTOCOLS[..]
+    };
+    let (resp, on_upgrade, protocol) = upgrade(parts, offered)?;
     let env = container_env(&pod, &container, name);
     let model = shared.containers.clone();
     let key = (ns.to_owned(), name.to_owned(), container);
@@ -139,10 +155,10 @@ pub(super) fn upgrade(
             .to_owned()
     };
     if !h(header::UPGRADE).eq_ignore_ascii_case("websocket") {
-        return Err(errors::bad_request(
-            "Upgrade request required: the test server serves exec, attach and portforward \
-             over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) only, not SPDY",
-        ));
+        return Err(errors::bad_request(format!(
+            "Upgrade request required: the test server serves this subresource over WebSocket \
+             ({supported:?}); SPDY only for portforward"
+        )));
     }
     let key = h(header::SEC_WEBSOCKET_KEY);
     let offered = h(header::SEC_WEBSOCKET_PROTOCOL);
@@ -169,6 +185,52 @@ pub(super) fn upgrade(
         hs.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     Ok((r, on_upgrade, protocol))
+}
+
+/// Checks a plain SPDY/3.1 upgrade request (`Upgrade: SPDY/3.1`) offering the stream
+/// protocol `protocol` in `X-Stream-Protocol-Version`, and answers 101 with it.
+pub(super) fn spdy_upgrade(
+    parts: &http::request::Parts,
+    protocol: &'static str,
+) -> Result<(Response<Body>, OnUpgrade), ApiError> {
+    let connection_upgrade = parts
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !connection_upgrade {
+        return Err(errors::bad_request("Upgrade request required"));
+    }
+    let offered: Vec<&str> = parts
+        .headers
+        .get_all("x-stream-protocol-version")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if !offered.contains(&protocol) {
+        // client-go answers 403 here; kubectl reports the message either way.
+        return Err(errors::bad_request(format!(
+            "unable to upgrade: unable to negotiate protocol: client supports {offered:?}, \
+             server supports [{protocol:?}]"
+        )));
+    }
+    let Some(on_upgrade) = parts.extensions.get::<OnUpgrade>().cloned() else {
+        return Err(errors::bad_request("this connection cannot be upgraded"));
+    };
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let hs = r.headers_mut();
+    hs.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    hs.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    hs.insert(
+        "x-stream-protocol-version",
+        HeaderValue::from_static(protocol),
+    );
+    Ok((r, on_upgrade))
 }
 
 /// The environment `env` prints: the kubelet's basics and the container's literal `env`.
@@ -228,7 +290,37 @@ fn status(exit: &Exit, command: &[String]) -> Value {
     }
 }
 
-fn frame(channel: u8, data: &[u8]) -> Message {
+/// Sends the messages given to the returned channel, then, once every sender is gone, a
+/// normal closure (1000): client-go reads it as the end of every stream, and a close without a
+/// status (1005) as an error.
+pub(super) fn spawn_writer<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    capacity: usize,
+) -> (mpsc::Sender<Message>, JoinHandle<()>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Message>(capacity);
+    // Bounded by the session: ends when every sender is gone or the client stops reading.
+    let task = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if sink.send(m).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await;
+        let _ = sink.close().await;
+    });
+    (tx, task)
+}
+
+/// A binary message of the channel protocols: the channel byte, then the data.
+pub(super) fn frame(channel: u8, data: &[u8]) -> Message {
     let mut v = Vec::with_capacity(data.len() + 1);
     v.push(channel);
     v.extend_from_slice(data);
@@ -248,24 +340,8 @@ async fn run<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sink, mut incoming) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            if sink.send(m).await.is_err() {
-                return;
-            }
-        }
-        // A normal closure (1000): client-go reads it as the end of every stream; a close
-        // without a status (1005) is an error to it.
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            })))
-            .await;
-        let _ = sink.close().await;
-    });
+    let (sink, mut incoming) = ws.split();
+    let (out_tx, writer) = spawn_writer(sink, 64);
     // stdin: a channel of chunks, closed by the v5 close signal or the end of the connection.
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Bytes>(64);
     let reader = tokio::spawn(async move {
