@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use protox_parse::parse;
 
 use crate::error::{Error, Result};
-use crate::ir::{ApiModel, DefKind, Type};
+use crate::ir::{ApiModel, DefKind, GoShape, Type};
 
 /// A field of a message, its type resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,6 +342,73 @@ pub fn merge_into(model: &mut ApiModel, dir: &Path) -> Result<usize> {
             dir,
             format!(
                 "{} protobuf mismatches:\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ),
+        ))
+    }
+}
+
+/// The committed Go shapes of a version: `spec/goshapes/v<version>.txt` of this repository,
+/// written by `tools/goshapes/refresh.sh`.
+pub fn shapes_file(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../spec/goshapes")
+        .join(format!("v{version}.txt"))
+}
+
+/// Reads a Go shapes file (`<definition> <path> <shape> [omitempty] [omitzero]` per line) and
+/// stores the shape of every field that has a protobuf number; fails when one has none.
+pub fn merge_shapes(model: &mut ApiModel, path: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            path,
+            format!("cannot read the Go shapes ({e}); run tools/goshapes/refresh.sh"),
+        )
+    })?;
+    let mut shapes: BTreeMap<(&str, &str), GoShape> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let parsed = match words.as_slice() {
+            [def, number, rest @ ..] => GoShape::parse(rest).map(|s| ((*def, *number), s)),
+            _ => None,
+        };
+        let (key, shape) = parsed.ok_or_else(|| Error::Model {
+            path: path.to_owned(),
+            line: i + 1,
+            message: format!("bad Go shape line {line:?}"),
+        })?;
+        shapes.insert(key, shape);
+    }
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for def in model.defs.values_mut() {
+        let DefKind::Struct(fields) = &mut def.kind else {
+            continue;
+        };
+        for f in fields.iter_mut().filter(|f| !f.proto.is_empty()) {
+            let number: Vec<String> = f.proto.iter().map(u32::to_string).collect();
+            match shapes.get(&(def.name.as_str(), number.join(".").as_str())) {
+                Some(s) => {
+                    f.go_shape = Some(*s);
+                    count += 1;
+                }
+                None => problems.push(format!(
+                    "{}.{} (proto {}): no Go shape",
+                    def.name,
+                    f.json_name,
+                    number.join(".")
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(count)
+    } else {
+        Err(err(
+            path,
+            format!(
+                "{} fields without a Go shape (run tools/goshapes/refresh.sh):\n  {}",
                 problems.len(),
                 problems.join("\n  ")
             ),

@@ -40,7 +40,10 @@ mod tests;
 
 use std::fmt;
 
-pub use field::{Field, merge_message};
+pub use field::{
+    Field, encode_list_map, encode_nested_lists, merge_embedded, merge_list_map_entry,
+    merge_message, merge_nested_list,
+};
 pub use wire::{Bytes, Reader, Value, Writer};
 
 /// The four bytes that start every protobuf body of the API server: `k8s\0`.

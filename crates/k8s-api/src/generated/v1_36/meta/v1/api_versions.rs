@@ -99,3 +99,23 @@ impl<'de> serde::Deserialize<'de> for APIVersions {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for APIVersions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.versions, 1, w);
+        Field::encode(&self.server_address_by_client_cidrs, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.versions, value),
+            2 => Field::merge(&mut self.server_address_by_client_cidrs, value),
+            _ => Ok(()),
+        }
+    }
+}
