@@ -526,6 +526,44 @@ message WidgetSpec {
     }
 
     #[test]
+    fn go_shapes_are_stored_written_and_required() {
+        let dir = proto_dir();
+        let mut m = model("i32");
+        merge_into(&mut m, dir.path()).unwrap();
+        let shapes = dir.path().join("shapes.txt");
+        std::fs::write(
+            &shapes,
+            "io.k8s.api.example.v1.Widget 2 value\n\
+             io.k8s.api.example.v1.Widget 3 value\n\
+             io.k8s.api.example.v1.Widget 3.1 value omitempty\n\
+             io.k8s.api.example.v1.WidgetSpec 1 map omitempty\n\
+             io.k8s.api.example.v1.WidgetSpec 4 ptr omitempty\n",
+        )
+        .unwrap();
+        assert_eq!(merge_shapes(&mut m, &shapes).unwrap(), 4);
+        let text = model_text::write(&m);
+        assert!(
+            text.contains("  field uid string\n    proto 3.1 value omitempty\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  field count i32\n    proto 4 ptr\n"),
+            "{text}"
+        );
+        assert_eq!(model_text::parse(&text, Path::new("x")).unwrap(), m);
+        // A field with a number and no shape fails, naming it.
+        std::fs::write(&shapes, "io.k8s.api.example.v1.Widget 2 value\n").unwrap();
+        let e = merge_shapes(&mut m, &shapes).unwrap_err().to_string();
+        assert!(
+            e.contains("io.k8s.api.example.v1.WidgetSpec.count (proto 4): no Go shape"),
+            "{e}"
+        );
+        std::fs::write(&shapes, "io.k8s.api.example.v1.Widget 2 pointer\n").unwrap();
+        let e = merge_shapes(&mut m, &shapes).unwrap_err().to_string();
+        assert!(e.contains("bad Go shape line"), "{e}");
+    }
+
+    #[test]
     fn names_map_between_openapi_and_proto() {
         assert_eq!(
             message_name("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON")

@@ -181,6 +181,30 @@ pub(super) fn emit_struct_message(
     if fields.iter().all(|f| f.field.proto.is_empty()) {
         return TokenStream::new();
     }
+    // A type without one group-version-kind that stores `apiVersion`/`kind` (discovery
+    // documents): they are the envelope's, kept when decoding and written back.
+    let own = |json: &str| {
+        fields
+            .iter()
+            .find(|f| f.field.json_name == json && f.field.proto.is_empty() && !f.field.required)
+            .map(|f| &f.ident)
+    };
+    let own_type = match (gvk_typed, own("apiVersion"), own("kind")) {
+        (false, Some(av), Some(kind)) => Some(quote! {
+            fn envelope_type(&self) -> k8s_core::protobuf::TypeMeta {
+                k8s_core::protobuf::TypeMeta::new(
+                    self.#av.as_deref().unwrap_or_default(),
+                    self.#kind.as_deref().unwrap_or_default(),
+                )
+            }
+
+            fn set_type_meta(&mut self, type_meta: &k8s_core::protobuf::TypeMeta) {
+                self.#av = Some(type_meta.api_version.clone()).filter(|v| !v.is_empty());
+                self.#kind = Some(type_meta.kind.clone()).filter(|k| !k.is_empty());
+            }
+        }),
+        _ => None,
+    };
     let encode = encode_level(&tree(fields));
     let merge = merge_level(&tree(fields));
     let type_meta = gvk_typed.then(|| {
@@ -211,6 +235,7 @@ pub(super) fn emit_struct_message(
             }
 
             #type_meta
+            #own_type
         }
     }
 }

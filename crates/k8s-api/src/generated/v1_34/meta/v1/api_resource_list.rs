@@ -320,4 +320,14 @@ impl k8s_core::protobuf::Message for APIResourceList {
             _ => Ok(()),
         }
     }
+    fn envelope_type(&self) -> k8s_core::protobuf::TypeMeta {
+        k8s_core::protobuf::TypeMeta::new(
+            self.api_version.as_deref().unwrap_or_default(),
+            self.kind.as_deref().unwrap_or_default(),
+        )
+    }
+    fn set_type_meta(&mut self, type_meta: &k8s_core::protobuf::TypeMeta) {
+        self.api_version = Some(type_meta.api_version.clone()).filter(|v| !v.is_empty());
+        self.kind = Some(type_meta.kind.clone()).filter(|k| !k.is_empty());
+    }
 }
