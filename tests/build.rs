@@ -43,8 +43,16 @@ fn run() -> Result<(), String> {
         let path = spec.join(file);
         println!("cargo::rerun-if-changed={}", path.display());
         let (model, facts) = load(&path)?;
-        dispatch.push_str(&dispatch_fn(&model, &facts, module));
+        dispatch.push_str(&dispatch_fn(&model, &facts, module, "Visit", "dispatch"));
         if *module == "v1_36" {
+            // The same table for the protobuf tests (`T: k8s_core::protobuf::Message`).
+            dispatch.push_str(&dispatch_fn(
+                &model,
+                &facts,
+                module,
+                "VisitProto",
+                "dispatch_proto",
+            ));
             let plan = k8s_codegen::plan::plan(&model, &facts)
                 .map_err(|e| format!("{}: planning failed: {e}", path.display()))?;
             write(
@@ -86,7 +94,13 @@ fn api_version(group: &str, version: &str) -> String {
 }
 
 /// `pub fn dispatch_v1_36<V: Visit>(api_version, kind, v) -> Option<V::Out>`.
-fn dispatch_fn(model: &ApiModel, facts: &k8s_codegen::fixups::Facts, module: &str) -> String {
+fn dispatch_fn(
+    model: &ApiModel,
+    facts: &k8s_codegen::fixups::Facts,
+    module: &str,
+    visit: &str,
+    name: &str,
+) -> String {
     // (apiVersion, kind) -> Rust type; single-GVK kinds win over multi-GVK option types.
     let mut arms: BTreeMap<(String, String), (bool, String)> = BTreeMap::new();
     for d in model.defs.values() {
@@ -126,7 +140,7 @@ fn dispatch_fn(model: &ApiModel, facts: &k8s_codegen::fixups::Facts, module: &st
     let _ = writeln!(
         s,
         "/// Calls `v.visit::<T>()` with the `{module}` type of this apiVersion and kind; `None` if \
-         there is none.\npub fn dispatch_{module}<V: Visit>(api_version: &str, kind: &str, v: V) \
+         there is none.\npub fn {name}_{module}<V: {visit}>(api_version: &str, kind: &str, v: V) \
          -> Option<V::Out> {{\n    Some(match (api_version, kind) {{"
     );
     for ((av, k), (_, ty)) in &arms {
@@ -134,8 +148,9 @@ fn dispatch_fn(model: &ApiModel, facts: &k8s_codegen::fixups::Facts, module: &st
     }
     let _ = writeln!(
         s,
-        "        _ => return None,\n    }})\n}}\n/// Number of kinds `dispatch_{module}` knows.\n\
-         pub const DISPATCH_KINDS_{}: usize = {};\n",
+        "        _ => return None,\n    }})\n}}\n/// Number of kinds `{name}_{module}` knows.\n\
+         pub const {}_KINDS_{}: usize = {};\n",
+        name.to_uppercase(),
         module.to_uppercase(),
         arms.len()
     );

@@ -11,6 +11,11 @@
 //! features of the same names) and version (`v1`, `v1beta1`, …). `meta` (object metadata,
 //! options, discovery types) is always compiled.
 //!
+//! Feature `protobuf` (off by default): every kind and the types inside it implement
+//! `k8s_core::protobuf::Message`, so `k8s_core::protobuf::from_bytes::<Pod>(body)` reads the API
+//! server's `application/vnd.kubernetes.protobuf` bodies and `to_bytes` writes them, byte for
+//! byte as the server does. Without the feature none of it is compiled.
+//!
 //! The code is produced by `cargo xtask generate`. `src/generated/` is committed (without the
 //! spec's descriptions); the packaged crate, and a checkout where the generator ran with spec
 //! files, compile the same code with the descriptions as rustdoc (see `build.rs`).

@@ -76,6 +76,7 @@ pub fn load(job: &VersionJob) -> Result<ApiModel> {
             if let Some(dir) = swagger.parent().map(|p| p.join("proto")) {
                 if dir.is_dir() {
                     load_proto::merge_into(&mut m, &dir)?;
+                    load_proto::merge_shapes(&mut m, &load_proto::shapes_file(&job.version))?;
                 }
             }
             Ok(m)
@@ -378,6 +379,8 @@ pub fn features_toml(supported: &[String], deps: &BTreeMap<String, BTreeSet<Stri
     ));
     // Apply configurations (`<group>::<version>::apply`), off by default: see `emit/apply.rs`.
     s.push_str("apply = []\n");
+    // Protobuf codecs (`k8s_core::protobuf::Message` impls), off by default: see `emit/protobuf.rs`.
+    s.push_str("protobuf = [\"k8s-core/protobuf\"]\n");
     for (g, d) in deps {
         s.push_str(&format!(
             "{g} = [{}]\n",

@@ -79,6 +79,58 @@ pub struct Field {
     /// path when the property belongs to an embedded Go struct (`[1, 1]`: field 1 of the
     /// embedded message in field 1). Empty: no protobuf field.
     pub proto: Vec<u32>,
+    /// How Go's protobuf encoder treats the field (`spec/goshapes/`, read from the Go structs);
+    /// set with `proto`.
+    pub go_shape: Option<GoShape>,
+}
+
+/// How the Go struct field behind a protobuf field is declared, which decides what Go's encoder
+/// writes: a value is written always (even empty), a pointer only when set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoShape {
+    /// `*T`: written only when set.
+    Pointer,
+    /// A Go value (`string`, `int32`, `bool`, a struct), always written; `omitted`: its JSON
+    /// tag has `omitempty`/`omitzero`, so JSON leaves the zero value out.
+    Value {
+        /// Zero left out of JSON.
+        omitted: bool,
+    },
+    /// A slice: one field per element.
+    List,
+    /// A map: one entry per key.
+    Map,
+    /// `[]byte`: written when not nil.
+    Bytes,
+}
+
+impl GoShape {
+    /// The committed model's spelling (`ptr`, `value`, `value omitempty`, `list`, `map`, `bytes`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoShape::Pointer => "ptr",
+            GoShape::Value { omitted: false } => "value",
+            GoShape::Value { omitted: true } => "value omitempty",
+            GoShape::List => "list",
+            GoShape::Map => "map",
+            GoShape::Bytes => "bytes",
+        }
+    }
+
+    /// Reads [`GoShape::as_str`]'s spelling, or the Go tool's (`value omitempty omitzero`).
+    pub fn parse(words: &[&str]) -> Option<GoShape> {
+        let omitted = words[1.min(words.len())..]
+            .iter()
+            .any(|w| matches!(*w, "omitempty" | "omitzero"));
+        Some(match *words.first()? {
+            "ptr" => GoShape::Pointer,
+            "value" => GoShape::Value { omitted },
+            "list" => GoShape::List,
+            "map" => GoShape::Map,
+            "bytes" => GoShape::Bytes,
+            _ => return None,
+        })
+    }
 }
 
 /// What a definition is.

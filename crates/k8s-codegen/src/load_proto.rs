@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use protox_parse::parse;
 
 use crate::error::{Error, Result};
-use crate::ir::{ApiModel, DefKind, Type};
+use crate::ir::{ApiModel, DefKind, GoShape, Type};
 
 /// A field of a message, its type resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -349,6 +349,73 @@ pub fn merge_into(model: &mut ApiModel, dir: &Path) -> Result<usize> {
     }
 }
 
+/// The committed Go shapes of a version: `spec/goshapes/v<version>.txt` of this repository,
+/// written by `tools/goshapes/refresh.sh`.
+pub fn shapes_file(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../spec/goshapes")
+        .join(format!("v{version}.txt"))
+}
+
+/// Reads a Go shapes file (`<definition> <path> <shape> [omitempty] [omitzero]` per line) and
+/// stores the shape of every field that has a protobuf number; fails when one has none.
+pub fn merge_shapes(model: &mut ApiModel, path: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            path,
+            format!("cannot read the Go shapes ({e}); run tools/goshapes/refresh.sh"),
+        )
+    })?;
+    let mut shapes: BTreeMap<(&str, &str), GoShape> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let parsed = match words.as_slice() {
+            [def, number, rest @ ..] => GoShape::parse(rest).map(|s| ((*def, *number), s)),
+            _ => None,
+        };
+        let (key, shape) = parsed.ok_or_else(|| Error::Model {
+            path: path.to_owned(),
+            line: i + 1,
+            message: format!("bad Go shape line {line:?}"),
+        })?;
+        shapes.insert(key, shape);
+    }
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for def in model.defs.values_mut() {
+        let DefKind::Struct(fields) = &mut def.kind else {
+            continue;
+        };
+        for f in fields.iter_mut().filter(|f| !f.proto.is_empty()) {
+            let number: Vec<String> = f.proto.iter().map(u32::to_string).collect();
+            match shapes.get(&(def.name.as_str(), number.join(".").as_str())) {
+                Some(s) => {
+                    f.go_shape = Some(*s);
+                    count += 1;
+                }
+                None => problems.push(format!(
+                    "{}.{} (proto {}): no Go shape",
+                    def.name,
+                    f.json_name,
+                    number.join(".")
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(count)
+    } else {
+        Err(err(
+            path,
+            format!(
+                "{} fields without a Go shape (run tools/goshapes/refresh.sh):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ),
+        ))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -456,6 +523,44 @@ message WidgetSpec {
             e.contains("io.k8s.api.example.v1.WidgetSpec: proto field count (4) has no property"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn go_shapes_are_stored_written_and_required() {
+        let dir = proto_dir();
+        let mut m = model("i32");
+        merge_into(&mut m, dir.path()).unwrap();
+        let shapes = dir.path().join("shapes.txt");
+        std::fs::write(
+            &shapes,
+            "io.k8s.api.example.v1.Widget 2 value\n\
+             io.k8s.api.example.v1.Widget 3 value\n\
+             io.k8s.api.example.v1.Widget 3.1 value omitempty\n\
+             io.k8s.api.example.v1.WidgetSpec 1 map omitempty\n\
+             io.k8s.api.example.v1.WidgetSpec 4 ptr omitempty\n",
+        )
+        .unwrap();
+        assert_eq!(merge_shapes(&mut m, &shapes).unwrap(), 4);
+        let text = model_text::write(&m);
+        assert!(
+            text.contains("  field uid string\n    proto 3.1 value omitempty\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  field count i32\n    proto 4 ptr\n"),
+            "{text}"
+        );
+        assert_eq!(model_text::parse(&text, Path::new("x")).unwrap(), m);
+        // A field with a number and no shape fails, naming it.
+        std::fs::write(&shapes, "io.k8s.api.example.v1.Widget 2 value\n").unwrap();
+        let e = merge_shapes(&mut m, &shapes).unwrap_err().to_string();
+        assert!(
+            e.contains("io.k8s.api.example.v1.WidgetSpec.count (proto 4): no Go shape"),
+            "{e}"
+        );
+        std::fs::write(&shapes, "io.k8s.api.example.v1.Widget 2 pointer\n").unwrap();
+        let e = merge_shapes(&mut m, &shapes).unwrap_err().to_string();
+        assert!(e.contains("bad Go shape line"), "{e}");
     }
 
     #[test]

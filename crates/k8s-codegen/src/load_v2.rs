@@ -169,6 +169,7 @@ fn convert_definition(name: &str, s: &Schema, ptr: &str) -> ConvResult<Definitio
                     default: p.other.get("default").map(compact),
                     ext: extensions(&p.other),
                     proto: Vec::new(),
+                    go_shape: None,
                 });
             }
             for r in &s.required {

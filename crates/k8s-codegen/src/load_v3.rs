@@ -596,6 +596,7 @@ fn convert_definition(name: &str, s: &Schema, ptr: &str) -> ConvResult<Definitio
                 default,
                 ext,
                 proto: Vec::new(),
+                go_shape: None,
             });
         }
         // Property order: as v2 (sorted by name), whatever the document's order.

@@ -329,6 +329,7 @@ impl schema::GroupVersion {
     fn defs_insert_list(&mut self, list_def: &str, kind_def: &str, gvk: &Gvk) {
         let field = |n: &str, ty: Type| Field {
             proto: Vec::new(),
+            go_shape: None,
             json_name: n.to_owned(),
             ty,
             required: false,
@@ -380,6 +381,7 @@ fn meta_defs(model: &mut ApiModel) {
                 gvk: Vec::new(),
                 kind: DefKind::Struct(vec![Field {
                     proto: Vec::new(),
+                    go_shape: None,
                     json_name: field.to_owned(),
                     ty: Type::String,
                     required: false,
@@ -401,6 +403,7 @@ fn add_scale_defs(gv: &mut schema::GroupVersion) -> String {
     let status = gv.free_name(&format!("{scale}Status"));
     let f = |n: &str, ty: Type, required: bool, doc: &str| Field {
         proto: Vec::new(),
+        go_shape: None,
         json_name: n.to_owned(),
         ty,
         required,

@@ -268,6 +268,7 @@ impl Converter<'_> {
             }
             fields.push(Field {
                 proto: Vec::new(),
+                go_shape: None,
                 json_name: json_name.clone(),
                 ty,
                 required: required.contains(json_name.as_str()) && !nullable,
@@ -443,6 +444,7 @@ fn type_word(json_name: &str) -> String {
 fn plain_field(name: &str, ty: Type, required: bool) -> Field {
     Field {
         proto: Vec::new(),
+        go_shape: None,
         json_name: name.to_owned(),
         ty,
         required,

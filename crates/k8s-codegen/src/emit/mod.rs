@@ -7,7 +7,8 @@
 //!    written in, the names each module defines and imports, request struct names, feature gates.
 //! 2. Items, per module of the layout, named through the module's `namer::Namer`: `types`
 //!    (structs, aliases, unions, `Resource`/`Object` impls), `serde_impls` (the written-out serde
-//!    impls of structs), `operations` (functions and request builders).
+//!    impls of structs), `protobuf` (`Message` impls, feature `protobuf`), `operations`
+//!    (functions and request builders).
 //! 3. `modules`: each file's text: `use` lines, child modules, `include!` of part files, items.
 //!
 //! A new artefact (apply types, protobuf codecs, …) is a module of stage 2 called from
@@ -33,6 +34,7 @@ mod layout;
 mod modules;
 mod namer;
 mod operations;
+mod protobuf;
 mod serde_impls;
 mod types;
 

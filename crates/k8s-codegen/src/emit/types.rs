@@ -34,12 +34,16 @@ pub(super) fn emit_def(
     let ty = ident(&name);
     let doc = doc_attrs(d.description.as_deref());
     match &d.kind {
-        DefKind::Opaque => Ok(quote! {
-            #doc
-            #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-            #[serde(transparent)]
-            pub struct #ty(pub serde_json::Value);
-        }),
+        DefKind::Opaque => {
+            let pb = super::protobuf::emit_opaque_field(ctx.model, d, &ty);
+            Ok(quote! {
+                #doc
+                #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[serde(transparent)]
+                pub struct #ty(pub serde_json::Value);
+                #pb
+            })
+        }
         DefKind::Scalar(_) if d.ext.contains_key(crate::crd::schema::ENUM_EXT) => {
             emit_string_enum(d, &name, doc)
         }
@@ -47,7 +51,11 @@ pub(super) fn emit_def(
             let t = ctx.rust_type(t, n)?;
             Ok(quote!(#doc pub type #ty = #t;))
         }
-        DefKind::Special(Special::SchemaUnion) => emit_schema_union(n, d, &name, doc),
+        DefKind::Special(Special::SchemaUnion) => {
+            let mut out = emit_schema_union(n, d, &name, doc)?;
+            out.extend(super::protobuf::emit_union_message(ctx.model, &name, &ty));
+            Ok(out)
+        }
         DefKind::Struct(fields) => emit_struct(ctx, n, d, &name, fields, row),
         DefKind::Special(_) | DefKind::Skipped(_) => Ok(TokenStream::new()),
     }
@@ -172,6 +180,7 @@ fn emit_struct(
     let ty = ident(name);
     let gvk_typed = ctx.facts.gvk_typed.contains(&d.name);
     let mut gens = Vec::new();
+    let mut pb_fields = Vec::new();
     let mut field_ts = Vec::new();
     let mut seen = BTreeSet::new();
     for f in fields {
@@ -192,6 +201,10 @@ fn emit_struct(
             });
         }
         let fid = ident(&rust);
+        pb_fields.push(super::protobuf::PbField {
+            ident: fid.clone(),
+            field: f,
+        });
         let mut t = ctx.rust_type(&f.ty, n)?;
         if ctx
             .facts
@@ -245,6 +258,9 @@ fn emit_struct(
         }
     };
     out.extend(emit_serde(name, &ty, &gens, gvk_typed));
+    out.extend(super::protobuf::emit_struct_message(
+        &ty, &pb_fields, gvk_typed,
+    ));
     if is_secret(d) {
         let entries = gens.iter().map(|g| {
             let id = &g.ident;

@@ -276,3 +276,64 @@ impl<V: Field> Field for BTreeMap<String, V> {
         self.is_empty()
     }
 }
+
+/// Reads the fields of a Go embedded struct (inlined in JSON, a message of its own on the wire)
+/// with `merge`, which gets each field's number and value; errors carry the field path.
+pub fn merge_embedded(
+    value: Value<'_>,
+    mut merge: impl FnMut(u32, Value<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut r = len_bytes(value, "an embedded message")?.reader()?;
+    while let Some((field, value)) = r.next_field()? {
+        merge(field, value).map_err(|e| e.in_field(field))?;
+    }
+    Ok(())
+}
+
+/// A list of lists: each inner list is a wrapper message whose field 1 holds the items.
+pub fn encode_nested_lists<T: Field>(lists: &[Vec<T>], field: u32, w: &mut Writer) {
+    for list in lists {
+        w.nested(field, |w| list.encode(1, w));
+    }
+}
+
+/// Reads one wrapper message of a list of lists (see [`encode_nested_lists`]).
+pub fn merge_nested_list<T: Field>(lists: &mut Vec<Vec<T>>, value: Value<'_>) -> Result<(), Error> {
+    let mut list = Vec::new();
+    merge_embedded(value, |field, value| match field {
+        1 => list.merge(value),
+        _ => Ok(()),
+    })?;
+    lists.push(list);
+    Ok(())
+}
+
+/// A map of lists (`map[string]ExtraValue`): entries sorted by key, each value a wrapper message
+/// whose field 1 holds the items.
+pub fn encode_list_map<T: Field>(map: &BTreeMap<String, Vec<T>>, field: u32, w: &mut Writer) {
+    for (k, v) in map {
+        w.nested(field, |w| {
+            k.encode(1, w);
+            w.nested(2, |w| v.encode(1, w));
+        });
+    }
+}
+
+/// Reads one entry of a map of lists (see [`encode_list_map`]).
+pub fn merge_list_map_entry<T: Field>(
+    map: &mut BTreeMap<String, Vec<T>>,
+    value: Value<'_>,
+) -> Result<(), Error> {
+    let mut key = String::new();
+    let mut list = Vec::new();
+    merge_embedded(value, |field, value| match field {
+        1 => key.merge(value),
+        2 => merge_embedded(value, |f, v| match f {
+            1 => list.merge(v),
+            _ => Ok(()),
+        }),
+        _ => Ok(()),
+    })?;
+    map.insert(key, list);
+    Ok(())
+}

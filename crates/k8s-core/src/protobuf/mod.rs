@@ -40,7 +40,10 @@ mod tests;
 
 use std::fmt;
 
-pub use field::{Field, merge_message};
+pub use field::{
+    Field, encode_list_map, encode_nested_lists, merge_embedded, merge_list_map_entry,
+    merge_message, merge_nested_list,
+};
 pub use wire::{Bytes, Reader, Value, Writer};
 
 /// The four bytes that start every protobuf body of the API server: `k8s\0`.
@@ -67,6 +70,13 @@ pub trait Message: Default {
     /// alone: any type is accepted then, and `to_bytes` writes an empty type).
     fn type_meta() -> Option<TypeMeta> {
         None
+    }
+
+    /// `apiVersion` and `kind` that [`to_bytes`] writes in the envelope: [`Message::type_meta`],
+    /// unless the value carries its own (discovery documents, which the server sends with and
+    /// without an `apiVersion`).
+    fn envelope_type(&self) -> TypeMeta {
+        Self::type_meta().unwrap_or_default()
     }
 
     /// Called with the envelope's type after decoding (a `Status` keeps it).
@@ -98,6 +108,14 @@ impl<M: Message> Message for Box<M> {
 
     fn type_meta() -> Option<TypeMeta> {
         M::type_meta()
+    }
+
+    fn envelope_type(&self) -> TypeMeta {
+        (**self).envelope_type()
+    }
+
+    fn set_type_meta(&mut self, type_meta: &TypeMeta) {
+        (**self).set_type_meta(type_meta);
     }
 }
 
@@ -239,7 +257,7 @@ pub fn from_bytes<T: Message>(body: &[u8]) -> Result<T, Error> {
 
 /// Encodes `value` as a protobuf body (`k8s\0` + `runtime.Unknown`), as the API server writes it.
 pub fn to_bytes<T: Message>(value: &T) -> Vec<u8> {
-    let type_meta = T::type_meta().unwrap_or_default();
+    let type_meta = value.envelope_type();
     let mut w = Writer::new();
     w.nested(1, |w| {
         type_meta.api_version.encode(1, w);

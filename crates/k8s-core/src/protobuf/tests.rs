@@ -472,3 +472,42 @@ fn watch_frames_split_at_any_chunking() {
     reader.push(&[0xff, 0xff, 0xff, 0xff]);
     assert!(reader.next_frame().is_err());
 }
+
+#[test]
+fn lists_in_maps_and_lists_go_through_wrapper_messages() {
+    // `map<string, ExtraValue> extra = 5` with `ExtraValue { repeated string items = 1 }`.
+    let mut map = BTreeMap::new();
+    map.insert("b".to_owned(), vec!["x".to_owned(), "y".to_owned()]);
+    map.insert("a".to_owned(), Vec::new());
+    let mut w = Writer::new();
+    encode_list_map(&map, 5, &mut w);
+    let bytes = w.into_bytes();
+    // Sorted by key; an empty list is an empty wrapper message.
+    assert_eq!(
+        bytes,
+        [
+            42, 5, 10, 1, b'a', 18, 0, //
+            42, 11, 10, 1, b'b', 18, 6, 10, 1, b'x', 10, 1, b'y'
+        ]
+    );
+    let mut back = BTreeMap::new();
+    let mut r = Bytes::top(&bytes).reader().unwrap();
+    while let Some((field, value)) = r.next_field().unwrap() {
+        assert_eq!(field, 5);
+        merge_list_map_entry(&mut back, value).unwrap();
+    }
+    assert_eq!(back, map);
+
+    let lists = vec![vec![1i64, 2], vec![]];
+    let mut w = Writer::new();
+    encode_nested_lists(&lists, 3, &mut w);
+    let bytes = w.into_bytes();
+    let mut back: Vec<Vec<i64>> = Vec::new();
+    let mut r = Bytes::top(&bytes).reader().unwrap();
+    while let Some((_, value)) = r.next_field().unwrap() {
+        merge_nested_list(&mut back, value).unwrap();
+    }
+    assert_eq!(back, lists);
+    // A wrapper that is not a message is an error, not a panic.
+    assert!(merge_nested_list(&mut back, Value::Varint(1)).is_err());
+}

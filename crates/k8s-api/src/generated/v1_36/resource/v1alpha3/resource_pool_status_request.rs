@@ -172,6 +172,42 @@ impl<'de> serde::Deserialize<'de> for PoolStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PoolStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool_name, 2, w);
+        Field::encode(&self.node_name, 3, w);
+        Field::encode(&self.total_devices, 4, w);
+        Field::encode(&self.allocated_devices, 5, w);
+        Field::encode(&self.available_devices, 6, w);
+        Field::encode(&self.unavailable_devices, 7, w);
+        Field::encode(&self.resource_slice_count, 8, w);
+        Field::encode(&self.generation, 9, w);
+        Field::encode(&self.validation_error, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool_name, value),
+            3 => Field::merge(&mut self.node_name, value),
+            4 => Field::merge(&mut self.total_devices, value),
+            5 => Field::merge(&mut self.allocated_devices, value),
+            6 => Field::merge(&mut self.available_devices, value),
+            7 => Field::merge(&mut self.unavailable_devices, value),
+            8 => Field::merge(&mut self.resource_slice_count, value),
+            9 => Field::merge(&mut self.generation, value),
+            10 => Field::merge(&mut self.validation_error, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourcePoolStatusRequest {
     /// Server default: {}.
@@ -268,6 +304,36 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequest {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ResourcePoolStatusRequest {
@@ -483,6 +549,28 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequestSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequestSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool_name, 2, w);
+        Field::encode(&self.limit, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool_name, value),
+            3 => Field::merge(&mut self.limit, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourcePoolStatusRequestStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -561,5 +649,27 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequestStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequestStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.pools, 2, w);
+        Field::encode(&self.conditions, 3, w);
+        Field::encode(&self.pool_count, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.pools, value),
+            3 => Field::merge(&mut self.conditions, value),
+            6 => Field::merge(&mut self.pool_count, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -1,0 +1,3 @@
+module k8s-sdk/tools/goshapes
+
+go 1.26
