@@ -132,16 +132,13 @@ pub(super) fn emit_inline(
     twins: &BTreeSet<String>,
     rows: &BTreeMap<&str, &ResourceRow>,
 ) -> Result<Option<TokenStream>> {
+    // The module's inner doc is its only doc (an outer one as well is clippy's
+    // `mixed_attributes_style`).
     let Some(tokens) = module_tokens(ctx, vmod, homes, file, twins, rows)? else {
         return Ok(None);
     };
-    let doc = doc_line(&format!(
-        "Apply configurations of `{}` (server-side apply): every field optional and written only when set.",
-        file.module.join("::")
-    ));
     let m = ident(MODULE);
     Ok(Some(quote! {
-        #doc
         pub mod #m {
             #tokens
         }
