@@ -24,7 +24,9 @@
 //!
 //! The module is its own file (`apps/v1/apply.rs`) with its own `use` lines, declared by the
 //! group-version's `mod.rs` under `#[cfg(feature = "apply")]`, so a build without the feature
-//! parses it and compiles nothing of it.
+//! parses it and compiles nothing of it. Output that is one file per group-version (custom
+//! resources, `Facts::one_file_per_module`) gets the same module inline and ungated
+//! ([`emit_inline`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +41,7 @@ use super::layout::{FilePlan, Home};
 use super::namer::Ctx;
 use crate::error::{Error, Result};
 use crate::ir::{DefKind, Definition, Special, Type};
-use crate::naming::{def_location, snake};
+use crate::naming::def_location;
 use crate::plan::{Plan, ResourceRow};
 
 /// The module name of apply configurations, and its file beside the group-version's `mod.rs`.
@@ -106,12 +108,7 @@ pub(super) fn emit_module(
     twins: &BTreeSet<String>,
     rows: &BTreeMap<&str, &ResourceRow>,
 ) -> Result<Option<(PathBuf, TokenStream)>> {
-    let defs: Vec<&Definition> = file
-        .all_defs()
-        .map(|d| d.def)
-        .filter(|d| twins.contains(&d.name))
-        .collect();
-    if defs.is_empty() {
+    if !file.all_defs().any(|d| twins.contains(&d.def.name)) {
         return Ok(None);
     }
     let path = match file.path.parent() {
@@ -120,6 +117,50 @@ pub(super) fn emit_module(
     };
     if file.parts.iter().any(|p| p.file == format!("{MODULE}.rs")) {
         return Err(emit_err(file, "a part file is named like the apply module"));
+    }
+    Ok(module_tokens(ctx, vmod, homes, file, twins, rows)?.map(|t| (path, t)))
+}
+
+/// The `apply` module of a group-version written inline (`pub mod apply { … }`), for output
+/// that is one file per group-version (custom resources): not behind a feature, as a user's
+/// crate has no `apply` feature. `None` when none of its definitions has a twin.
+pub(super) fn emit_inline(
+    ctx: &Ctx<'_>,
+    vmod: &str,
+    homes: &BTreeMap<String, Home>,
+    file: &FilePlan<'_>,
+    twins: &BTreeSet<String>,
+    rows: &BTreeMap<&str, &ResourceRow>,
+) -> Result<Option<TokenStream>> {
+    // The module's inner doc is its only doc (an outer one as well is clippy's
+    // `mixed_attributes_style`).
+    let Some(tokens) = module_tokens(ctx, vmod, homes, file, twins, rows)? else {
+        return Ok(None);
+    };
+    let m = ident(MODULE);
+    Ok(Some(quote! {
+        pub mod #m {
+            #tokens
+        }
+    }))
+}
+
+/// The `use` lines and items of a group-version's `apply` module.
+fn module_tokens(
+    ctx: &Ctx<'_>,
+    vmod: &str,
+    homes: &BTreeMap<String, Home>,
+    file: &FilePlan<'_>,
+    twins: &BTreeSet<String>,
+    rows: &BTreeMap<&str, &ResourceRow>,
+) -> Result<Option<TokenStream>> {
+    let defs: Vec<&Definition> = file
+        .all_defs()
+        .map(|d| d.def)
+        .filter(|d| twins.contains(&d.name))
+        .collect();
+    if defs.is_empty() {
+        return Ok(None);
     }
     let n = ApplyNamer {
         vmod,
@@ -152,14 +193,11 @@ pub(super) fn emit_module(
          module, with every field optional and written only when set.",
         file.module.join("::")
     );
-    Ok(Some((
-        path,
-        quote! {
-            #![doc = #doc]
-            #(#uses)*
-            #(#items)*
-        },
-    )))
+    Ok(Some(quote! {
+        #![doc = #doc]
+        #(#uses)*
+        #(#items)*
+    }))
 }
 
 fn emit_err(file: &FilePlan<'_>, message: &str) -> Error {
@@ -386,7 +424,7 @@ fn emit_twin(
         if gvk_typed && (f.json_name == "apiVersion" || f.json_name == "kind") {
             continue;
         }
-        let fid = ident(&snake(&f.json_name));
+        let fid = ident(&super::types::field_name(f));
         let meta = f.required && f.json_name == "metadata" && f.ty == Type::Ref(OBJECT_META.into());
         let mut t = n.ty(ctx, &f.ty)?;
         let boxed = ctx

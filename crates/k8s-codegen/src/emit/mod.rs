@@ -89,20 +89,28 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
         counts: counts(model, plan),
         ..Emitted::default()
     };
-    // Custom-resource output is one file per group-version (no module directory for an `apply`
-    // child); its kinds are applied with the full types for now.
-    let twins = if facts.one_file_per_module {
-        BTreeSet::new()
-    } else {
-        apply::twins(&ctx, plan)
-    };
+    let twins = apply::twins(&ctx, plan);
     for file in &layout.files {
         let namer = Namer::new(&vmod, &layout, file);
         let mut items = def_items(&ctx, &namer, &file.defs, &rows)?;
-        // Apply configurations: a child module `apply` in a file of its own.
-        items.splice(0..0, apply::module_decl(file, &twins));
-        if let Some((path, tokens)) =
-            apply::emit_module(&ctx, &vmod, &layout.homes, file, &twins, &rows)?
+        // Apply configurations: a child module `apply`, in a file of its own, or inline when the
+        // output is one file per module (custom resources).
+        if facts.one_file_per_module {
+            items.extend(apply::emit_inline(
+                &ctx,
+                &vmod,
+                &layout.homes,
+                file,
+                &twins,
+                &rows,
+            )?);
+        } else {
+            items.splice(0..0, apply::module_decl(file, &twins));
+        }
+        if let Some((path, tokens)) = (!facts.one_file_per_module)
+            .then(|| apply::emit_module(&ctx, &vmod, &layout.homes, file, &twins, &rows))
+            .transpose()?
+            .flatten()
         {
             let text = modules::unparse(&file.module, tokens)?;
             out.files

@@ -126,6 +126,15 @@ fn emit_schema_union(
     })
 }
 
+/// The Rust name of a field: its JSON name in snake case, or the name the loader chose
+/// (custom resources: fields that collide after snake-casing).
+pub(super) fn field_name(f: &Field) -> String {
+    f.ext
+        .get(crate::crd::schema::RUST_NAME_EXT)
+        .and_then(|v| serde_json::from_str::<String>(v).ok())
+        .unwrap_or_else(|| snake(&f.json_name))
+}
+
 /// The `x-kubernetes-*` facts of a field that matter when patching or applying it, in words.
 pub(super) fn semantics(f: &Field) -> Vec<String> {
     let unquote = |v: &str| -> String {
@@ -187,12 +196,7 @@ fn emit_struct(
         if gvk_typed && (f.json_name == "apiVersion" || f.json_name == "kind") {
             continue;
         }
-        // A name chosen by the loader (custom resources: fields that collide after snake-casing).
-        let rust = f
-            .ext
-            .get(crate::crd::schema::RUST_NAME_EXT)
-            .and_then(|v| serde_json::from_str::<String>(v).ok())
-            .unwrap_or_else(|| snake(&f.json_name));
+        let rust = field_name(f);
         if !seen.insert(rust.clone()) {
             return Err(Error::Unaccounted {
                 version: ctx.model.version.clone(),
