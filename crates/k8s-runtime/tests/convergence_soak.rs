@@ -41,13 +41,16 @@ struct Drops {
     taken: Option<usize>,
     /// Drops taken and followed by a reconnection (at least as many watches were dropped).
     done: usize,
+    /// Its own random numbers: the changes are the same in every run.
+    rng: Rng,
     /// Reconnections that did not take the next drop within 1 s (not counted as drops).
     late: usize,
 }
 
 impl Drops {
     /// Arms the first drop (before the watcher starts, so that its first connection takes it).
-    fn arm_first(server: &k8s_testserver::TestServer, rng: &mut Rng) -> Self {
+    fn arm_first(server: &k8s_testserver::TestServer) -> Self {
+        let mut rng = Rng(0xd40b_5eed);
         let n = 1 + rng.below(10) as usize;
         server.faults().drop_watch_after(n);
         Drops {
@@ -55,10 +58,12 @@ impl Drops {
             taken: None,
             done: 0,
             late: 0,
+            rng,
         }
     }
 
-    async fn after_write(&mut self, server: &k8s_testserver::TestServer, rng: &mut Rng) {
+    async fn after_write(&mut self, server: &k8s_testserver::TestServer) {
+        let rng = &mut self.rng;
         if self.done == DROPS {
             return;
         }
@@ -179,7 +184,7 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
     let watcher_client = client(&server, 0);
 
     let mut rng = Rng(0x5eed_c0de);
-    let mut drops = Drops::arm_first(&server, &mut rng);
+    let mut drops = Drops::arm_first(&server);
 
     // name -> resourceVersions reconciled, in order.
     let reconciled: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
@@ -233,7 +238,7 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
             let patch = Patch::Merge(serde_json::json!({"data": {"k": format!("{i}")}}));
             retry!(writer.send(PatchRequest::<ConfigMap>::new(path.clone(), patch.clone())));
         }
-        drops.after_write(&server, &mut rng).await;
+        drops.after_write(&server).await;
         if i % FAULT_EVERY == FAULT_EVERY - 1 {
             // An error answer for the next request, a compaction (410 for the next resume, then
             // a relist); the writer pauses so that they reach the watcher, but a write may get
