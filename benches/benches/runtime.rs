@@ -1,13 +1,14 @@
 //! k8s-runtime side by side with kube-runtime 5, in one run: a store (reflector) of 10,000 Pods
-//! (time until ready, heap it keeps), and a controller's throughput: time until each of the
-//! 10,000 Pods was reconciled once with a no-op reconcile (concurrency 64 on both sides).
+//! (time until ready, heap it keeps), the same with metadata only (`PartialObjectMetadata`), and
+//! a controller's throughput: time until each of the 10,000 Pods was reconciled once with a no-op
+//! reconcile (concurrency 64 on both sides).
 //!
 //! Heap is counted by a global allocator wrapper. The test server runs in this process; the
 //! figure is the heap kept after the store is ready (minus the level before it started), so it
 //! also holds what the server keeps for one watch connection, the same for both sides.
 //!
 //! Not a criterion benchmark: it prints a table (`cargo bench -p k8s-sdk-benches --bench
-//! runtime`).
+//! runtime`; `RUNTIME_BENCH_ROUNDS` rounds, default 3, medians).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -25,8 +26,8 @@ const PODS: u64 = 10_000;
 const SEED: u64 = 0x6b38_735f_7274_0001;
 const CONCURRENCY: usize = 64;
 
-/// One round: our store's time and heap, theirs, our controller's time, theirs.
-type Row = (Duration, usize, Duration, usize, Duration, Duration);
+/// One round of one measurement: ours, theirs (a duration in seconds, or bytes).
+type Pair = (f64, f64);
 
 mod alloc_counter {
     //! A global allocator that counts live heap bytes and their peak.
@@ -127,6 +128,8 @@ async fn ours_store(client: &k8s_client::Client) -> (Duration, usize) {
     let kept = alloc_counter::current().saturating_sub(base);
     assert_eq!(store.len(), PODS as usize);
     task.abort();
+    // Freed before the next measurement takes its base level.
+    let _ = task.await;
     (took, kept)
 }
 
@@ -144,6 +147,51 @@ async fn theirs_store(kube: &kube::Client) -> (Duration, usize) {
     let kept = alloc_counter::current().saturating_sub(base);
     assert_eq!(reader.len(), PODS as usize);
     task.abort();
+    // Freed before the next measurement takes its base level.
+    let _ = task.await;
+    (took, kept)
+}
+
+async fn ours_metadata_store(client: &k8s_client::Client) -> (Duration, usize) {
+    let base = alloc_counter::current();
+    let start = Instant::now();
+    let writer = k8s_runtime::store::Writer::<k8s_runtime::PartialObjectMetadata<Pod>>::new();
+    let store = writer.store();
+    let events = k8s_runtime::watcher::metadata_watcher::<Pod>(
+        client.clone(),
+        format!("/api/v1/namespaces/{NS}/pods"),
+        k8s_runtime::watcher::Config::default(),
+    );
+    let task = tokio::spawn(k8s_runtime::reflector(writer, events).for_each(|_| async {}));
+    store.wait_until_ready().await.unwrap();
+    let took = start.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let kept = alloc_counter::current().saturating_sub(base);
+    assert_eq!(store.len(), PODS as usize);
+    task.abort();
+    // Freed before the next measurement takes its base level.
+    let _ = task.await;
+    (took, kept)
+}
+
+async fn theirs_metadata_store(kube: &kube::Client) -> (Duration, usize) {
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::{reflector, watcher};
+    let base = alloc_counter::current();
+    let start = Instant::now();
+    // kube 5: an `Api` of `PartialObjectMeta` makes metadata-only requests.
+    let api: kube::Api<PartialObjectMeta<TheirPod>> = kube::Api::namespaced(kube.clone(), NS);
+    let (reader, writer) = reflector::store::<PartialObjectMeta<TheirPod>>();
+    let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()));
+    let task = tokio::spawn(stream.for_each(|_| async {}));
+    reader.wait_until_ready().await.unwrap();
+    let took = start.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let kept = alloc_counter::current().saturating_sub(base);
+    assert_eq!(reader.len(), PODS as usize);
+    task.abort();
+    // Freed before the next measurement takes its base level.
+    let _ = task.await;
     (took, kept)
 }
 
@@ -213,43 +261,92 @@ async fn main() {
     server::populate(&client, NS, SEED, PODS).await.unwrap();
     eprintln!("populated {PODS} Pods in {:.1?}", t.elapsed());
 
-    let mut rows = Vec::new();
-    for round in 0..3 {
-        let (a, am) = ours_store(&client).await;
-        let (b, bm) = theirs_store(&kube).await;
+    // Each measurement: (ours, theirs) per round.
+    let mut store_time: Vec<Pair> = Vec::new();
+    let mut store_heap: Vec<Pair> = Vec::new();
+    let mut meta_time: Vec<Pair> = Vec::new();
+    let mut meta_heap: Vec<Pair> = Vec::new();
+    let mut reconcile: Vec<Pair> = Vec::new();
+    let rounds: usize = std::env::var("RUNTIME_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    for round in 0..rounds {
+        // Alternate who goes first, so that neither always meets a warmer server.
+        let ((a, am), (b, bm)) = if round % 2 == 0 {
+            let ours = ours_store(&client).await;
+            (ours, theirs_store(&kube).await)
+        } else {
+            let theirs = theirs_store(&kube).await;
+            (ours_store(&client).await, theirs)
+        };
+        let (e, em) = ours_metadata_store(&client).await;
+        let (f, fm) = theirs_metadata_store(&kube).await;
         let c = ours_controller(&client).await;
         let d = theirs_controller(&kube).await;
         eprintln!(
-            "round {round}: store {a:.2?} {} / {b:.2?} {}; controller {c:.2?} / {d:.2?}",
+            "round {round}: store {a:.2?} {} / {b:.2?} {}; metadata store {e:.2?} {} / {f:.2?} {}; controller {c:.2?} / {d:.2?}",
             mib(am),
-            mib(bm)
+            mib(bm),
+            mib(em),
+            mib(fm)
         );
-        rows.push((a, am, b, bm, c, d));
+        store_time.push((a.as_secs_f64(), b.as_secs_f64()));
+        store_heap.push((am as f64, bm as f64));
+        meta_time.push((e.as_secs_f64(), f.as_secs_f64()));
+        meta_heap.push((em as f64, fm as f64));
+        reconcile.push((c.as_secs_f64(), d.as_secs_f64()));
     }
-    let median = |mut v: Vec<f64>| {
+    let median = |v: &[Pair], pick: fn(&Pair) -> f64| {
+        let mut v: Vec<f64> = v.iter().map(pick).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let col = |f: &dyn Fn(&Row) -> f64| median(rows.iter().map(f).collect());
-    println!("| {PODS} Pods (median of 3) | k8s-runtime | kube-runtime 5 |");
-    println!("|---|---|---|");
+    let both = |v: &[Pair]| (median(v, |p| p.0), median(v, |p| p.1));
+    let n = PODS as f64;
     println!(
-        "| store: time until ready | {:.0} ms | {:.0} ms |",
-        col(&|r| r.0.as_secs_f64() * 1e3),
-        col(&|r| r.2.as_secs_f64() * 1e3)
+        "| {PODS} Pods (median of {rounds}) | k8s-runtime | kube-runtime 5 | ratio (ours / theirs) |"
     );
+    println!("|---|---|---|---|");
+    let (a, b) = both(&store_time);
     println!(
-        "| store: heap kept | {:.1} MiB ({:.2} KiB per Pod) | {:.1} MiB ({:.2} KiB per Pod) |",
-        col(&|r| r.1 as f64) / 1048576.0,
-        col(&|r| r.1 as f64) / 1024.0 / PODS as f64,
-        col(&|r| r.3 as f64) / 1048576.0,
-        col(&|r| r.3 as f64) / 1024.0 / PODS as f64
+        "| store: time until ready | {:.0} ms | {:.0} ms | {:.2}× |",
+        a * 1e3,
+        b * 1e3,
+        a / b
     );
+    let (a, b) = both(&store_heap);
     println!(
-        "| controller: every Pod reconciled once (no-op, concurrency {CONCURRENCY}) | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) |",
-        col(&|r| r.4.as_secs_f64() * 1e3),
-        PODS as f64 / col(&|r| r.4.as_secs_f64()),
-        col(&|r| r.5.as_secs_f64() * 1e3),
-        PODS as f64 / col(&|r| r.5.as_secs_f64())
+        "| store: heap kept | {} ({:.2} KiB per Pod) | {} ({:.2} KiB per Pod) | {:.2}× |",
+        mib(a as usize),
+        a / 1024.0 / n,
+        mib(b as usize),
+        b / 1024.0 / n,
+        a / b
+    );
+    let (a, b) = both(&meta_time);
+    println!(
+        "| metadata store: time until ready | {:.0} ms | {:.0} ms | {:.2}× |",
+        a * 1e3,
+        b * 1e3,
+        a / b
+    );
+    let (a, b) = both(&meta_heap);
+    println!(
+        "| metadata store: heap kept | {} ({:.2} KiB per Pod) | {} ({:.2} KiB per Pod) | {:.2}× |",
+        mib(a as usize),
+        a / 1024.0 / n,
+        mib(b as usize),
+        b / 1024.0 / n,
+        a / b
+    );
+    let (a, b) = both(&reconcile);
+    println!(
+        "| controller: every Pod reconciled once (no-op, concurrency {CONCURRENCY}) | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) | {:.2}× throughput |",
+        a * 1e3,
+        n / a,
+        b * 1e3,
+        n / b,
+        b / a
     );
 }

@@ -135,6 +135,10 @@ impl Client {
         let mut restarts = 0;
         'outer: loop {
             let mut req = ListRequest::<T>::new(path.to_owned()).limit(DEFAULT_PAGE);
+            // A metadata-only watch relists metadata only.
+            if watch.get_accept() == Some(k8s_core::ops::ACCEPT_PARTIAL_OBJECT_METADATA) {
+                req = req.accept(k8s_core::ops::ACCEPT_PARTIAL_OBJECT_METADATA_LIST);
+            }
             if let Some(s) = &p.label_selector {
                 req = req.label_selector(s.clone());
             }

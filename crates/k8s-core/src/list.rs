@@ -79,7 +79,8 @@ impl<T: Resource + Serialize> Serialize for List<T> {
 /// An item type of [`List<T>`]: what the list's `kind` is checked against when it is decoded.
 ///
 /// Every kind ([`Resource`]) is one: its list must be `<Kind>List` (with the kind's
-/// `apiVersion`) or the generic `List`. `serde_json::Value` is one too, and accepts any list.
+/// `apiVersion`), the generic `List`, or a `meta.k8s.io/v1` `PartialObjectMetadataList` (the
+/// answer to a metadata-only list). `serde_json::Value` is one too, and accepts any list.
 pub trait ListItem: DeserializeOwned {
     /// Whether a list of this `kind` and `apiVersion` (each absent when `None`) may hold `Self`;
     /// the error says what was expected.
@@ -102,6 +103,9 @@ impl<T: Resource + DeserializeOwned> ListItem for T {
         let typed = kind.and_then(|k| k.strip_suffix("List")) == Some(T::KIND);
         match kind {
             None | Some("List") => Ok(()),
+            // The answer to a metadata-only list (`ops::ACCEPT_PARTIAL_OBJECT_METADATA_LIST`):
+            // its items are any kind's metadata.
+            Some("PartialObjectMetadataList") if api_version == Some("meta.k8s.io/v1") => Ok(()),
             Some(_) if typed => match api_version {
                 Some(v) if v != T::API_VERSION => Err(format!(
                     "expected apiVersion {:?} for a {}List, found {v:?}",

@@ -10,7 +10,7 @@
 //!   (`Init`, `InitApply` for each object, `InitDone`, then `Apply`/`Delete`; a new
 //!   `Init`…`InitDone` cycle after every relist), built on [`k8s_client::Client::watch`], with
 //!   list-then-watch or the streaming list (`sendInitialEvents`), selectors, and backoff on
-//!   errors.
+//!   errors; [`metadata_watcher()`] for metadata only ([`PartialObjectMetadata`]).
 //! * [`Store`]: a read-optimised cache (objects behind `Arc`, by namespace and name) that a
 //!   [`Writer`] fills from a watcher ([`reflector`]), replaced at once at each `InitDone`, with a
 //!   ready signal after the first, with indexes ([`Writer::index`], [`store::by_owner`],
@@ -28,6 +28,7 @@ pub mod controller;
 pub mod events;
 pub mod finalizer;
 pub mod leader_election;
+pub mod metadata;
 mod object_ref;
 mod path;
 pub mod queue;
@@ -37,8 +38,9 @@ pub mod watcher;
 pub use backoff::Backoff;
 pub use controller::{Controller, predicates};
 pub use finalizer::finalizer;
+pub use metadata::PartialObjectMetadata;
 pub use object_ref::ObjectRef;
 pub use path::{collection_path, object_path};
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
 pub use store::{Store, Writer, reflector};
-pub use watcher::watcher;
+pub use watcher::{metadata_watcher, watcher};

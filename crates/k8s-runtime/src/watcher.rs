@@ -16,6 +16,8 @@
 //!   (Kubernetes 1.27+, `WatchList`). A server that refuses it (400, 422) makes the watcher fall
 //!   back to list-then-watch.
 //!
+//! [`metadata_watcher`] reads only the objects' metadata (`PartialObjectMetadata`).
+//!
 //! After the initial state, the watch is [`Client::watch`]: it resumes dropped connections from
 //! the last resource version (nothing lost, nothing repeated) and relists on 410 (a new
 //! `Init` cycle here). Errors are yielded as `Err` items and the stream goes on; when the
@@ -28,11 +30,15 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_client::{Client, WatchUpdate};
-use k8s_core::ops::{ListRequest, ResourceVersionMatch, WatchRequest};
-use k8s_core::{Object, WatchEvent};
+use k8s_core::ops::{
+    ACCEPT_PARTIAL_OBJECT_METADATA, ACCEPT_PARTIAL_OBJECT_METADATA_LIST, ListRequest,
+    ResourceVersionMatch, WatchRequest,
+};
+use k8s_core::{Object, Resource, WatchEvent};
 use serde::de::DeserializeOwned;
 
 use crate::Backoff;
+use crate::metadata::PartialObjectMetadata;
 
 /// The annotation on the bookmark that ends a streaming list's initial events.
 pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
@@ -173,10 +179,51 @@ pub fn watcher<T>(
 where
     T: Object + DeserializeOwned + Clone + Send + 'static,
 {
+    run(client, path.into(), config, false)
+}
+
+/// Like [`watcher()`], but only the objects' metadata: lists and watches ask the server for
+/// `meta.k8s.io/v1` `PartialObjectMetadata` through the `Accept` header
+/// ([`ACCEPT_PARTIAL_OBJECT_METADATA_LIST`], [`ACCEPT_PARTIAL_OBJECT_METADATA`]), so neither the
+/// wire nor a cache filled from it carries spec or status. A server that cannot convert answers
+/// with plain JSON (the `Accept` header's fallback), which reads as metadata too.
+///
+/// ```no_run
+/// use k8s_runtime::{metadata::PartialObjectMetadata, reflector, store::Writer, watcher};
+/// # async fn run<Pod: k8s_core::Resource + Send + Sync + 'static>(client: k8s_client::Client) {
+/// use futures::StreamExt;
+/// let writer = Writer::<PartialObjectMetadata<Pod>>::new();
+/// let store = writer.store();
+/// let events = watcher::metadata_watcher::<Pod>(client, "/api/v1/pods", watcher::Config::default());
+/// tokio::spawn(reflector(writer, events).for_each(|_| async {}));
+/// store.wait_until_ready().await.unwrap();
+/// # }
+/// ```
+pub fn metadata_watcher<K>(
+    client: Client,
+    path: impl Into<String>,
+    config: Config,
+) -> impl Stream<Item = Result<Event<PartialObjectMetadata<K>>, Error>> + Send + 'static
+where
+    K: Resource + Send + 'static,
+{
+    run(client, path.into(), config, true)
+}
+
+fn run<T>(
+    client: Client,
+    path: String,
+    config: Config,
+    metadata: bool,
+) -> impl Stream<Item = Result<Event<T>, Error>> + Send + 'static
+where
+    T: Object + DeserializeOwned + Clone + Send + 'static,
+{
     let driver = Driver {
         client,
-        path: path.into(),
+        path,
         streaming: config.initial_list == InitialList::StreamingList,
+        metadata,
         config,
         phase: Phase::Start,
         pending: VecDeque::new(),
@@ -225,6 +272,8 @@ struct Driver<T> {
     config: Config,
     /// Whether to use the streaming list (off after the server refused it).
     streaming: bool,
+    /// Whether to ask for `PartialObjectMetadata` (see [`metadata_watcher`]).
+    metadata: bool,
     phase: Phase<T>,
     pending: VecDeque<Result<Event<T>, Error>>,
     /// Consecutive restarts without a success in between.
@@ -288,6 +337,9 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
         let p = req.params_mut();
         p.label_selector.clone_from(&self.config.label_selector);
         p.field_selector.clone_from(&self.config.field_selector);
+        if self.metadata {
+            req = req.accept(ACCEPT_PARTIAL_OBJECT_METADATA_LIST);
+        }
         req
     }
 
@@ -296,6 +348,9 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
         let p = req.params_mut();
         p.label_selector.clone_from(&self.config.label_selector);
         p.field_selector.clone_from(&self.config.field_selector);
+        if self.metadata {
+            req = req.accept(ACCEPT_PARTIAL_OBJECT_METADATA);
+        }
         req
     }
 

@@ -2,6 +2,10 @@
 //! of 40 ConfigMaps while the test server drops the watch 100 times, answers reconnections with
 //! 429 and 500, and compacts its history (410 Gone, relists). At the end the store equals the
 //! server's state and the last change of every object was reconciled.
+//!
+//! The drops are paced by the writes ([`Drops`]), not by timing: each is armed, taken by a watch
+//! connection, and followed by a reconnection before the next, so all 100 happen within the
+//! 2,000 changes whatever the load on the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -22,6 +26,83 @@ use support::{CMS, ConfigMap, SEL};
 const CHANGES: usize = 2000;
 const NAMES: u64 = 40;
 const FAULT_EVERY: usize = CHANGES / 60;
+const DROPS: usize = 100;
+
+/// The dropped watches, paced by the writes so that every one is observed however fast the
+/// writer and the watcher are. A drop after 1..=10 events is armed; a watch connection takes it
+/// (the fault is then no longer pending) and is dropped at the event after that many. After
+/// one write more than that, the next drop is armed and the writer waits until it is taken: a
+/// new watch connection was routed, so the watcher has reconnected after the drop. After the
+/// last drop, a drop that never comes marks the reconnection the same way.
+struct Drops {
+    /// The drop armed or taken last: after how many events.
+    n: usize,
+    /// Whether a connection took it, and the writes since.
+    taken: Option<usize>,
+    /// Drops taken and followed by a reconnection (at least as many watches were dropped).
+    done: usize,
+    /// Its own random numbers: the changes are the same in every run.
+    rng: Rng,
+    /// Reconnections that did not take the next drop within 1 s (not counted as drops).
+    late: usize,
+}
+
+impl Drops {
+    /// Arms the first drop (before the watcher starts, so that its first connection takes it).
+    fn arm_first(server: &k8s_testserver::TestServer) -> Self {
+        let mut rng = Rng(0xd40b_5eed);
+        let n = 1 + rng.below(10) as usize;
+        server.faults().drop_watch_after(n);
+        Drops {
+            n,
+            taken: None,
+            done: 0,
+            late: 0,
+            rng,
+        }
+    }
+
+    async fn after_write(&mut self, server: &k8s_testserver::TestServer) {
+        let rng = &mut self.rng;
+        if self.done == DROPS {
+            return;
+        }
+        let Some(writes) = self.taken.as_mut() else {
+            self.taken = (!server.faults().watch_drop_pending()).then_some(0);
+            return;
+        };
+        *writes += 1;
+        if *writes <= self.n {
+            return;
+        }
+        // That connection has had its `n` events and is dropped at the next one; the next connection takes the
+        // next drop (after the last one, a drop that never comes).
+        self.done += 1;
+        self.n = if self.done < DROPS {
+            1 + rng.below(10) as usize
+        } else {
+            usize::MAX
+        };
+        server.faults().drop_watch_after(self.n);
+        // Usually the reconnection comes within milliseconds. If a 410 ended the connection
+        // before its drop (a compaction), the watcher is already on a connection without a
+        // fault, which the next injected error or compaction ends: that drop is not counted, the
+        // armed one replaces it, and the writes go on meanwhile.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while server.faults().watch_drop_pending() {
+            if tokio::time::Instant::now() > deadline {
+                self.done -= 1;
+                self.n = 1 + rng.below(10) as usize;
+                server.faults().drop_watch_after(self.n);
+                self.taken = None;
+                self.late += 1;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.taken = Some(0);
+    }
+}
 
 /// Sends a write again when an injected 500 or 429 meant for the watcher reached it (the
 /// server refused it before doing anything).
@@ -92,11 +173,6 @@ async fn server_state(client: &Client) -> BTreeMap<String, String> {
         .collect()
 }
 
-// Ignored in the default run: how many watch connections get dropped within the run depends on
-// how fast writes go against how fast the watcher reconnects (a clean-clone CI run reached 64 of
-// the 100 drops in its 2,000 changes; topping up with extra changes took minutes once). Run it
-// with `cargo test -p k8s-runtime --test convergence_soak -- --ignored`.
-#[ignore = "timing-dependent; see the comment above"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s() {
     let server = k8s_testserver::TestServer::builder()
@@ -106,6 +182,9 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
         .unwrap();
     let writer = client(&server, 8);
     let watcher_client = client(&server, 0);
+
+    let mut rng = Rng(0x5eed_c0de);
+    let mut drops = Drops::arm_first(&server);
 
     // name -> resourceVersions reconciled, in order.
     let reconciled: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
@@ -141,9 +220,8 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
     }));
     store.wait_until_ready().await.unwrap();
 
-    let mut rng = Rng(0x5eed_c0de);
     let mut exists = vec![false; NAMES as usize];
-    let (mut drops, mut compactions, mut statuses, mut armed_at) = (0, 0, 0, 0);
+    let (mut compactions, mut statuses) = (0, 0);
     for i in 0..CHANGES {
         let n = rng.below(NAMES);
         let name = format!("cm-{n}");
@@ -160,14 +238,7 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
             let patch = Patch::Merge(serde_json::json!({"data": {"k": format!("{i}")}}));
             retry!(writer.send(PatchRequest::<ConfigMap>::new(path.clone(), patch.clone())));
         }
-        // A fault armed with `drop_watch_after` applies to the next watch connection: arm one
-        // for each new connection until 100 have been dropped.
-        let connections = watch_requests(&server);
-        if connections > armed_at && drops < 100 {
-            server.faults().drop_watch_after(1 + rng.below(10) as usize);
-            armed_at = connections;
-            drops += 1;
-        }
+        drops.after_write(&server).await;
         if i % FAULT_EVERY == FAULT_EVERY - 1 {
             // An error answer for the next request, a compaction (410 for the next resume, then
             // a relist); the writer pauses so that they reach the watcher, but a write may get
@@ -189,30 +260,10 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
-    // Reconnects take their own time (faster writes leave fewer of them within the 2,000
-    // changes): keep changing one object until 100 connections have been dropped and the last
-    // armed one has seen its events.
-    let mut extra = 0;
-    while (drops < 100 || watch_requests(&server) <= armed_at) && extra < 20_000 {
-        let connections = watch_requests(&server);
-        if connections > armed_at && drops < 100 {
-            server.faults().drop_watch_after(1 + rng.below(10) as usize);
-            armed_at = connections;
-            drops += 1;
-        }
-        let patch = Patch::Merge(
-            serde_json::json!({"metadata": {"annotations": {"extra": format!("{extra}")}}}),
-        );
-        let n = exists.iter().position(|e| *e).unwrap();
-        retry!(writer.send(PatchRequest::<ConfigMap>::new(
-            format!("{CMS}/cm-{n}"),
-            patch.clone()
-        )));
-        extra += 1;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     server.faults().clear();
-    assert_eq!(drops, 100);
+    let late = drops.late;
+    let drops = drops.done;
+    assert_eq!(drops, DROPS, "{late} late reconnections");
 
     let want = server_state(&writer).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -256,7 +307,7 @@ async fn store_and_reconciles_converge_under_dropped_watches_410s_429s_and_500s(
     let total: usize = reconciled.lock().unwrap().values().map(Vec::len).sum();
     eprintln!(
         "converged: {} objects, {total} reconciles for {CHANGES} changes, {drops} dropped watches, \
-         {compactions} compactions, {statuses} error answers, {watches} watch requests, {lists} lists, \
+         ({late} late), {compactions} compactions, {statuses} error answers, {watches} watch requests, {lists} lists, \
          {} errors reported",
         want.len(),
         watch_errors.lock().unwrap()

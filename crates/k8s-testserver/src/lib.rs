@@ -533,6 +533,12 @@ impl Faults {
         self
     }
 
+    /// Whether a [`drop_watch_after`](Self::drop_watch_after) fault is still waiting for a
+    /// watch to take it (a test paces its writes by this, so that every drop is observed).
+    pub fn watch_drop_pending(&self) -> bool {
+        lock(&self.shared.faults).drop_watch_after.is_some()
+    }
+
     /// The next `times` requests get 429 `TooManyRequests` with `Retry-After: retry_after_secs`.
     pub fn respond_429(&self, times: usize, retry_after_secs: u32) -> &Self {
         let mut f = lock(&self.shared.faults);

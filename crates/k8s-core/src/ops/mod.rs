@@ -29,6 +29,17 @@ mod custom;
 mod params;
 mod verbs;
 
+/// `Accept` of a metadata-only list ([`ListRequest::accept`]): a `meta.k8s.io/v1`
+/// `PartialObjectMetadataList` (items of kind `PartialObjectMetadata`, each only `metadata`),
+/// or plain JSON from a server that cannot convert.
+pub const ACCEPT_PARTIAL_OBJECT_METADATA_LIST: &str =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+
+/// `Accept` of a metadata-only watch or get ([`WatchRequest::accept`]): each object a
+/// `meta.k8s.io/v1` `PartialObjectMetadata`, or plain JSON from a server that cannot convert.
+pub const ACCEPT_PARTIAL_OBJECT_METADATA: &str =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+
 pub use custom::{Bytes, CustomRequest, Decode, Json, Text, Upgrade};
 pub use params::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,

@@ -68,9 +68,14 @@ impl<R: DeserializeOwned> ApiRequest for GetRequest<R> {
 pub struct ListRequest<R> {
     path: String,
     params: ListParams,
+    accept: Option<&'static str>,
     _r: PhantomData<fn() -> R>,
 }
-impl_common!(ListRequest { path, params });
+impl_common!(ListRequest {
+    path,
+    params,
+    accept
+});
 
 impl<T> ListRequest<T> {
     /// A list of the collection at this path.
@@ -78,8 +83,20 @@ impl<T> ListRequest<T> {
         ListRequest {
             path,
             params: ListParams::default(),
+            accept: None,
             _r: PhantomData,
         }
+    }
+    /// Overrides the `Accept` header (default `application/json`), for example with
+    /// [`ACCEPT_PARTIAL_OBJECT_METADATA_LIST`](super::ACCEPT_PARTIAL_OBJECT_METADATA_LIST) to
+    /// list metadata only (decode as `List` of a metadata type).
+    pub fn accept(mut self, accept: &'static str) -> Self {
+        self.accept = Some(accept);
+        self
+    }
+    /// The `Accept` override, if any.
+    pub fn get_accept(&self) -> Option<&'static str> {
+        self.accept
     }
     list_options!(params);
     /// Sets `limit`: at most this many items per page.
@@ -112,6 +129,9 @@ impl<T: ListItem> ApiRequest for ListRequest<T> {
     fn to_request(&self) -> Result<Request, RequestError> {
         let mut r = Request::new(http::Method::GET, self.path.clone());
         self.params.apply(&mut r);
+        if let Some(accept) = self.accept {
+            r.accept = accept;
+        }
         Ok(r)
     }
     fn decode_response(&self, body: &[u8]) -> Result<List<T>, DecodeError> {
@@ -124,9 +144,14 @@ impl<T: ListItem> ApiRequest for ListRequest<T> {
 pub struct WatchRequest<R> {
     path: String,
     params: WatchParams,
+    accept: Option<&'static str>,
     _r: PhantomData<fn() -> R>,
 }
-impl_common!(WatchRequest { path, params });
+impl_common!(WatchRequest {
+    path,
+    params,
+    accept
+});
 
 impl<T> WatchRequest<T> {
     /// A watch of the collection at this path.
@@ -134,8 +159,20 @@ impl<T> WatchRequest<T> {
         WatchRequest {
             path,
             params: WatchParams::default(),
+            accept: None,
             _r: PhantomData,
         }
+    }
+    /// Overrides the `Accept` header (default `application/json`), for example with
+    /// [`ACCEPT_PARTIAL_OBJECT_METADATA`](super::ACCEPT_PARTIAL_OBJECT_METADATA) to watch
+    /// metadata only (decode as a metadata type).
+    pub fn accept(mut self, accept: &'static str) -> Self {
+        self.accept = Some(accept);
+        self
+    }
+    /// The `Accept` override, if any.
+    pub fn get_accept(&self) -> Option<&'static str> {
+        self.accept
     }
     list_options!(params);
     /// Sets `allowWatchBookmarks`.
@@ -178,6 +215,9 @@ impl<T: DeserializeOwned> ApiRequest for WatchRequest<T> {
         let mut r = Request::new(http::Method::GET, self.path.clone());
         self.params.apply(&mut r);
         r.response_kind = ResponseKind::WatchStream;
+        if let Some(accept) = self.accept {
+            r.accept = accept;
+        }
         Ok(r)
     }
     fn decode_response(&self, body: &[u8]) -> Result<Self::Response, DecodeError> {

@@ -6,6 +6,7 @@
 //! * `table.rs`: the `Table` rendering kubectl asks for;
 //! * `streaming.rs`: a Pod's `log`, `exec`, `attach` and `portforward`.
 
+mod metadata;
 mod portforward;
 mod routes;
 /// The SPDY/3.1 frame codec (public for the fuzz target only).

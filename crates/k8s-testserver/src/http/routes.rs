@@ -391,8 +391,23 @@ async fn resource(
             _ => {}
         }
     }
+    // Metadata only (`as=PartialObjectMetadata[List]`), unless it is a Table.
+    let metadata = super::metadata::wanted(&accept).filter(|_| table.is_none() && t.sub.is_none());
     if verb == "watch" {
-        return watch(shared.clone(), def, t.ns, t.name, query, table).await;
+        if metadata == Some(super::metadata::As::List) {
+            return error_response(&super::metadata::not_acceptable(
+                &def,
+                super::metadata::As::List,
+            ));
+        }
+        let metadata = metadata.is_some();
+        return watch(shared.clone(), def, t.ns, t.name, query, table, metadata).await;
+    }
+    if let Some(m) = metadata.filter(|_| matches!(verb, "get" | "list")) {
+        let list = verb == "list";
+        if (m == super::metadata::As::List) != list {
+            return error_response(&super::metadata::not_acceptable(&def, m));
+        }
     }
     let req = Req {
         def: def.clone(),
@@ -424,6 +439,14 @@ async fn resource(
             let as_table = table.filter(|_| {
                 (verb == "get" || verb == "list") && reply.raw.is_none() && t.sub.is_none()
             });
+            if let Some(m) = metadata.filter(|_| {
+                (verb == "get" || verb == "list") && reply.raw.is_none() && reply.code < 300
+            }) {
+                reply.body = match m {
+                    super::metadata::As::List => super::metadata::list(&reply.body),
+                    super::metadata::As::Object => super::metadata::object(&reply.body),
+                };
+            }
             if let Some(hooks) = as_table {
                 reply.body = to_table(
                     &def,

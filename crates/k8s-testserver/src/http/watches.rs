@@ -50,6 +50,7 @@ pub(super) async fn watch(
     name: Option<String>,
     query: Query,
     table: Option<&'static dyn KindHooks>,
+    metadata: bool,
 ) -> Response<Body> {
     let send_initial = query.flag("sendInitialEvents");
     let rvm = query
@@ -128,6 +129,7 @@ pub(super) async fn watch(
         tx,
         table,
         include,
+        metadata,
     ));
     let stream =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
@@ -139,8 +141,18 @@ pub(super) async fn watch(
     r
 }
 
-/// An event's object: with apiVersion and kind, or as a one-row Table.
-fn shape(def: &ResourceDef, obj: &Value, table: Option<&dyn KindHooks>, include: &str) -> Value {
+/// An event's object: with apiVersion and kind, as a one-row Table, or its
+/// `PartialObjectMetadata` (`metadata`).
+fn shape(
+    def: &ResourceDef,
+    obj: &Value,
+    table: Option<&dyn KindHooks>,
+    include: &str,
+    metadata: bool,
+) -> Value {
+    if metadata {
+        return super::metadata::object(obj);
+    }
     let mut o = obj.clone();
     if let Value::Object(m) = &mut o {
         m.insert("apiVersion".into(), json!(def.api_version()));
@@ -152,12 +164,16 @@ fn shape(def: &ResourceDef, obj: &Value, table: Option<&dyn KindHooks>, include:
     o
 }
 
-fn bookmark(def: &ResourceDef, rv: u64, initial_end: bool) -> Value {
+fn bookmark(def: &ResourceDef, rv: u64, initial_end: bool, metadata: bool) -> Value {
     let mut md = json!({"resourceVersion": rv.to_string()});
     if initial_end {
         md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": md})
+    let b = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": md});
+    if metadata {
+        return super::metadata::object(&b);
+    }
+    b
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -174,6 +190,7 @@ async fn watch_task(
     tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
     table: Option<&'static dyn KindHooks>,
     include: String,
+    metadata: bool,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     let mut rv_rx = shared.rv_tx.subscribe();
@@ -191,10 +208,16 @@ async fn watch_task(
                 None => state.objects_of(&filter.storage),
             };
             for o in objs.into_iter().filter(|o| filter.matches(o)) {
-                lines.push((true, event_line("ADDED", &shape(&def, o, table, &include))));
+                lines.push((
+                    true,
+                    event_line("ADDED", &shape(&def, o, table, &include, metadata)),
+                ));
             }
             if initial_end_bookmark {
-                lines.push((false, event_line("BOOKMARK", &bookmark(&def, last, true))));
+                lines.push((
+                    false,
+                    event_line("BOOKMARK", &bookmark(&def, last, true, metadata)),
+                ));
             }
         } else {
             last = start_rv.unwrap_or(state.rv);
@@ -249,7 +272,7 @@ async fn watch_task(
                         };
                         lines.push((
                             true,
-                            event_line(etype, &shape(&def, &e.object, table, &include)),
+                            event_line(etype, &shape(&def, &e.object, table, &include, metadata)),
                         ));
                     }
                     last = state.rv;
@@ -280,7 +303,7 @@ async fn watch_task(
         tokio::select! {
             r = rv_rx.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(Duration::from_secs(1)), if bookmarks => {
-                lines.push((false, event_line("BOOKMARK", &bookmark(&def, last, false))));
+                lines.push((false, event_line("BOOKMARK", &bookmark(&def, last, false, metadata))));
             }
             _ = tokio::time::sleep_until(deadline) => return,
             _ = shutdown.changed() => return,
