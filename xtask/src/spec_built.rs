@@ -35,7 +35,12 @@ pub fn produce(entry: &VersionEntry, dest_root: &Path) -> Result<(), SpecError> 
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{}-built-", entry.dir_name()))
         .tempdir_in(dest_root)
-        .map_err(|e| fail(format!("cannot create a directory in {}: {e}", dest_root.display())))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot create a directory in {}: {e}",
+                dest_root.display()
+            ))
+        })?;
     let fetched = staging.path().join("fetched");
     runtime.block_on(async {
         let mut builder = EnvTest::builder().binaries(binaries);
@@ -106,7 +111,7 @@ fn binaries(version: &str) -> Result<Binaries, String> {
                 return Err(format!(
                     "{no_go}\nand no binaries of Kubernetes {version} were built before ({e}). \
                      Install Go, then `cargo xtask envtest install --kubernetes {version}` \
-                     (a cold build takes about 30 CPU-minutes) or run this command again."
+                     (a cold build takes over an hour on two cores), or run this command again with Go installed."
                 ));
             }
         },
@@ -144,7 +149,9 @@ fn verify(entry: &VersionEntry, fetched: &Path) -> Result<(), String> {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !pinned.contains(name.as_str()) {
-                problems.push(format!("v3/{name}: served but not pinned in spec/versions.toml"));
+                problems.push(format!(
+                    "v3/{name}: served but not pinned in spec/versions.toml"
+                ));
             }
         }
     }

@@ -197,9 +197,9 @@ commands:
 #[path = "spec_versions.rs"]
 mod versions;
 // Not every item is used by each of the two crates this file is compiled into.
+use versions::is_version;
 #[allow(unused_imports)]
 pub use versions::{SpecFile, V3Document, VersionEntry, VersionsFile, load_versions};
-use versions::is_version;
 
 /// Where the generator reads Kubernetes specs from; the result of [`resolve_spec_dir`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -257,9 +257,9 @@ fn check_source(entry: &VersionEntry) -> Result<(), String> {
              `apiserver_flags` (built)"
                 .into(),
         ),
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(
-            "`module` (built from source) excludes `swagger_url` and `v3_base_url`".into(),
-        ),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err("`module` (built from source) excludes `swagger_url` and `v3_base_url`".into())
+        }
         (Some(module), None, None) => {
             let want = format!("{BUILT_MODULE} v{}", entry.version);
             if *module != want {
