@@ -149,7 +149,7 @@ fn deployment(name: &str) -> Deployment {
             name: Some(name.into()),
             ..Default::default()
         },
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: Some(2),
             selector: LabelSelector {
                 match_labels: Some(labels.clone()),
@@ -170,7 +170,7 @@ fn deployment(name: &str) -> Deployment {
                 }),
             },
             ..Default::default()
-        }),
+        },
         ..Default::default()
     }
 }

@@ -138,7 +138,7 @@ fn readme_yaml_manifests() {
 
     let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}}\n";
     let deployment: Deployment = yaml::from_str(web).unwrap();
-    assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(2));
+    assert_eq!(deployment.spec.replicas, Some(2));
 
     let all = format!(
         "{web}---\napiVersion: v1\nkind: Service\nmetadata: {{name: web}}\n---\n# nothing\n---\nkind: Oops\nmetadata: [\n"

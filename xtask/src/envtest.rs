@@ -210,6 +210,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
     install(&module, &go_mod, &pinned, &version, &dir)
 }
 
+/// Builds (or finds up to date) the binaries of Kubernetes `version` and returns their
+/// directory: `cargo xtask envtest install --kubernetes <version>`, for `spec fetch` of a built
+/// version. Errors say what is missing (Go, the install directory) and how to get it.
+pub fn ensure_installed(version: &str) -> Result<PathBuf, String> {
+    let module = workspace_root().join("envtest");
+    let go_mod_path = module.join("go.mod");
+    let go_mod = std::fs::read_to_string(&go_mod_path)
+        .map_err(|e| format!("cannot read {}: {e}", go_mod_path.display()))?;
+    let pinned = pinned_version(&go_mod)
+        .ok_or_else(|| format!("{} requires no k8s.io/kubernetes", go_mod_path.display()))?;
+    let dir = install_dir(version, |k| std::env::var(k).ok()).ok_or(
+        "no install directory: set K8S_ENVTEST_DIR (or XDG_CACHE_HOME or HOME)".to_owned(),
+    )?;
+    install(&module, &go_mod, &pinned, version, &dir)?;
+    Ok(dir)
+}
+
 fn install(
     module: &Path,
     go_mod: &str,

@@ -20,6 +20,7 @@ mod diff;
 mod envtest;
 mod fuzz;
 mod package;
+mod spec_built;
 mod spec_fetch;
 mod spec_server;
 
@@ -60,7 +61,9 @@ fn main() -> ExitCode {
         {
             spec_server::run(&args[2..]).map_err(|e| e.to_string())
         }
-        Some("spec") => spec_fetch::run(&args[1..]).map_err(|e| e.to_string()),
+        Some("spec") => {
+            spec_fetch::run_with(&args[1..], &spec_built::produce).map_err(|e| e.to_string())
+        }
         Some("test") => cmd_test(&args[1..]),
         Some("diff") => diff::run(&args[1..]),
         Some("package") => package::run(&args[1..]),

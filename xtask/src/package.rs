@@ -152,7 +152,27 @@ fn stage(root: &Path, dir: &Path) -> Result<String, String> {
 fn document(spec_dir: &Path, supported: &[&VersionEntry], staging: &Path) -> Result<(), String> {
     let api = staging.join("crates/k8s-api");
     let generated = api.join(generate::COMMITTED_DIR);
+    let cache = spec_fetch::workspace_root().join("spec");
     for v in supported {
+        // A built version (no download URL) is usually not in a shared spec copy: its files are
+        // in the workspace cache once `spec fetch` produced them; without them it is packaged
+        // without descriptions rather than not at all.
+        let spec_dir = if v.is_built() && !spec_dir.join(v.dir_name()).is_dir() {
+            if !cache.join(v.dir_name()).join("swagger.json").is_file() {
+                println!(
+                    "  note: {}: no spec files in {} nor {} (a built version: `cargo xtask spec \
+                     fetch --version {}` produces them); packaged without descriptions",
+                    v.version,
+                    spec_dir.display(),
+                    cache.display(),
+                    v.version
+                );
+                continue;
+            }
+            cache.as_path()
+        } else {
+            spec_dir
+        };
         for f in v.files() {
             let path = spec_dir.join(&f.relative_path);
             match spec_fetch::is_verified(&path, &f) {

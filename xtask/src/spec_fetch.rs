@@ -21,7 +21,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// Name of the environment variable that points at a directory of specs laid out as
@@ -148,6 +147,28 @@ pub enum SpecError {
         /// Underlying I/O error.
         source: io::Error,
     },
+    /// A file of a built version (no download URL) was to be downloaded without `--base-url`.
+    #[error(
+        "{file}: Kubernetes {version} has no download URL (its files are built: \
+         `cargo xtask spec fetch --version {version}` builds and starts its apiserver)"
+    )]
+    NoUrl {
+        /// The version.
+        version: String,
+        /// The file, relative to the spec root.
+        file: PathBuf,
+    },
+    /// Producing the files of a built version failed (Go or binaries missing, the apiserver did
+    /// not start, a served document differs from its pin, ...).
+    #[error("Kubernetes {version} (built from {module}): {message}")]
+    Built {
+        /// The version.
+        version: String,
+        /// Its Go module and version.
+        module: String,
+        /// What went wrong, naming the file or command concerned.
+        message: String,
+    },
     /// The command line of `cargo xtask spec` is wrong.
     #[error("{0}\n\n{usage}", usage = USAGE)]
     Usage(String),
@@ -164,240 +185,21 @@ commands:
         verifying the pinned size and sha256 of each file. Files already present with the
         right hash are skipped. --base-url URL fetches URL/v<V>/swagger.json and
         URL/v<V>/v3/<file> instead of the pinned upstream URLs (a mirror or test server).
-        V may be written 1.36.0, v1.36.0 or latest.
+        V may be written 1.36.0, v1.36.0 or latest. A version without a download URL
+        (`module` in the table) is built instead: its kube-apiserver is built (cached, as
+        `cargo xtask envtest install --kubernetes V`; needs Go), started with the table's
+        flags, and its documents fetched (as `spec fetch --server`) and verified.
   list  [--versions FILE]
         Print the versions of spec/versions.toml.
   where [--spec-dir DIR]
         Print where the generator would read specs from.";
 
-/// The parsed `spec/versions.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VersionsFile {
-    /// The `[[version]]` tables, in file order.
-    #[serde(rename = "version", default)]
-    pub versions: Vec<VersionEntry>,
-}
-
-/// One `[[version]]` table: the pinned spec files of one Kubernetes version.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VersionEntry {
-    /// `X.Y.Z`, without a leading `v`.
-    pub version: String,
-    /// Whether this is the latest supported version (the default). Exactly one entry has it.
-    #[serde(default)]
-    pub latest: bool,
-    /// Whether the version is kept only as a generator regression input.
-    #[serde(default)]
-    pub regression_only: bool,
-    /// Upstream URL of `swagger.json`.
-    pub swagger_url: String,
-    /// Pinned sha256 of `swagger.json`, lowercase hex.
-    pub swagger_sha256: String,
-    /// Pinned size of `swagger.json` in bytes.
-    pub swagger_bytes: u64,
-    /// Upstream URL of the `api/openapi-spec/v3` directory; a document is at `<v3_base_url>/<file>`.
-    pub v3_base_url: String,
-    /// The OpenAPI v3 documents.
-    #[serde(default)]
-    pub v3: Vec<V3Document>,
-}
-
-/// One `[[version.v3]]` table: a pinned OpenAPI v3 document.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct V3Document {
-    /// Upstream file name, e.g. `apis__apps__v1_openapi.json`.
-    pub file: String,
-    /// Pinned sha256, lowercase hex.
-    pub sha256: String,
-    /// Pinned size in bytes.
-    pub bytes: u64,
-}
-
-/// One file to fetch: where it goes, where it comes from and what it must hash to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecFile {
-    /// Path relative to the destination root, e.g. `v1.36.0/v3/api__v1_openapi.json`.
-    pub relative_path: PathBuf,
-    /// Pinned upstream URL.
-    pub url: String,
-    /// Pinned sha256, lowercase hex.
-    pub sha256: String,
-    /// Pinned size in bytes.
-    pub bytes: u64,
-}
-
-impl VersionsFile {
-    /// The entry marked `latest = true`, if any ([`load_versions`] guarantees exactly one).
-    pub fn latest(&self) -> Option<&VersionEntry> {
-        self.versions.iter().find(|v| v.latest)
-    }
-
-    /// The entry for `version`, written `1.36.0` or `v1.36.0`; `latest` selects the latest.
-    pub fn find(&self, version: &str) -> Option<&VersionEntry> {
-        if version == "latest" {
-            return self.latest();
-        }
-        let wanted = version.strip_prefix('v').unwrap_or(version);
-        self.versions.iter().find(|v| v.version == wanted)
-    }
-
-    /// Like [`VersionsFile::find`], but an unknown version is an error listing the known ones.
-    pub fn get(&self, version: &str) -> Result<&VersionEntry, SpecError> {
-        self.find(version).ok_or_else(|| SpecError::UnknownVersion {
-            requested: version.to_owned(),
-            known: self
-                .versions
-                .iter()
-                .map(|v| v.version.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-    }
-}
-
-impl VersionEntry {
-    /// Directory name of this version under a spec root: `v<version>`.
-    pub fn dir_name(&self) -> String {
-        format!("v{}", self.version)
-    }
-
-    /// Pinned URL of a v3 document: `<v3_base_url>/<file>`.
-    pub fn v3_url(&self, doc: &V3Document) -> String {
-        format!("{}/{}", self.v3_base_url.trim_end_matches('/'), doc.file)
-    }
-
-    /// Every file of this version: `swagger.json` first, then the v3 documents in table order.
-    pub fn files(&self) -> Vec<SpecFile> {
-        let dir = PathBuf::from(self.dir_name());
-        let mut files = Vec::with_capacity(self.v3.len() + 1);
-        files.push(SpecFile {
-            relative_path: dir.join("swagger.json"),
-            url: self.swagger_url.clone(),
-            sha256: self.swagger_sha256.clone(),
-            bytes: self.swagger_bytes,
-        });
-        for doc in &self.v3 {
-            files.push(SpecFile {
-                relative_path: dir.join("v3").join(&doc.file),
-                url: self.v3_url(doc),
-                sha256: doc.sha256.clone(),
-                bytes: doc.bytes,
-            });
-        }
-        files
-    }
-}
-
-/// Reads and validates a versions table (normally `<workspace>/spec/versions.toml`).
-///
-/// Besides the TOML shape (unknown keys are rejected) it checks that versions are `X.Y.Z` and
-/// unique, exactly one entry is `latest`, URLs are `https://`, hashes are 64 lowercase hex digits,
-/// and v3 file names are plain, unique file names (no path separators, not `.` or `..`).
-pub fn load_versions(path: &Path) -> Result<VersionsFile, SpecError> {
-    let text = fs::read_to_string(path).map_err(|source| SpecError::ReadVersions {
-        path: path.to_owned(),
-        source,
-    })?;
-    let file: VersionsFile = toml::from_str(&text).map_err(|source| SpecError::ParseVersions {
-        path: path.to_owned(),
-        source,
-    })?;
-    validate(&file).map_err(|message| SpecError::InvalidVersions {
-        path: path.to_owned(),
-        message,
-    })?;
-    Ok(file)
-}
-
-fn validate(file: &VersionsFile) -> Result<(), String> {
-    if file.versions.is_empty() {
-        return Err("no [[version]] tables".to_owned());
-    }
-    let latest: Vec<&str> = file
-        .versions
-        .iter()
-        .filter(|v| v.latest)
-        .map(|v| v.version.as_str())
-        .collect();
-    if latest.len() != 1 {
-        return Err(format!(
-            "exactly one version must have `latest = true`, found {}: [{}]",
-            latest.len(),
-            latest.join(", ")
-        ));
-    }
-    let mut seen_versions: Vec<&str> = Vec::new();
-    for entry in &file.versions {
-        let v = entry.version.as_str();
-        if !is_version(v) {
-            return Err(format!("version {v:?} is not of the form X.Y.Z"));
-        }
-        if seen_versions.contains(&v) {
-            return Err(format!("version {v} is listed twice"));
-        }
-        seen_versions.push(v);
-        if entry.latest && entry.regression_only {
-            return Err(format!(
-                "version {v}: `latest` and `regression_only` exclude each other"
-            ));
-        }
-        check_url(&entry.swagger_url).map_err(|e| format!("version {v}: swagger_url {e}"))?;
-        check_url(&entry.v3_base_url).map_err(|e| format!("version {v}: v3_base_url {e}"))?;
-        check_sha256(&entry.swagger_sha256)
-            .map_err(|e| format!("version {v}: swagger_sha256 {e}"))?;
-        let mut seen_files: Vec<&str> = Vec::new();
-        for doc in &entry.v3 {
-            let f = doc.file.as_str();
-            if !is_plain_file_name(f) {
-                return Err(format!(
-                    "version {v}: v3 file {f:?} is not a plain file name"
-                ));
-            }
-            if seen_files.contains(&f) {
-                return Err(format!("version {v}: v3 file {f} is listed twice"));
-            }
-            seen_files.push(f);
-            check_sha256(&doc.sha256)
-                .map_err(|e| format!("version {v}: v3 file {f}: sha256 {e}"))?;
-        }
-    }
-    Ok(())
-}
-
-fn is_version(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn is_plain_file_name(f: &str) -> bool {
-    !f.is_empty()
-        && f != "."
-        && f != ".."
-        && !f.contains(['/', '\\', ':', '\0'])
-        && !f.ends_with(".part")
-}
-
-fn check_url(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") && url.len() > "https://".len() {
-        Ok(())
-    } else {
-        Err(format!("{url:?} is not an https:// URL"))
-    }
-}
-
-fn check_sha256(hash: &str) -> Result<(), String> {
-    if hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(())
-    } else {
-        Err(format!("{hash:?} is not 64 lowercase hex digits"))
-    }
-}
+#[path = "spec_versions.rs"]
+mod versions;
+// Not every item is used by each of the two crates this file is compiled into.
+use versions::is_version;
+#[allow(unused_imports)]
+pub use versions::{SpecFile, V3Document, VersionEntry, VersionsFile, load_versions};
 
 /// Where the generator reads Kubernetes specs from; the result of [`resolve_spec_dir`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -584,13 +386,19 @@ pub fn fetch_with_progress(
     let agent = make_agent(opts);
     let mut outcomes = Vec::new();
     for file in entry.files() {
-        let url = match &opts.base_url {
-            Some(base) => format!(
+        let url = match (&opts.base_url, &file.url) {
+            (Some(base), _) => format!(
                 "{}/{}",
                 base.trim_end_matches('/'),
                 relative_url_path(&file.relative_path)
             ),
-            None => file.url.clone(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => {
+                return Err(SpecError::NoUrl {
+                    version: entry.version.clone(),
+                    file: file.relative_path.clone(),
+                });
+            }
         };
         let path = dest_root.join(&file.relative_path);
         let status = if is_verified(&path, &file)? {
@@ -854,12 +662,28 @@ pub fn workspace_root() -> PathBuf {
 /// `args` are the arguments after `spec`, e.g. `["fetch", "--version", "1.36.0"]`. Progress is
 /// printed to stdout, one line per file.
 pub fn run(args: &[String]) -> Result<(), SpecError> {
+    run_with(args, &|entry, _dest| {
+        Err(SpecError::Built {
+            version: entry.version.clone(),
+            module: entry.module.clone().unwrap_or_default(),
+            message: "this command cannot build an apiserver; run `cargo xtask spec fetch`"
+                .to_owned(),
+        })
+    })
+}
+
+/// Produces the files of a built version (see [`VersionEntry::module`]) under
+/// `<dest_root>/v<version>/`, verified against the pins; `cargo xtask` passes `spec_built::produce`.
+pub type Builder<'a> = &'a dyn Fn(&VersionEntry, &Path) -> Result<(), SpecError>;
+
+/// [`run`] with the function that produces the files of built versions.
+pub fn run_with(args: &[String], builder: Builder<'_>) -> Result<(), SpecError> {
     let root = workspace_root();
     let Some((command, rest)) = args.split_first() else {
         return Err(SpecError::Usage("missing command".to_owned()));
     };
     match command.as_str() {
-        "fetch" => run_fetch(rest, &root),
+        "fetch" => run_fetch(rest, &root, builder),
         "list" => run_list(rest, &root),
         "where" => run_where(rest, &root),
         "help" | "--help" | "-h" => {
@@ -912,7 +736,7 @@ fn versions_path(flags: &Flags<'_>, root: &Path) -> PathBuf {
         .map_or_else(|| root.join(VERSIONS_FILE), PathBuf::from)
 }
 
-fn run_fetch(args: &[String], root: &Path) -> Result<(), SpecError> {
+fn run_fetch(args: &[String], root: &Path, builder: Builder<'_>) -> Result<(), SpecError> {
     let flags = Flags::parse(
         args,
         &[
@@ -949,6 +773,10 @@ fn run_fetch(args: &[String], root: &Path) -> Result<(), SpecError> {
             entry.v3.len() + 1,
             dest.join(entry.dir_name()).display()
         );
+        if entry.is_built() && opts.base_url.is_none() {
+            fetch_built(entry, &dest, builder)?;
+            continue;
+        }
         let report = fetch_with_progress(entry, &dest, &opts, &mut |outcome| {
             let what = match outcome.status {
                 FileStatus::Downloaded => "downloaded",
@@ -971,6 +799,55 @@ fn run_fetch(args: &[String], root: &Path) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// A built version: nothing to do when every file is present and verified; else `builder`
+/// produces them, and they are checked again.
+fn fetch_built(entry: &VersionEntry, dest: &Path, builder: Builder<'_>) -> Result<(), SpecError> {
+    let unverified = |entry: &VersionEntry| -> Result<Vec<SpecFile>, SpecError> {
+        let mut out = Vec::new();
+        for file in entry.files() {
+            if !is_verified(&dest.join(&file.relative_path), &file)? {
+                out.push(file);
+            }
+        }
+        Ok(out)
+    };
+    let missing = unverified(entry)?;
+    if missing.is_empty() {
+        println!(
+            "spec fetch: Kubernetes {}: all {} files present (sha256 ok)",
+            entry.version,
+            entry.v3.len() + 1
+        );
+        return Ok(());
+    }
+    println!(
+        "spec fetch: Kubernetes {}: {} of {} files missing or different; built from {} (no download URL)",
+        entry.version,
+        missing.len(),
+        entry.v3.len() + 1,
+        entry.module.as_deref().unwrap_or_default()
+    );
+    builder(entry, dest)?;
+    let still = unverified(entry)?;
+    if let Some(file) = still.first() {
+        return Err(SpecError::Built {
+            version: entry.version.clone(),
+            module: entry.module.clone().unwrap_or_default(),
+            message: format!(
+                "{} does not match its pin after the build ({} files in all)",
+                dest.join(&file.relative_path).display(),
+                still.len()
+            ),
+        });
+    }
+    println!(
+        "spec fetch: Kubernetes {}: {} files produced and verified",
+        entry.version,
+        entry.v3.len() + 1
+    );
+    Ok(())
+}
+
 fn run_list(args: &[String], root: &Path) -> Result<(), SpecError> {
     let flags = Flags::parse(args, &["--versions"])?;
     let table = load_versions(&versions_path(&flags, root))?;
@@ -981,6 +858,9 @@ fn run_list(args: &[String], root: &Path) -> Result<(), SpecError> {
         }
         if entry.regression_only {
             notes.push("regression only");
+        }
+        if entry.is_built() {
+            notes.push("built from source");
         }
         let notes = if notes.is_empty() {
             String::new()

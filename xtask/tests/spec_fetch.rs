@@ -610,8 +610,8 @@ fn version_lookup() {
     let files = entry.files();
     assert_eq!(files.len(), 3);
     assert_eq!(
-        files[1].url,
-        "https://example.invalid/v9.9.0/v3/apis__apps__v1_openapi.json"
+        files[1].url.as_deref(),
+        Some("https://example.invalid/v9.9.0/v3/apis__apps__v1_openapi.json")
     );
     assert_eq!(
         files[1].relative_path,
@@ -634,7 +634,9 @@ fn repository_versions_table_is_valid() {
     sorted.sort();
     assert_eq!(
         sorted,
-        ["1.28.4", "1.32.0", "1.33.1", "1.34.0", "1.35.0", "1.36.0"]
+        [
+            "1.28.4", "1.32.0", "1.33.1", "1.34.0", "1.35.0", "1.36.0", "1.37.2"
+        ]
     );
     let latest: Vec<&str> = table
         .versions
@@ -642,7 +644,7 @@ fn repository_versions_table_is_valid() {
         .filter(|v| v.latest)
         .map(|v| v.version.as_str())
         .collect();
-    assert_eq!(latest, ["1.36.0"]);
+    assert_eq!(latest, ["1.37.2"]);
     let regression: Vec<&str> = table
         .versions
         .iter()
@@ -650,16 +652,35 @@ fn repository_versions_table_is_valid() {
         .map(|v| v.version.as_str())
         .collect();
     assert_eq!(regression, ["1.28.4"]);
+    let built: Vec<&str> = table
+        .versions
+        .iter()
+        .filter(|v| v.is_built())
+        .map(|v| v.version.as_str())
+        .collect();
+    assert_eq!(built, ["1.37.2"]);
     for entry in &table.versions {
-        let tag = format!("/v{}/", entry.version);
-        assert!(entry.swagger_url.contains(&tag), "{}", entry.swagger_url);
-        assert!(entry.v3_base_url.contains(&tag), "{}", entry.v3_base_url);
-        assert!(
-            entry
-                .swagger_url
-                .ends_with("/api/openapi-spec/swagger.json")
-        );
-        assert!(entry.v3_base_url.ends_with("/api/openapi-spec/v3"));
+        if entry.is_built() {
+            // The flags of upstream's hack/update-openapi-spec.sh that shape the spec.
+            for flag in [
+                "--feature-gates=AllAlpha=true,AllBeta=true,OpenAPIEnums=false",
+                "--runtime-config=api/all=true",
+            ] {
+                assert!(
+                    entry.apiserver_flags.iter().any(|f| f == flag),
+                    "{}: {flag} missing",
+                    entry.version
+                );
+            }
+        } else {
+            let tag = format!("/v{}/", entry.version);
+            let swagger = entry.swagger_url.as_deref().unwrap();
+            let v3 = entry.v3_base_url.as_deref().unwrap();
+            assert!(swagger.contains(&tag), "{swagger}");
+            assert!(v3.contains(&tag), "{v3}");
+            assert!(swagger.ends_with("/api/openapi-spec/swagger.json"));
+            assert!(v3.ends_with("/api/openapi-spec/v3"));
+        }
         assert!(
             entry.v3.iter().any(|d| d.file == "api__v1_openapi.json"),
             "{}: no core v1 document",
@@ -703,8 +724,28 @@ fn repository_versions_table_matches_real_spec_files() {
     };
     let table = load_versions(&repo_root().join("spec/versions.toml")).unwrap();
     let mut checked = 0;
+    let mut checked_built = 0;
     let mut problems = Vec::new();
     for entry in &table.versions {
+        // A built version is not in the shared copy (nothing to download); its files are in the
+        // workspace cache once `spec fetch` produced them.
+        let dir = if entry.is_built() && !dir.join(entry.dir_name()).is_dir() {
+            let cache = repo_root().join("spec");
+            if !cache.join(entry.dir_name()).join("swagger.json").is_file() {
+                println!(
+                    "NOTE: {} is built (no download); not in {} nor {}: run `cargo xtask spec \
+                     fetch --version {}` to produce and check it",
+                    entry.version,
+                    dir.display(),
+                    cache.display(),
+                    entry.version
+                );
+                continue;
+            }
+            cache
+        } else {
+            dir.clone()
+        };
         // Every pinned file is there with the pinned size and hash ...
         for file in entry.files() {
             let path = dir.join(&file.relative_path);
@@ -729,7 +770,11 @@ fn repository_versions_table_matches_real_spec_files() {
                     file.sha256
                 ));
             }
-            checked += 1;
+            if entry.is_built() {
+                checked_built += 1;
+            } else {
+                checked += 1;
+            }
         }
         // ... and every v3 document of the local copy is pinned.
         let pinned: Vec<&str> = entry.v3.iter().map(|d| d.file.as_str()).collect();
@@ -742,8 +787,12 @@ fn repository_versions_table_matches_real_spec_files() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    println!("checked {checked} pinned files against {}", dir.display());
+    println!(
+        "checked {checked} pinned files against {} and {checked_built} of built versions",
+        dir.display()
+    );
     assert_eq!(checked, 239);
+    assert!(checked_built == 0 || checked_built == 66, "{checked_built}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -850,7 +899,8 @@ fn fetch_latest_real_version_from_a_local_mirror() {
         return;
     };
     let table = load_versions(&repo_root().join("spec/versions.toml")).unwrap();
-    let entry = table.latest().unwrap();
+    // The newest downloadable version (a built one is not in the shared copy).
+    let entry = table.versions.iter().find(|v| !v.is_built()).unwrap();
     let server = Server::start();
     for file in entry.files() {
         let url_path = format!("/{}", file.relative_path.display());
@@ -869,4 +919,153 @@ fn fetch_latest_real_version_from_a_local_mirror() {
     let report = fetch(entry, tmp.path(), &opts).unwrap();
     assert_eq!(report.already_present(), entry.v3.len() + 1);
     assert_eq!(server.hits().len(), entry.v3.len() + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built versions (no download URL: `module` and `apiserver_flags`).
+
+/// The synthetic table with 9.9.0 turned into a built version.
+fn built_table() -> String {
+    synthetic_table().replacen(
+        "swagger_url = \"https://example.invalid/v9.9.0/swagger.json\"",
+        "module = \"k8s.io/kubernetes v9.9.0\"\napiserver_flags = [\"--runtime-config=api/all=true\"]",
+        1,
+    )
+    .replacen("v3_base_url = \"https://example.invalid/v9.9.0/v3\"\n", "", 1)
+}
+
+#[test]
+fn built_versions_are_validated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = built_table();
+    let table = load_versions(&write_table(tmp.path(), &good)).unwrap();
+    let entry = table.get("9.9.0").unwrap();
+    assert!(entry.is_built());
+    assert!(entry.files().iter().all(|f| f.url.is_none()));
+    assert!(!table.get("9.8.0").unwrap().is_built());
+    let cases: Vec<(String, &str)> = vec![
+        (
+            good.replacen(
+                "module = ",
+                "swagger_url = \"https://example.invalid/s.json\"\nmodule = ",
+                1,
+            ),
+            "excludes `swagger_url`",
+        ),
+        (
+            good.replacen("k8s.io/kubernetes v9.9.0", "k8s.io/kubernetes v9.9.1", 1),
+            "come from \"k8s.io/kubernetes v9.9.0\"",
+        ),
+        (
+            good.replacen("apiserver_flags = [\"--runtime-config=api/all=true\"]", "", 1),
+            "needs `apiserver_flags`",
+        ),
+        (
+            good.replacen("\"--runtime-config=api/all=true\"", "\"runtime-config\"", 1),
+            "not --name[=value]",
+        ),
+        (
+            good.replacen(
+                "\"--runtime-config=api/all=true\"",
+                "\"--etcd-servers=http://x\"",
+                1,
+            ),
+            "set by the control plane",
+        ),
+        (
+            good.replacen("module = \"k8s.io/kubernetes v9.9.0\"\n", "", 1),
+            "needs `swagger_url` and `v3_base_url`",
+        ),
+        (
+            synthetic_table().replacen(
+                "v3_base_url = \"https://example.invalid/v9.9.0/v3\"",
+                "v3_base_url = \"https://example.invalid/v9.9.0/v3\"\napiserver_flags = [\"--v=2\"]",
+                1,
+            ),
+            "only for a built version",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = write_table(tmp.path(), &text);
+        let msg = load_versions(&path).unwrap_err().to_string();
+        assert!(msg.contains(want), "want {want:?} in: {msg}");
+        assert!(msg.contains("version 9.9.0"), "{msg}");
+    }
+}
+
+#[test]
+fn a_built_version_is_not_downloaded_except_from_a_mirror() {
+    let fx = Fixture::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let table = load_versions(&write_table(tmp.path(), &built_table())).unwrap();
+    let entry = table.get("9.9.0").unwrap();
+    let no_mirror = FetchOptions {
+        base_url: None,
+        timeout: Duration::from_secs(20),
+    };
+    let err = fetch(entry, &fx.dest, &no_mirror).unwrap_err();
+    assert!(matches!(err, SpecError::NoUrl { .. }), "{err:?}");
+    assert!(err.to_string().contains("v9.9.0/swagger.json"), "{err}");
+    assert!(!fx.dest.exists());
+    // A mirror holds the files in the destination layout, built or not; the pins still apply.
+    let report = fetch(entry, &fx.dest, &fx.opts()).unwrap();
+    assert_eq!(report.downloaded(), 3);
+}
+
+/// `spec fetch` of a built version: the builder runs only when a file is missing or differs,
+/// and what it produced is checked against the pins afterwards.
+#[test]
+fn run_fetch_builds_a_built_version_only_when_needed_and_checks_the_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = write_table(tmp.path(), &built_table());
+    let dest = tmp.path().join("dest");
+    let args: Vec<String> = [
+        "fetch",
+        "--versions",
+        table.to_str().unwrap(),
+        "--version",
+        "9.9.0",
+        "--dest",
+        dest.to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let calls = std::cell::Cell::new(0);
+    let swagger = std::cell::RefCell::new(SWAGGER.to_vec());
+    let builder = |entry: &VersionEntry, root: &Path| -> Result<(), SpecError> {
+        calls.set(calls.get() + 1);
+        assert_eq!(root, dest);
+        let dir = root.join(entry.dir_name());
+        fs::create_dir_all(dir.join("v3")).unwrap();
+        fs::write(dir.join("swagger.json"), &*swagger.borrow()).unwrap();
+        fs::write(dir.join("v3/apis__apps__v1_openapi.json"), APPS_V1).unwrap();
+        fs::write(dir.join("v3/api__v1_openapi.json"), CORE_V1).unwrap();
+        Ok(())
+    };
+    spec_fetch::run_with(&args, &builder).unwrap();
+    assert_eq!(calls.get(), 1);
+    assert_eq!(tree(&dest).len(), 3);
+    // Everything present and verified: no build.
+    spec_fetch::run_with(&args, &builder).unwrap();
+    assert_eq!(calls.get(), 1);
+    // A changed file is produced again; a build that does not reproduce the pins fails.
+    fs::write(dest.join("v9.9.0/swagger.json"), b"{}").unwrap();
+    swagger.borrow_mut().push(b' ');
+    let err = spec_fetch::run_with(&args, &builder).unwrap_err();
+    assert_eq!(calls.get(), 2);
+    assert!(matches!(err, SpecError::Built { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("v9.9.0/swagger.json does not match its pin"),
+        "{msg}"
+    );
+    assert!(msg.contains("k8s.io/kubernetes v9.9.0"), "{msg}");
+    // `run` (no builder) says how to build.
+    fs::remove_file(dest.join("v9.9.0/swagger.json")).unwrap();
+    let err = spec_fetch::run(&args).unwrap_err();
+    assert!(
+        err.to_string().contains("cannot build an apiserver"),
+        "{err}"
+    );
 }

@@ -917,6 +917,7 @@ impl ControlPlane for EnvTest {
     }
 }
 
+#[cfg(feature = "testserver")]
 impl ControlPlane for k8s_testserver::TestServer {
     fn name(&self) -> String {
         "k8s-testserver".to_owned()

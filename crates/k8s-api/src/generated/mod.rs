@@ -15,7 +15,10 @@ pub mod v1_35;
 #[cfg(feature = "v1_36")]
 #[path = "v1_36/mod.rs"]
 pub mod v1_36;
+#[cfg(feature = "v1_37")]
+#[path = "v1_37/mod.rs"]
+pub mod v1_37;
 
-/// The newest supported Kubernetes version (1.36.0).
-#[cfg(feature = "v1_36")]
-pub use self::v1_36 as latest;
+/// The newest supported Kubernetes version (1.37.2).
+#[cfg(feature = "v1_37")]
+pub use self::v1_37 as latest;
