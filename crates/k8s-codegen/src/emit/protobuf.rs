@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use proc_macro2::{Ident, Literal, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 
 use crate::ir::{ApiModel, DefKind, Definition, Field, GoShape, Type};
 
@@ -274,12 +274,15 @@ pub(super) fn emit_union_message(model: &ApiModel, name: &str, ty: &Ident) -> To
     if !model_has_protobuf(model) {
         return TokenStream::new();
     }
-    let (encode, merge, default) = match name {
-        "JSONSchemaPropsOrArray" => (
+    // `JSONSchemaPropsOrArray` and `JSONSchemaPropsOrStringArray`: a schema (field 1) or a
+    // list (field 2) held in the variant `list`.
+    let schema_or_list = |list: &str| {
+        let list = format_ident!("{list}");
+        (
             quote! {
                 match self {
                     Self::Schema(s) => s.encode(1, w),
-                    Self::Schemas(v) => v.encode(2, w),
+                    Self::#list(v) => v.encode(2, w),
                 }
             },
             quote! {
@@ -291,19 +294,22 @@ pub(super) fn emit_union_message(model: &ApiModel, name: &str, ty: &Ident) -> To
                         Ok(())
                     }
                     2 => match self {
-                        Self::Schemas(v) => Field::merge(v, value),
+                        Self::#list(v) => Field::merge(v, value),
                         Self::Schema(_) => {
                             let mut v = Vec::new();
                             Field::merge(&mut v, value)?;
-                            *self = Self::Schemas(v);
+                            *self = Self::#list(v);
                             Ok(())
                         }
                     },
                     _ => Ok(()),
                 }
             },
-            quote!(Self::Schemas(Vec::new())),
-        ),
+            quote!(Self::#list(Vec::new())),
+        )
+    };
+    let (encode, merge, default) = match name {
+        "JSONSchemaPropsOrArray" => schema_or_list("Schemas"),
         "JSONSchemaPropsOrBool" => (
             quote! {
                 match self {
@@ -331,35 +337,7 @@ pub(super) fn emit_union_message(model: &ApiModel, name: &str, ty: &Ident) -> To
             },
             quote!(Self::Bool(false)),
         ),
-        _ => (
-            quote! {
-                match self {
-                    Self::Schema(s) => s.encode(1, w),
-                    Self::Strings(v) => v.encode(2, w),
-                }
-            },
-            quote! {
-                match field {
-                    1 => {
-                        let mut s = Box::default();
-                        Field::merge(&mut s, value)?;
-                        *self = Self::Schema(s);
-                        Ok(())
-                    }
-                    2 => match self {
-                        Self::Strings(v) => Field::merge(v, value),
-                        Self::Schema(_) => {
-                            let mut v = Vec::new();
-                            Field::merge(&mut v, value)?;
-                            *self = Self::Strings(v);
-                            Ok(())
-                        }
-                    },
-                    _ => Ok(()),
-                }
-            },
-            quote!(Self::Strings(Vec::new())),
-        ),
+        _ => schema_or_list("Strings"),
     };
     quote! {
         /// What an empty protobuf message reads as.
