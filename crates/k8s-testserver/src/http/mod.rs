@@ -9,7 +9,8 @@
 mod metadata;
 mod portforward;
 mod routes;
-/// The SPDY/3.1 frame codec (public for the fuzz target only).
+// The SPDY/3.1 frame codec: public for the fuzz target only (its docs are the module's own, so
+// that their links resolve inside it).
 #[doc(hidden)]
 pub mod spdy;
 mod spdy_portforward;
