@@ -226,8 +226,20 @@ fn printer_columns(cols: Option<&Value>) -> Option<String> {
     ))
 }
 
-/// Generates the files for already-read CRDs (no I/O).
+/// Generates the files for already-read CRDs (no I/O), emitting the group-versions on as many
+/// threads as the machine offers ([`generate_sources_on`] with
+/// [`std::thread::available_parallelism`]).
 pub fn generate_sources(sources: &[CrdSource]) -> Result<CrdOutput> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    generate_sources_on(sources, threads)
+}
+
+/// Generates the files for already-read CRDs (no I/O), emitting the group-versions on up to
+/// `threads` threads (0 counts as 1). The output does not depend on `threads`: each
+/// group-version's code names nothing outside its module, so the group-versions are split into
+/// independent models (balanced by the size of their definitions), each run through `fixups` →
+/// `plan` → `emit` on a thread of its own, and their files merged.
+pub fn generate_sources_on(sources: &[CrdSource], threads: usize) -> Result<CrdOutput> {
     let mut all = Vec::new();
     for s in sources {
         all.extend(kind_versions(s)?);
@@ -263,13 +275,9 @@ pub fn generate_sources(sources: &[CrdSource]) -> Result<CrdOutput> {
         }
         kinds.insert((kv.gvk.group.clone(), kv.gvk.kind.clone()));
     }
-    let mut model = ApiModel {
-        version: "0.0".into(),
-        ..ApiModel::default()
-    };
-    meta_defs(&mut model);
     let mut scale_defs: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut lists: BTreeSet<String> = BTreeSet::new();
+    let mut ops: BTreeMap<(String, String), Vec<Operation>> = BTreeMap::new();
     for kv in &all {
         let key = (group_module(&kv.gvk.group), kv.gvk.version.clone());
         let Some(gv) = gvs.get_mut(&key) else {
@@ -290,28 +298,64 @@ pub fn generate_sources(sources: &[CrdSource]) -> Result<CrdOutput> {
         } else {
             None
         };
-        model
-            .ops
+        ops.entry(key)
+            .or_default()
             .extend(operations(kv, &kind_def, &list_def, scale.as_deref()));
     }
-    let mut types = 0;
-    for gv in gvs.values_mut() {
-        for (name, d) in std::mem::take(&mut gv.defs) {
-            if !lists.contains(&name) {
-                types += 1;
-            }
-            model.defs.insert(name, d);
-        }
-    }
-    model
-        .ops
-        .sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+    let types = gvs
+        .values()
+        .flat_map(|gv| gv.defs.keys())
+        .filter(|name| !lists.contains(*name))
+        .count();
 
-    let (mut facts, _) = fixups::apply_all(&mut model)?;
-    facts.one_file_per_module = true;
-    let plan = plan::plan(&model, &facts)?;
-    let emitted = emit::emit_version(&model, &facts, &plan)?;
-    let files = text::layout_files(&emitted.files, &groups, gvs.keys())?;
+    // One model per chunk of group-versions, each with the `meta/v1` definitions.
+    let chunks = balance(&gvs, threads.max(1));
+    let mut models = Vec::with_capacity(chunks.len());
+    for chunk in &chunks {
+        let mut model = ApiModel {
+            version: "0.0".into(),
+            ..ApiModel::default()
+        };
+        meta_defs(&mut model);
+        for key in chunk {
+            if let Some(gv) = gvs.get_mut(key) {
+                model.defs.append(&mut gv.defs);
+            }
+            model.ops.extend(ops.remove(key).unwrap_or_default());
+        }
+        model
+            .ops
+            .sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        models.push(model);
+    }
+    let emitted = if models.len() == 1 {
+        models.iter_mut().map(emit_model).collect::<Vec<_>>()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = models
+                .iter_mut()
+                .map(|m| s.spawn(move || emit_model(m)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Emit {
+                            module: String::new(),
+                            message: "an emitting thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut files = BTreeMap::new();
+    for e in emitted {
+        // Each group-version's files come from the one model that holds it; the version and
+        // group `mod.rs` files of the emitter are not used (`text` writes its own).
+        files.extend(e?);
+    }
+    let files = text::layout_files(&files, &groups, gvs.keys())?;
     Ok(CrdOutput {
         counts: CrdCounts {
             crds: sources.len(),
@@ -322,6 +366,55 @@ pub fn generate_sources(sources: &[CrdSource]) -> Result<CrdOutput> {
         },
         files,
     })
+}
+
+/// `fixups` → `plan` → `emit` of one model: the emitted files.
+fn emit_model(model: &mut ApiModel) -> Result<BTreeMap<PathBuf, String>> {
+    let (mut facts, _) = fixups::apply_all(model)?;
+    facts.one_file_per_module = true;
+    let plan = plan::plan(model, &facts)?;
+    Ok(emit::emit_version(model, &facts, &plan)?.files)
+}
+
+/// The group-versions split into at most `n` chunks of about equal work (the number of fields
+/// and definitions, which the emitted text grows with), each chunk in key order; no empty
+/// chunks.
+fn balance(
+    gvs: &BTreeMap<(String, String), schema::GroupVersion>,
+    n: usize,
+) -> Vec<Vec<(String, String)>> {
+    let mut by_weight: Vec<(usize, &(String, String))> = gvs
+        .iter()
+        .map(|(k, gv)| {
+            let w: usize = gv
+                .defs
+                .values()
+                .map(|d| match &d.kind {
+                    DefKind::Struct(f) => 1 + f.len(),
+                    _ => 1,
+                })
+                .sum();
+            (w, k)
+        })
+        .collect();
+    // Heaviest first, each to the lightest chunk so far.
+    by_weight.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut chunks: Vec<(usize, Vec<(String, String)>)> =
+        vec![(0, Vec::new()); n.min(gvs.len()).max(1)];
+    for (w, k) in by_weight {
+        if let Some(c) = chunks.iter_mut().min_by_key(|c| c.0) {
+            c.0 += w;
+            c.1.push(k.clone());
+        }
+    }
+    chunks
+        .into_iter()
+        .filter(|c| !c.1.is_empty())
+        .map(|(_, mut keys)| {
+            keys.sort();
+            keys
+        })
+        .collect()
 }
 
 impl schema::GroupVersion {

@@ -134,12 +134,40 @@ pub(super) fn header(model: &ApiModel) -> String {
     )
 }
 
+/// The text of a file's tokens, formatted by `prettyplease`.
+///
+/// Parsed and formatted one item at a time (the inner attributes first): the text is the same
+/// as formatting the whole `syn::File` (`prettyplease` prints the items of a file one after
+/// the other, each ending its line), but only one item's syntax tree is alive at a time, which
+/// keeps the largest custom resource modules (16 MB of text) from building a tree of the whole
+/// file first.
 pub(super) fn unparse(module: &[String], tokens: TokenStream) -> Result<String> {
-    let parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Emit {
+    use syn::parse::{ParseStream, Parser};
+    let format = |input: ParseStream<'_>| -> syn::Result<String> {
+        let mut out = format_file(syn::Attribute::parse_inner(input)?, Vec::new());
+        while !input.is_empty() {
+            let item: syn::Item = input.parse()?;
+            out.push_str(&format_file(Vec::new(), vec![item]));
+        }
+        Ok(out)
+    };
+    format.parse2(tokens).map_err(|e| Error::Emit {
         module: module.join("::"),
         message: e.to_string(),
-    })?;
-    Ok(prettyplease::unparse(&parsed))
+    })
+}
+
+/// `prettyplease`'s text of a file of these inner attributes and items (empty when both are).
+fn format_file(attrs: Vec<syn::Attribute>, items: Vec<syn::Item>) -> String {
+    if attrs.is_empty() && items.is_empty() {
+        return String::new();
+    }
+    prettyplease::unparse(&syn::File {
+        shebang: None,
+        frontmatter: None,
+        attrs,
+        items,
+    })
 }
 
 /// The doc line of a module.
