@@ -376,9 +376,9 @@ fn emit_model(model: &mut ApiModel) -> Result<BTreeMap<PathBuf, String>> {
     Ok(emit::emit_version(model, &facts, &plan)?.files)
 }
 
-/// The group-versions split into at most `n` chunks of about equal work (the number of fields
-/// and definitions, which the emitted text grows with), each chunk in key order; no empty
-/// chunks.
+/// The group-versions split into at most `n` chunks of about equal work (1 + the number of
+/// fields and definitions, which the emitted text grows with), each chunk in key order; no
+/// empty chunks.
 fn balance(
     gvs: &BTreeMap<(String, String), schema::GroupVersion>,
     n: usize,
@@ -386,14 +386,15 @@ fn balance(
     let mut by_weight: Vec<(usize, &(String, String))> = gvs
         .iter()
         .map(|(k, gv)| {
-            let w: usize = gv
+            // At least 1, so that group-versions without definitions spread too.
+            let w = 1 + gv
                 .defs
                 .values()
                 .map(|d| match &d.kind {
                     DefKind::Struct(f) => 1 + f.len(),
                     _ => 1,
                 })
-                .sum();
+                .sum::<usize>();
             (w, k)
         })
         .collect();
@@ -869,5 +870,95 @@ pub fn source_error(label: &str, message: impl Into<String>) -> Error {
         document: None,
         pointer: String::new(),
         message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A small CRD of `group` with the served `versions`, each with a spec of one field.
+    fn crd(group: &str, kind: &str, versions: &[&str]) -> String {
+        let mut text = format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+             metadata: {{name: {p}.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  \
+             names: {{kind: {kind}, plural: {p}, singular: {p}, listKind: {kind}List}}\n  versions:\n",
+            p = kind.to_ascii_lowercase() + "s"
+        );
+        for v in versions {
+            text.push_str(&format!(
+                "  - name: {v}\n    served: true\n    storage: {s}\n    subresources: {{status: {{}}}}\n    \
+                 schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          \
+                 spec:\n            type: object\n            properties:\n              \
+                 size: {{type: integer, format: int32}}\n              name: {{type: string}}\n",
+                s = *v == versions[0]
+            ));
+        }
+        text
+    }
+
+    fn sources() -> Vec<CrdSource> {
+        let features = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crds/features.yaml");
+        let mut out = read_paths(&[features]).unwrap();
+        for (i, (g, k, vs)) in [
+            ("a.example.org", "Apple", &["v1", "v2beta1"][..]),
+            ("b.example.org", "Berry", &["v1alpha1"][..]),
+            (
+                "c-d.example.org",
+                "Cherry",
+                &["v1", "v1beta1", "v1alpha1"][..],
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = PathBuf::from(format!("crd{i}.yaml"));
+            out.extend(read_text(&path, &crd(g, k, vs)).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn any_number_of_threads_writes_the_same_files() {
+        let sources = sources();
+        let one = generate_sources_on(&sources, 1).unwrap();
+        assert_eq!(one.counts.versions, 7);
+        assert!(
+            one.files
+                .contains_key(Path::new("c_d_example_org/v1beta1.rs"))
+        );
+        for threads in [0, 2, 3, 16] {
+            let many = generate_sources_on(&sources, threads).unwrap();
+            assert_eq!(many.counts, one.counts, "{threads} threads");
+            assert_eq!(many.files, one.files, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn balance_puts_every_group_version_in_one_non_empty_chunk() {
+        let mut gvs = BTreeMap::new();
+        for (g, v) in [
+            ("a", "v1"),
+            ("a", "v2"),
+            ("b", "v1"),
+            ("c", "v1"),
+            ("d", "v1"),
+        ] {
+            gvs.insert(
+                (g.to_owned(), v.to_owned()),
+                schema::GroupVersion::new(g, v),
+            );
+        }
+        assert!(balance(&BTreeMap::new(), 4).is_empty());
+        for n in [1, 2, 3, 5, 8] {
+            let chunks = balance(&gvs, n);
+            assert_eq!(chunks.len(), n.min(gvs.len()), "{n} threads");
+            assert!(chunks.iter().all(|c| !c.is_empty() && c.is_sorted()));
+            let mut all: Vec<_> = chunks.into_iter().flatten().collect();
+            all.sort();
+            assert_eq!(all, gvs.keys().cloned().collect::<Vec<_>>());
+        }
     }
 }
