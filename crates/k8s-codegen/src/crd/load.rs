@@ -53,13 +53,47 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<CrdSource>> {
     for p in paths {
         collect_files(p, &mut files)?;
     }
+    // Files are parsed on as many threads as the machine offers (each thread a contiguous run
+    // of files); the CRDs and the first error come in file order, as from one thread.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len())
+        .max(1);
+    let per_thread = files.len().div_ceil(threads).max(1);
+    let read_all = |files: &[PathBuf]| -> Result<Vec<CrdSource>> {
+        let mut out = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(f).map_err(|source| Error::Io {
+                path: f.clone(),
+                source,
+            })?;
+            out.extend(read_text(f, &text)?);
+        }
+        Ok(out)
+    };
+    let parts: Vec<Result<Vec<CrdSource>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per_thread)
+            .map(|chunk| s.spawn(move || read_all(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(files.chunks(per_thread))
+            .map(|(h, chunk)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Crd {
+                        path: chunk.first().cloned().unwrap_or_default(),
+                        document: None,
+                        pointer: String::new(),
+                        message: "a reading thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
     let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|source| Error::Io {
-            path: f.clone(),
-            source,
-        })?;
-        out.extend(read_text(&f, &text)?);
+    for part in parts {
+        out.extend(part?);
     }
     Ok(out)
 }

@@ -937,6 +937,34 @@ mod tests {
     }
 
     #[test]
+    fn files_read_on_several_threads_come_in_file_order_with_the_first_error() {
+        let dir = std::env::temp_dir().join(format!("k8s-codegen-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kinds = ["Alpha", "Bravo", "Charlie", "Delta", "Echo"];
+        for (i, k) in kinds.iter().enumerate() {
+            std::fs::write(
+                dir.join(format!("{i}.yaml")),
+                crd("x.example.org", k, &["v1"]),
+            )
+            .unwrap();
+        }
+        let read = read_paths(std::slice::from_ref(&dir)).unwrap();
+        let got: Vec<&str> = read
+            .iter()
+            .filter_map(|s| s.crd.pointer("/spec/names/kind")?.as_str())
+            .collect();
+        assert_eq!(got, kinds);
+        // Two bad files: the error names the first.
+        std::fs::write(dir.join("1.yaml"), "a: [").unwrap();
+        std::fs::write(dir.join("3.yaml"), "b: [").unwrap();
+        let err = read_paths(std::slice::from_ref(&dir))
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("1.yaml"), "{err}");
+    }
+
+    #[test]
     fn balance_puts_every_group_version_in_one_non_empty_chunk() {
         let mut gvs = BTreeMap::new();
         for (g, v) in [
