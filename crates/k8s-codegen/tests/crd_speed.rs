@@ -1,7 +1,8 @@
 //! Generation speed over the CRD corpus (`K8S_CRDS_DIR`, as `crd_corpus.rs`): the target is
-//! every CRD in under 1 s in a release build, which is NOT met yet: about 7–8 s of CPU in
-//! release (it was 8.6–9.1 s before the group-versions were emitted on parallel threads and
-//! formatted item by item). Profile by phase (perf, release): about 63 % formatting
+//! every CRD in under 1 s in a release build, which is NOT met yet: about 7–9 s of CPU in
+//! release on a loaded machine (it was 8.6–9.1 s before the group-versions were emitted on
+//! parallel threads and formatted item by item; the threads shorten the wall-clock time, not
+//! the CPU time). Profile by phase (perf, release): about 63 % formatting
 //! (`emit::modules::unparse`: `syn` parsing of the emitted tokens about 35 %, `prettyplease`
 //! about 15 %, freeing syntax trees and token streams the rest), about 25 % building the
 //! `quote` token streams (types and serde impls 10 %, apply types 7 %, operations), 3 % the
