@@ -5,10 +5,11 @@
 //! round trips (`k8s_sdk_tests::json_diff_k8s`): an explicit `null` equals an absent field, and
 //! numbers compare by value (`1` = `1.0`).
 //!
-//! The generated code goes into a cargo workspace under `target/crd-corpus/` with one crate per
-//! API group (`crd_corpus/project.rs`): the groups with example objects are built into the
-//! round-trip binary (`cargo build`, `debug = 0`), the others are type-checked (`cargo check`).
-//! The binary instantiates the serde code of only the kind versions that occur in the examples.
+//! The CRDs whose kinds have example objects and the other CRDs are generated separately into a
+//! cargo workspace under `target/crd-corpus/` with one crate per API group
+//! (`crd_corpus/project.rs`): the first are built into the round-trip binary (`cargo build`,
+//! `debug = 0`), the others only type-checked (`cargo check`). The binary instantiates the serde
+//! code of only the kind versions that occur in the examples.
 //!
 //! Without the corpus the test skips with one line, unless `K8S_CRDS_REQUIRED=1` (CI).
 //! `K8S_CRDS_COMPILE=0` stops after generating (for a quick local run). The counts, times and
@@ -61,11 +62,10 @@ fn subdirs(corpus: &Path, name: &str) -> Vec<PathBuf> {
     out
 }
 
-/// A generated kind version: apiVersion, kind, group module, Rust path under `crds::`.
+/// A generated kind version: apiVersion, kind, Rust path under `crds::`.
 struct Kind {
     api_version: String,
     kind: String,
-    group: String,
     path: String,
 }
 
@@ -108,7 +108,6 @@ fn kinds(files: &std::collections::BTreeMap<PathBuf, String>) -> Vec<Kind> {
             out.push(Kind {
                 api_version,
                 kind: konst("KIND"),
-                group: (*group).to_owned(),
                 path: format!("crds::{group}::{version}::{ty}"),
             });
         }
@@ -264,13 +263,39 @@ fn cargo(dir: &Path, args: &[&str]) -> (f64, f64) {
     )
 }
 
+/// The sum of two counts.
+fn add(a: &crd::CrdCounts, b: &crd::CrdCounts) -> crd::CrdCounts {
+    let mut c = a.clone();
+    c.crds += b.crds;
+    c.kinds += b.kinds;
+    c.versions += b.versions;
+    c.types += b.types;
+    c.files += b.files;
+    c
+}
+
 #[test]
 fn corpus_compiles_and_examples_round_trip() {
     let Some(corpus) = corpus_dir() else { return };
-    let sources = crd::read_paths(&subdirs(&corpus, "crds")).unwrap();
+    let examples = example_files(&corpus);
+    let wanted = example_kinds(&examples);
+    // The CRDs of kinds with examples are built into the round trip, the others checked.
+    let (with_examples, others): (Vec<crd::CrdSource>, Vec<crd::CrdSource>) =
+        crd::read_paths(&subdirs(&corpus, "crds"))
+            .unwrap()
+            .into_iter()
+            .partition(|s| {
+                let at = |p: &str| s.crd.pointer(p).and_then(Value::as_str).unwrap_or_default();
+                let group = at("/spec/group");
+                let kind = at("/spec/names/kind");
+                wanted.iter().any(|(av, k)| {
+                    k == kind && av.rsplit_once('/').is_some_and(|(g, _)| g == group)
+                })
+            });
     let start = Instant::now();
-    let out = crd::generate_sources(&sources).unwrap();
-    let c = &out.counts;
+    let built = crd::generate_sources(&with_examples).unwrap();
+    let checked = crd::generate_sources(&others).unwrap();
+    let c = add(&built.counts, &checked.counts);
     eprintln!(
         "corpus: {} CRDs, {} kinds, {} versions, {} types, {} files; generated in {:.0} ms",
         c.crds,
@@ -280,29 +305,28 @@ fn corpus_compiles_and_examples_round_trip() {
         c.files,
         start.elapsed().as_secs_f64() * 1000.0
     );
-    assert!(c.crds > 0 && c.types >= c.versions);
-    let kinds = kinds(&out.files);
-    assert_eq!(
-        kinds.len(),
-        c.versions,
-        "one Resource impl per kind version"
+    eprintln!(
+        "corpus: {} CRDs ({} types) have example objects",
+        built.counts.crds, built.counts.types
     );
+    assert!(c.crds > 0 && c.types >= c.versions);
+    let kinds = kinds(&built.files);
+    let n_kinds = kinds.len() + self::kinds(&checked.files).len();
+    assert_eq!(n_kinds, c.versions, "one Resource impl per kind version");
 
-    let examples = example_files(&corpus);
-    let wanted = example_kinds(&examples);
     let used: Vec<&Kind> = kinds
         .iter()
         .filter(|k| wanted.contains(&(k.api_version.clone(), k.kind.clone())))
         .collect();
     assert!(!used.is_empty(), "no example has a kind of the corpus");
-    let with_examples: BTreeSet<String> = used.iter().map(|k| k.group.clone()).collect();
-    let groups = project::split_by_group(&out);
-    let uses: String = with_examples
-        .iter()
+    let built_groups = project::split_by_group(&built);
+    let checked_groups = project::split_by_group(&checked);
+    let uses: String = built_groups
+        .keys()
         .map(|g| {
             format!(
                 "    pub use {} as {g};\n",
-                project::package(g).replace('-', "_")
+                project::package(g, false).replace('-', "_")
             )
         })
         .collect();
@@ -320,18 +344,18 @@ fn corpus_compiles_and_examples_round_trip() {
         root: workspace().join("target/crd-corpus"),
     };
     project.write(
-        &groups,
-        &with_examples,
+        &built_groups,
+        &checked_groups,
         &main,
         &workspace().join("crates/k8s-core"),
         &workspace().join("Cargo.lock"),
     );
     eprintln!(
-        "corpus: {} groups, {} with example objects ({} of {} kind versions used by the examples)",
-        groups.len(),
-        with_examples.len(),
+        "corpus: {} kind versions in {} groups built ({} used by the examples), {} groups checked",
+        kinds.len(),
+        built_groups.len(),
         used.len(),
-        kinds.len()
+        checked_groups.len()
     );
     if std::env::var("K8S_CRDS_COMPILE").is_ok_and(|v| v == "0") {
         eprintln!("corpus: compiling skipped (K8S_CRDS_COMPILE=0)");
@@ -341,12 +365,11 @@ fn corpus_compiles_and_examples_round_trip() {
     let (wall, cpu) = cargo(&project.root, &["build", "-p", "crd-corpus-roundtrip"]);
     eprintln!(
         "corpus: `cargo build` of the round-trip binary ({} groups) in {wall:.1} s ({cpu:.1} s CPU)",
-        with_examples.len()
+        built_groups.len()
     );
-    let rest: Vec<String> = groups
+    let rest: Vec<String> = checked_groups
         .keys()
-        .filter(|g| !with_examples.contains(*g))
-        .flat_map(|g| ["-p".to_owned(), project::package(g)])
+        .flat_map(|g| ["-p".to_owned(), project::package(g, true)])
         .collect();
     if !rest.is_empty() {
         let mut args = vec!["check"];

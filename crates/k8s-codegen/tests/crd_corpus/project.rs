@@ -3,8 +3,10 @@
 //! ```text
 //! Cargo.toml            [workspace]: groups/*, roundtrip; profile dev: debug = 0, no incremental
 //! Cargo.lock            the repository's, so nothing is resolved anew (--offline)
-//! groups/<group>/       one library crate per API group: `<group>/mod.rs` as lib.rs, its versions
-//! roundtrip/src/main.rs the round-trip binary; depends on the groups with example objects
+//! groups/<group>/       one library crate per API group of the CRDs with example objects
+//!                       (`<group>/mod.rs` as lib.rs, its versions), built into the round trip
+//! checked/<group>/      the same for the other CRDs, only type-checked
+//! roundtrip/src/main.rs the round-trip binary; depends on every crate of `groups/`
 //! target/               shared by all, kept between runs
 //! ```
 //!
@@ -17,10 +19,14 @@ use std::path::{Path, PathBuf};
 
 use k8s_codegen::crd::CrdOutput;
 
-/// The package name of a group's crate (`cert_manager_io` → `crds-cert_manager_io`); its
-/// library is `crds_cert_manager_io`.
-pub fn package(group: &str) -> String {
-    format!("crds-{group}")
+/// The package name of a group's crate (`cert_manager_io` → `crds-cert_manager_io`, or
+/// `crds-checked-cert_manager_io` in `checked/`); its library is `crds_cert_manager_io`.
+pub fn package(group: &str, checked: bool) -> String {
+    if checked {
+        format!("crds-checked-{group}")
+    } else {
+        format!("crds-{group}")
+    }
 }
 
 /// Writes `text` to `path` unless the file already holds exactly that text.
@@ -78,12 +84,13 @@ pub struct Project {
 }
 
 impl Project {
-    /// Writes the workspace: every group's crate, and the round-trip binary `main` depending on
-    /// the groups `with_examples`. `core` is the path of `k8s-core`, `lock` the lock file to use.
+    /// Writes the workspace: the crates of `built` (`groups/`) and `checked` (`checked/`), and
+    /// the round-trip binary `main` depending on every crate of `built`. `core` is the path of
+    /// `k8s-core`, `lock` the lock file to use.
     pub fn write(
         &self,
-        groups: &BTreeMap<String, Vec<(String, String)>>,
-        with_examples: &BTreeSet<String>,
+        built: &BTreeMap<String, Vec<(String, String)>>,
+        checked: &BTreeMap<String, Vec<(String, String)>>,
         main: &str,
         core: &Path,
         lock: &Path,
@@ -97,7 +104,7 @@ impl Project {
         }
         sync(
             &root.join("Cargo.toml"),
-            "[workspace]\nmembers = [\"groups/*\", \"roundtrip\"]\nresolver = \"3\"\n\n\
+            "[workspace]\nmembers = [\"groups/*\", \"checked/*\", \"roundtrip\"]\nresolver = \"3\"\n\n\
              [profile.dev]\ndebug = 0\nincremental = false\n",
         );
         sync(
@@ -114,21 +121,26 @@ impl Project {
                  publish = false\n\n[dependencies]\n{deps}{more}"
             )
         };
-        for (group, files) in groups {
-            let dir = root.join("groups").join(group);
-            sync(&dir.join("Cargo.toml"), &manifest(&package(group), ""));
-            for (file, text) in files {
-                sync(&dir.join("src").join(file), text);
+        for (dir, groups, is_checked) in [("groups", built, false), ("checked", checked, true)] {
+            for (group, files) in groups {
+                let dir = root.join(dir).join(group);
+                sync(
+                    &dir.join("Cargo.toml"),
+                    &manifest(&package(group, is_checked), ""),
+                );
+                for (file, text) in files {
+                    sync(&dir.join("src").join(file), text);
+                }
+                prune(
+                    &dir.join("src"),
+                    &files.iter().map(|(f, _)| f.clone()).collect(),
+                );
             }
-            prune(
-                &dir.join("src"),
-                &files.iter().map(|(f, _)| f.clone()).collect(),
-            );
+            prune(&root.join(dir), &groups.keys().cloned().collect());
         }
-        prune(&root.join("groups"), &groups.keys().cloned().collect());
-        let more: String = with_examples
-            .iter()
-            .map(|g| format!("{} = {{ path = \"../groups/{g}\" }}\n", package(g)))
+        let more: String = built
+            .keys()
+            .map(|g| format!("{} = {{ path = \"../groups/{g}\" }}\n", package(g, false)))
             .collect();
         let dir = root.join("roundtrip");
         sync(
