@@ -254,8 +254,9 @@ impl<T> Store<T> {
 /// value graph without a counting allocator, and this crate neither installs one nor guesses
 /// per-type sizes. It is a stable, comparable measure of how much data the cache holds (it
 /// grows and shrinks with the objects, and a metadata-only store shows its savings in it). The
-/// heap is larger: for the test server's Pods the bench measured about 4.4 bytes of heap per
-/// byte of JSON in a full store (BENCHMARKS.md, *Runtime*, which records both for one run).
+/// heap is larger: for the test server's Pods (≈ 5.3 KB of JSON each) the bench measured
+/// ≈ 23.5 KiB of heap per Pod in a full store, about 4.5 bytes of heap per byte of JSON
+/// (BENCHMARKS.md, *Runtime*; the bench prints both figures side by side).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreStats {
