@@ -3,7 +3,8 @@
 //! a controller's throughput: time until each of the 10,000 Pods was reconciled once with a no-op
 //! reconcile (concurrency 64 on both sides).
 //!
-//! Heap is counted by a global allocator wrapper. The test server runs in this process; the
+//! Heap is counted by a global allocator wrapper; ours also reports `Store::stats()` (the size of
+//! the cached objects as JSON), printed beside the heap it stands for. The test server runs in this process; the
 //! figure is the heap kept after the store is ready (minus the level before it started), so it
 //! also holds what the server keeps for one watch connection, the same for both sides.
 //!
@@ -111,7 +112,8 @@ async fn until(count: &AtomicUsize, n: usize) {
     }
 }
 
-async fn ours_store(client: &k8s_client::Client) -> (Duration, usize) {
+/// Time until ready, heap kept, and `Store::stats().json_bytes` (taken after the heap).
+async fn ours_store(client: &k8s_client::Client) -> (Duration, usize, usize) {
     let base = alloc_counter::current();
     let start = Instant::now();
     let writer = k8s_runtime::store::Writer::<Pod>::new();
@@ -126,11 +128,12 @@ async fn ours_store(client: &k8s_client::Client) -> (Duration, usize) {
     let took = start.elapsed();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let kept = alloc_counter::current().saturating_sub(base);
-    assert_eq!(store.len(), PODS as usize);
+    let stats = store.stats();
+    assert_eq!(stats.objects, PODS as usize);
     task.abort();
     // Freed before the next measurement takes its base level.
     let _ = task.await;
-    (took, kept)
+    (took, kept, stats.json_bytes)
 }
 
 async fn theirs_store(kube: &kube::Client) -> (Duration, usize) {
@@ -264,6 +267,8 @@ async fn main() {
     // Each measurement: (ours, theirs) per round.
     let mut store_time: Vec<Pair> = Vec::new();
     let mut store_heap: Vec<Pair> = Vec::new();
+    // `Store::stats().json_bytes` of ours, per round.
+    let mut store_json: Vec<f64> = Vec::new();
     let mut meta_time: Vec<Pair> = Vec::new();
     let mut meta_heap: Vec<Pair> = Vec::new();
     let mut reconcile: Vec<Pair> = Vec::new();
@@ -273,7 +278,7 @@ async fn main() {
         .unwrap_or(3);
     for round in 0..rounds {
         // Alternate who goes first, so that neither always meets a warmer server.
-        let ((a, am), (b, bm)) = if round % 2 == 0 {
+        let ((a, am, json), (b, bm)) = if round % 2 == 0 {
             let ours = ours_store(&client).await;
             (ours, theirs_store(&kube).await)
         } else {
@@ -285,14 +290,16 @@ async fn main() {
         let c = ours_controller(&client).await;
         let d = theirs_controller(&kube).await;
         eprintln!(
-            "round {round}: store {a:.2?} {} / {b:.2?} {}; metadata store {e:.2?} {} / {f:.2?} {}; controller {c:.2?} / {d:.2?}",
+            "round {round}: store {a:.2?} {} (stats: {} as JSON) / {b:.2?} {}; metadata store {e:.2?} {} / {f:.2?} {}; controller {c:.2?} / {d:.2?}",
             mib(am),
+            mib(json),
             mib(bm),
             mib(em),
             mib(fm)
         );
         store_time.push((a.as_secs_f64(), b.as_secs_f64()));
         store_heap.push((am as f64, bm as f64));
+        store_json.push(json as f64);
         meta_time.push((e.as_secs_f64(), f.as_secs_f64()));
         meta_heap.push((em as f64, fm as f64));
         reconcile.push((c.as_secs_f64(), d.as_secs_f64()));
@@ -323,6 +330,14 @@ async fn main() {
         mib(b as usize),
         b / 1024.0 / n,
         a / b
+    );
+    store_json.sort_by(f64::total_cmp);
+    let json = store_json[store_json.len() / 2];
+    println!(
+        "| store: `Store::stats()`, size as JSON | {} ({:.2} KiB per Pod; heap / JSON = {:.2}) | — | — |",
+        mib(json as usize),
+        json / 1024.0 / n,
+        a / json
     );
     let (a, b) = both(&meta_time);
     println!(

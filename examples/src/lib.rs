@@ -11,7 +11,7 @@
 //! | `defaulting-and-validation` | [`defaulting_and_validation`] | a `dryRun=All` create and the fields the server filled in; the 422 and its causes for a change to an immutable field; a Deployment with its defaults |
 //! | `auth-kinds` | [`auth_kinds`] | the same GET with no credentials (403), a client certificate from an unknown CA (401), a good client certificate and a bearer token (200), each from a kubeconfig file |
 //! | `watch-and-list` | [`watch_and_list`] | every Pod in pages of 100, then a watch that survives a dropped connection |
-//! | `widget-operator` | [`widget_operator`] | a controller on `k8s-runtime` for a `Widget` custom resource: a ConfigMap per Widget (owner reference), `status.conditions` and `observedGeneration`, a finalizer (tested in `tests/widget_operator.rs` against the test server and the real apiserver with garbage collection) |
+//! | `widget-operator` | [`widget_operator`] | a controller on `k8s-runtime` for a `Widget` custom resource (types generated from `crds/widget.yaml` by `build.rs`): a ConfigMap per Widget (owner reference), `status.conditions` and `observedGeneration`, a finalizer (tested in `tests/widget_operator.rs` against the test server and the real apiserver with garbage collection) |
 //! | `logs-and-exec` | [`logs_and_exec`] | a container's log followed as it is written (resumed after a broken connection), commands run in the container over WebSocket (`echo`, `cat` with stdin, an exit code), a local port forwarded to the Pod |
 //!
 //! By default every example starts the in-process API server of `k8s-testserver` (over TLS, or

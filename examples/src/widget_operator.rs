@@ -1,21 +1,26 @@
 //! `widget-operator`: a controller for a `Widget` custom resource, on `k8s-runtime`.
 //!
-//! A `Widget` (`example.com/v1`, namespaced, with a status subresource) holds `spec.data`, a map
-//! of strings. For each Widget the operator
+//! A `Widget` (`example.com/v1`, namespaced, with status and scale subresources) holds
+//! `spec.data`, a map of strings. For each Widget the operator
 //! * keeps a ConfigMap `<widget>-config` whose `data` is the Widget's `spec.data` (server-side
 //!   apply, field manager [`MANAGER`]), owned by the Widget (controller owner reference with
 //!   `blockOwnerDeletion`), so that the garbage collector deletes it with the Widget;
 //! * lists the Widget in the namespace's index ConfigMap [`INDEX`] (`data.<widget>` = its
 //!   ConfigMap's name). The index is shared by every Widget, so no owner reference can clean it:
 //!   the finalizer [`FINALIZER`] removes the Widget's entry before the Widget goes;
-//! * writes `status.observedGeneration` and a `Ready` condition through the status subresource.
+//! * writes `status.observedGeneration` and a `Ready` condition through the status subresource
+//!   (server-side apply of the generated apply types).
 //!
 //! The controller reconciles a Widget when its generation changes (a spec change or the start
-//! of its deletion), when its finalizers change (the finalizer it adds) and when its ConfigMap changes or is deleted (`owns`), so a ConfigMap edited
-//! or deleted by hand is put back.
+//! of its deletion), when its finalizers change (the finalizer it adds) and when its ConfigMap
+//! changes or is deleted (`owns`), so a ConfigMap edited or deleted by hand is put back.
 //!
-//! The `Widget` type and its CustomResourceDefinition ([`crd`]) are hand-written here; they
-//! will come from the CRD code generator once it exists.
+//! The `Widget` types are generated from the CustomResourceDefinition `crds/widget.yaml` by this
+//! crate's `build.rs` (`k8s_codegen::crd`, as an operator's own build script would), and [`crd`]
+//! is that same manifest: [`Widget`], [`WidgetSpec`], [`WidgetStatus`] and the apply types of
+//! [`apply`] (used for the status, by server-side apply) are the generated ones; this module adds
+//! only the few methods the operator needs ([`Widget::new`], [`Widget::config_map_name`],
+//! [`Widget::ready`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,13 +29,25 @@ use std::time::Duration;
 use futures::Stream;
 use k8s_api::latest::core::v1::ConfigMap;
 use k8s_client::Client;
-use k8s_core::ops::{CreateRequest, GetRequest, ListRequest, PatchRequest};
-use k8s_core::{List, Object, ObjectMeta, OwnerReference, Patch, Resource, Scope};
+use k8s_core::ops::{CreateRequest, GetRequest, PatchRequest};
+use k8s_core::{List, Object, ObjectMeta, OwnerReference, Patch, Resource};
 use k8s_runtime::finalizer::{self, Event};
 use k8s_runtime::{
     Action, Controller, ObjectRef, collection_path, object_path, predicates, watcher,
 };
-use serde::{Deserialize, Serialize};
+
+/// The types generated from `crds/widget.yaml` (group `example.com`, version `v1`).
+// The generator documents every field from the CRD's descriptions but leaves the standard
+// `metadata` field without a doc comment; the operator uses only some of the operations.
+#[allow(missing_docs, dead_code)]
+pub mod generated {
+    include!(concat!(env!("OUT_DIR"), "/crds/all.rs"));
+}
+
+pub use generated::example_com::v1::{
+    Widget, WidgetSpec, WidgetStatus, WidgetStatusConditions as Condition,
+    WidgetStatusConditionsStatus as ConditionStatus, apply,
+};
 
 /// The field manager of the operator's server-side applies.
 pub const MANAGER: &str = "widget-operator";
@@ -39,101 +56,25 @@ pub const FINALIZER: &str = "example.com/widget-index";
 /// The name of each namespace's index ConfigMap.
 pub const INDEX: &str = "widget-index";
 
-/// A Widget: `spec.data` becomes the `data` of a ConfigMap.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Widget {
-    /// `apiVersion` (written as [`Widget::API_VERSION`](Resource::API_VERSION)).
-    #[serde(rename = "apiVersion", default)]
-    pub api_version: String,
-    /// `kind` (`Widget`).
-    #[serde(default)]
-    pub kind: String,
-    /// Standard metadata.
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    /// The desired state.
-    #[serde(default)]
-    pub spec: WidgetSpec,
-    /// What the operator observed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<WidgetStatus>,
-}
-
-/// `spec` of a [`Widget`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct WidgetSpec {
-    /// What the Widget's ConfigMap holds.
-    #[serde(default)]
-    pub data: BTreeMap<String, String>,
-}
-
-/// `status` of a [`Widget`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WidgetStatus {
-    /// The generation the operator last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`: whether the ConfigMap matches the spec.
-    #[serde(default)]
-    pub conditions: Vec<Condition>,
-}
-
-/// A status condition (the shape of `meta/v1 Condition`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Condition {
-    /// The condition's type (`Ready`).
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// The generation the condition was set for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// When the status last changed (RFC 3339).
-    #[serde(default)]
-    pub last_transition_time: String,
-    /// Why, in CamelCase.
-    #[serde(default)]
-    pub reason: String,
-    /// Why, for people.
-    #[serde(default)]
-    pub message: String,
-}
-
-impl Resource for Widget {
-    const API_VERSION: &'static str = "example.com/v1";
-    const GROUP: &'static str = "example.com";
-    const VERSION: &'static str = "v1";
-    const KIND: &'static str = "Widget";
-    const PLURAL: &'static str = "widgets";
-    const SCOPE: Scope = Scope::Namespaced;
-    const VERBS: &'static [&'static str] = &[
-        "get", "list", "watch", "create", "update", "patch", "delete",
-    ];
-    const SUBRESOURCES: &'static [&'static str] = &["status"];
-}
-
-impl Object for Widget {
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
 impl Widget {
     /// A Widget `namespace/name` with `spec.data`.
     pub fn new(namespace: &str, name: &str, data: BTreeMap<String, String>) -> Self {
         Widget {
-            api_version: Self::API_VERSION.into(),
-            kind: Self::KIND.into(),
             metadata: ObjectMeta::namespaced(namespace, name),
-            spec: WidgetSpec { data },
+            spec: Some(WidgetSpec {
+                data: Some(data),
+                ..WidgetSpec::default()
+            }),
             status: None,
         }
+    }
+
+    /// `spec.data` (empty when unset).
+    pub fn data(&self) -> BTreeMap<String, String> {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.data.clone())
+            .unwrap_or_default()
     }
 
     /// The name of the Widget's ConfigMap.
@@ -146,50 +87,16 @@ impl Widget {
         self.status
             .as_ref()?
             .conditions
+            .as_ref()?
             .iter()
             .find(|c| c.type_ == "Ready")
     }
 }
 
-/// The CustomResourceDefinition of [`Widget`].
-pub fn crd() -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-            "versions": [{
-                "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {
-                        "spec": {"type": "object", "properties": {
-                            "data": {"type": "object", "additionalProperties": {"type": "string"}}
-                        }},
-                        "status": {"type": "object", "properties": {
-                            "observedGeneration": {"type": "integer", "format": "int64"},
-                            "conditions": {"type": "array", "items": {
-                                "type": "object",
-                                "required": ["type", "status"],
-                                "properties": {
-                                    "type": {"type": "string"},
-                                    "status": {"type": "string"},
-                                    "observedGeneration": {"type": "integer", "format": "int64"},
-                                    "lastTransitionTime": {"type": "string"},
-                                    "reason": {"type": "string"},
-                                    "message": {"type": "string"}
-                                }
-                            }}
-                        }}
-                    }
-                }}
-            }]
-        }
-    })
+/// The CustomResourceDefinition of [`Widget`]: `crds/widget.yaml`, the manifest the types were
+/// generated from (as JSON, written by `build.rs`).
+pub fn crd() -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/widget-crd.json")))
 }
 
 /// What went wrong in the operator.
@@ -211,6 +118,9 @@ pub enum Error {
     /// The finalizer failed.
     #[error(transparent)]
     Finalizer(Box<finalizer::Error<Error>>),
+    /// The embedded CRD manifest could not be read (a build defect).
+    #[error("the embedded Widget CRD (crds/widget.yaml): {0}")]
+    Crd(#[source] serde_json::Error),
     /// The CRD did not become served in time.
     #[error("the Widget CRD was not served after {0:?}")]
     CrdNotServed(Duration),
@@ -225,7 +135,10 @@ fn api(what: impl Into<String>) -> impl FnOnce(k8s_client::Error) -> Error {
 pub async fn install_crd(client: &Client) -> Result<(), Error> {
     let path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_string();
     match client
-        .send(CreateRequest::<serde::de::IgnoredAny>::new(path, &crd()))
+        .send(CreateRequest::<serde::de::IgnoredAny>::new(
+            path,
+            &crd().map_err(Error::Crd)?,
+        ))
         .await
     {
         Ok(_) => {}
@@ -235,7 +148,7 @@ pub async fn install_crd(client: &Client) -> Result<(), Error> {
     let wait = Duration::from_secs(30);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let list = ListRequest::<Widget>::new(collection_path::<Widget>(None)).limit(1);
+        let list = Widget::list_all_namespaces().limit(1);
         match client.send(list).await {
             Ok(_) => return Ok(()),
             Err(e) if e.is_not_found() && tokio::time::Instant::now() < deadline => {
@@ -299,7 +212,7 @@ async fn apply(client: &Client, w: &Widget) -> Result<Action, Error> {
             owner_references: Some(vec![owner]),
             ..ObjectMeta::namespaced(ns, &cm_name)
         },
-        data: Some(w.spec.data.clone()),
+        data: Some(w.data()),
         ..ConfigMap::default()
     };
     let path = object_path::<ConfigMap>(Some(ns), &cm_name);
@@ -316,21 +229,29 @@ async fn apply(client: &Client, w: &Widget) -> Result<Action, Error> {
 
     let generation = w.generation();
     let already = w.status.as_ref().and_then(|s| s.observed_generation) == generation
-        && w.ready().is_some_and(|c| c.status == "True");
+        && w.ready().is_some_and(|c| c.status == ConditionStatus::True);
     if !already {
-        let ready = Condition {
-            type_: "Ready".into(),
-            status: "True".into(),
+        // Server-side apply of the status with the generated apply types: the operator owns
+        // `observedGeneration` and the `Ready` condition (`conditions` is a map keyed by type).
+        let mut status = apply::Widget::namespaced(ns, w.name_any());
+        status.status = Some(apply::WidgetStatus {
             observed_generation: generation,
-            last_transition_time: now_rfc3339(),
-            reason: "ConfigMapSynced".into(),
-            message: format!("ConfigMap {cm_name} holds spec.data"),
-        };
-        let status = serde_json::json!({"status": {
-            "observedGeneration": generation, "conditions": [ready]}});
-        let path = format!("{}/status", object_path::<Widget>(Some(ns), w.name_any()));
+            conditions: Some(vec![apply::WidgetStatusConditions {
+                type_: Some("Ready".into()),
+                status: Some(ConditionStatus::True),
+                observed_generation: generation,
+                last_transition_time: Some(k8s_core::Time::now()),
+                reason: Some("ConfigMapSynced".into()),
+                message: Some(format!("ConfigMap {cm_name} holds spec.data")),
+            }]),
+            ..apply::WidgetStatus::default()
+        });
         client
-            .send(PatchRequest::<Widget>::new(path, Patch::Merge(status)))
+            .send(
+                Widget::patch_status(ns, w.name_any(), Patch::apply(&status)?)
+                    .field_manager(MANAGER)
+                    .force(),
+            )
             .await
             .map_err(api(format!(
                 "writing the status of Widget {ns}/{}",
@@ -394,18 +315,10 @@ async fn set_index_entry(
     }
 }
 
-/// The current time in RFC 3339 (seconds), as conditions carry it.
-fn now_rfc3339() -> String {
-    k8s_core::Time::now().to_string()
-}
-
 /// Reads the Widget `namespace/name`.
 pub async fn get_widget(client: &Client, namespace: &str, name: &str) -> Result<Widget, Error> {
     client
-        .send(GetRequest::<Widget>::new(object_path::<Widget>(
-            Some(namespace),
-            name,
-        )))
+        .send(Widget::read(namespace, name))
         .await
         .map_err(api(format!("reading Widget {namespace}/{name}")))
 }
@@ -428,9 +341,7 @@ pub async fn get_config_map(
 /// The Widgets of `namespace`.
 pub async fn list_widgets(client: &Client, namespace: &str) -> Result<List<Widget>, Error> {
     client
-        .send(ListRequest::<Widget>::new(collection_path::<Widget>(Some(
-            namespace,
-        ))))
+        .send(Widget::list(namespace))
         .await
         .map_err(api(format!("listing Widgets in {namespace}")))
 }

@@ -11,10 +11,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_api::latest::core::v1::ConfigMap;
 use k8s_client::{Client, ConfigLoader};
-use k8s_core::ops::{CreateRequest, DeleteRequest, PatchRequest};
+use k8s_core::ops::DeleteRequest;
 use k8s_core::{Object, Patch};
-use k8s_runtime::{collection_path, object_path};
-use k8s_sdk_examples::widget_operator::{self as op, Widget};
+use k8s_runtime::object_path;
+use k8s_sdk_examples::widget_operator::{self as op, ConditionStatus, Widget};
 use k8s_testserver::TestServer;
 use tokio::sync::oneshot;
 
@@ -62,7 +62,7 @@ async fn synced(client: &Client, ns: &str, name: &str, want: &BTreeMap<String, S
         let ready = w.ready()?;
         (cm.data.as_ref() == Some(want)
             && status.observed_generation == w.generation()
-            && ready.status == "True"
+            && ready.status == ConditionStatus::True
             && ready.observed_generation == w.generation())
         .then_some(w)
     })
@@ -88,13 +88,7 @@ async fn widget_life(client: Client, ns: &str, gc: bool) {
 
     // Created: ConfigMap, owner reference, finalizer, index entry, status.
     let widget = Widget::new(ns, "w1", data(&[("color", "blue")]));
-    client
-        .send(CreateRequest::<Widget>::new(
-            collection_path::<Widget>(Some(ns)),
-            &widget,
-        ))
-        .await
-        .unwrap();
+    client.send(Widget::create(ns, &widget)).await.unwrap();
     let w = synced(&client, ns, "w1", &data(&[("color", "blue")])).await;
     assert_eq!(w.finalizers(), [op::FINALIZER]);
     let cm = op::get_config_map(&client, ns, "w1-config").await.unwrap();
@@ -109,13 +103,7 @@ async fn widget_life(client: Client, ns: &str, gc: bool) {
 
     // The spec changes: the ConfigMap follows, observedGeneration moves on.
     let patch = Patch::Merge(serde_json::json!({"spec": {"data": {"color": "red", "size": "L"}}}));
-    client
-        .send(PatchRequest::<Widget>::new(
-            object_path::<Widget>(Some(ns), "w1"),
-            patch,
-        ))
-        .await
-        .unwrap();
+    client.send(Widget::patch(ns, "w1", patch)).await.unwrap();
     let w2 = synced(&client, ns, "w1", &data(&[("color", "red"), ("size", "L")])).await;
     assert!(w2.generation() > w.generation());
 
@@ -133,13 +121,7 @@ async fn widget_life(client: Client, ns: &str, gc: bool) {
     .await;
 
     // Deleted: the finalizer removes the index entry, then the Widget goes.
-    client
-        .send(DeleteRequest::<Widget>::new(object_path::<Widget>(
-            Some(ns),
-            "w1",
-        )))
-        .await
-        .unwrap();
+    client.send(Widget::delete(ns, "w1")).await.unwrap();
     eventually("the Widget removed", || async {
         match op::get_widget(&client, ns, "w1").await {
             Err(op::Error::Api { source, .. }) if source.is_not_found() => Some(()),

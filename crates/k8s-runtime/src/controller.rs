@@ -66,7 +66,9 @@ use tokio::task::JoinSet;
 use crate::queue::Shutdown;
 use crate::store::{Store, Writer};
 use crate::watcher::{self, Event};
-use crate::{Action, Backoff, ObjectRef, QueueConfig, WorkQueue, collection_path, reflector};
+use crate::{
+    Action, Backoff, ObjectRef, QueueConfig, WorkQueue, collection_path, shared_reflector,
+};
 
 /// How a [`Controller`] schedules reconciles.
 ///
@@ -146,8 +148,8 @@ type Predicate<K> = Box<dyn Fn(&K) -> Option<u64> + Send + Sync>;
 
 /// What the watches of a controller yield.
 enum Trigger<K> {
-    /// An event of the main kind.
-    Main(Event<K>),
+    /// An event of the main kind (its object shared with the store).
+    Main(Event<Arc<K>>),
     /// Keys to queue (from owned or watched kinds).
     Refs(Vec<ObjectRef>),
     /// A watch error.
@@ -201,7 +203,7 @@ where
             collection_path::<K>(namespace.as_deref()),
             config,
         );
-        let main = reflector(writer, events).map(|item| match item {
+        let main = shared_reflector(writer, events).map(|item| match item {
             Ok(e) => Trigger::Main(e),
             Err(e) => Trigger::Error(K::KIND, e),
         });
@@ -507,14 +509,14 @@ struct Filter<K> {
 
 impl<K: Object> Filter<K> {
     /// The keys to queue for `event`.
-    fn event(&mut self, event: Event<K>) -> Vec<ObjectRef> {
+    fn event(&mut self, event: Event<Arc<K>>) -> Vec<ObjectRef> {
         match event {
             Event::Init => {
                 self.initial = Some((HashSet::new(), Vec::new()));
                 Vec::new()
             }
             Event::InitApply(o) => {
-                let Some(key) = ObjectRef::from_obj(&o) else {
+                let Some(key) = ObjectRef::from_obj(&*o) else {
                     return Vec::new();
                 };
                 let changed = self.changed(&key, &o);
@@ -530,12 +532,12 @@ impl<K: Object> Filter<K> {
                 self.seen.retain(|k, _| present.contains(k));
                 queue
             }
-            Event::Apply(o) => match ObjectRef::from_obj(&o) {
+            Event::Apply(o) => match ObjectRef::from_obj(&*o) {
                 Some(key) if self.changed(&key, &o) => vec![key],
                 _ => Vec::new(),
             },
             Event::Delete(o) => {
-                if let Some(key) = ObjectRef::from_obj(&o) {
+                if let Some(key) = ObjectRef::from_obj(&*o) {
                     self.seen.remove(&key);
                 }
                 Vec::new()

@@ -42,5 +42,5 @@ pub use metadata::PartialObjectMetadata;
 pub use object_ref::ObjectRef;
 pub use path::{collection_path, object_path};
 pub use queue::{Action, Lease, QueueConfig, Shutdown, WorkQueue};
-pub use store::{Store, Writer, reflector};
+pub use store::{Store, StoreStats, Writer, reflector, shared_reflector};
 pub use watcher::{metadata_watcher, watcher};

@@ -6,9 +6,11 @@
 //! see the old state or the new one, never a mix, and objects deleted while the watcher was
 //! away disappear. The store is *ready* after the first `InitDone`.
 //!
-//! Memory per cached object, measured (BENCHMARKS.md, *Runtime*): a Pod as the test server
-//! returns it (≈ 5.3 KB of JSON with managedFields) costs ≈ 23.5 KiB of heap in the store; its
-//! metadata only ([`metadata_watcher`](crate::watcher::metadata_watcher),
+//! Memory per cached object: [`Store::stats`] reports the number of objects and their size as
+//! JSON ([`StoreStats`]); the heap behind it was measured in the bench (BENCHMARKS.md,
+//! *Runtime*): a Pod as the test server returns it (≈ 5.3 KB of JSON with managedFields) costs
+//! ≈ 23.5 KiB of heap in the store; its metadata only
+//! ([`metadata_watcher`](crate::watcher::metadata_watcher),
 //! [`PartialObjectMetadata`](crate::PartialObjectMetadata)) ≈ 3.8 KiB.
 //!
 //! [`reflector`] puts a writer in a watcher's stream:
@@ -245,6 +247,73 @@ impl<T> Store<T> {
     }
 }
 
+/// What a [`Store`] holds, from [`Store::stats`].
+///
+/// `json_bytes` is the size of the cached objects **serialized as JSON** (compact, as
+/// `serde_json` writes them), not their heap: Rust has no portable way to measure the heap of a
+/// value graph without a counting allocator, and this crate neither installs one nor guesses
+/// per-type sizes. It is a stable, comparable measure of how much data the cache holds (it
+/// grows and shrinks with the objects, and a metadata-only store shows its savings in it). The
+/// heap is larger: for the test server's Pods (≈ 5.3 KB of JSON each) the bench measured
+/// ≈ 23.5 KiB of heap per Pod in a full store, about 4.5 bytes of heap per byte of JSON
+/// (BENCHMARKS.md, *Runtime*; the bench prints both figures side by side).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// How many objects the cache holds.
+    pub objects: usize,
+    /// Their total size as compact JSON, in bytes (see the type's docs).
+    pub json_bytes: usize,
+}
+
+impl StoreStats {
+    /// `json_bytes / objects` (0 for an empty store).
+    pub fn json_bytes_per_object(&self) -> usize {
+        self.json_bytes.checked_div(self.objects).unwrap_or(0)
+    }
+}
+
+/// Counts the bytes written to it.
+struct CountingWriter(usize);
+
+impl std::io::Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<T: serde::Serialize> Store<T> {
+    /// How many objects the store holds and their size as JSON ([`StoreStats`] says exactly
+    /// what is measured, and why not the heap).
+    ///
+    /// It serializes every cached object (into a counter, allocating nothing for the output):
+    /// about as costly as encoding the whole collection once, so call it for reporting, not on
+    /// every reconcile. The objects are taken as one consistent snapshot; the lock is not held
+    /// while they are measured. An object that fails to serialize (a `Serialize` impl that can
+    /// fail) counts with 0 bytes.
+    pub fn stats(&self) -> StoreStats {
+        let objects = self.state();
+        let json_bytes = objects
+            .iter()
+            .map(|o| {
+                let mut w = CountingWriter(0);
+                match serde_json::to_writer(&mut w, &**o) {
+                    Ok(()) => w.0,
+                    Err(_) => 0,
+                }
+            })
+            .sum();
+        StoreStats {
+            objects: objects.len(),
+            json_bytes,
+        }
+    }
+}
+
 /// Fills a [`Store`] from watcher events; there is one writer per cache.
 pub struct Writer<T> {
     shared: Arc<Shared<T>>,
@@ -306,49 +375,102 @@ impl<T: Object + Clone> Writer<T> {
     }
 
     /// Applies one watcher event. Objects without a name are ignored.
+    ///
+    /// The cache keeps its own copy of each object (a clone behind an `Arc`), since the event
+    /// stays the caller's; [`apply_shared`](Self::apply_shared) avoids that copy.
     pub fn apply(&mut self, event: &Event<T>) {
         match event {
-            Event::Init => self.buffer = Some(Vec::new()),
+            Event::Init => self.init(),
             Event::InitApply(o) => {
                 if o.name().is_some() {
-                    let buffer = self.buffer.get_or_insert_with(Vec::new);
-                    buffer.push(Arc::new(o.clone()));
+                    self.init_apply(Arc::new(o.clone()));
                 }
+            }
+            Event::InitDone => self.init_done(),
+            Event::Apply(o) => {
+                if o.name().is_some() {
+                    self.put(Arc::new(o.clone()));
+                }
+            }
+            Event::Delete(o) => self.delete(o),
+        }
+    }
+
+    /// Applies one watcher event and returns it with its object behind the same `Arc` the
+    /// cache holds: the object is not copied (a full Pod is some hundred allocations). Objects
+    /// without a name are ignored by the cache and passed on all the same.
+    pub fn apply_shared(&mut self, event: Event<T>) -> Event<Arc<T>> {
+        match event {
+            Event::Init => {
+                self.init();
+                Event::Init
+            }
+            Event::InitApply(o) => {
+                let o = Arc::new(o);
+                if o.name().is_some() {
+                    self.init_apply(o.clone());
+                }
+                Event::InitApply(o)
             }
             Event::InitDone => {
-                let fresh = self.buffer.take().unwrap_or_default();
-                let mut cache = self.shared.write();
-                let mut next = Cache {
-                    objects: HashMap::new(),
-                    indexes: cache
-                        .indexes
-                        .iter()
-                        .map(|(k, i)| (k.clone(), Index::empty(i.keys.clone())))
-                        .collect(),
-                };
-                for o in fresh {
-                    let ns = o.namespace().unwrap_or("").to_owned();
-                    let name = o.name().unwrap_or("").to_owned();
-                    next.put(ns, name, o);
-                }
-                *cache = next;
-                drop(cache);
-                self.ready.send_replace(true);
+                self.init_done();
+                Event::InitDone
             }
             Event::Apply(o) => {
-                if let Some(name) = o.name() {
-                    let ns = o.namespace().unwrap_or("").to_owned();
-                    let o = Arc::new(o.clone());
-                    self.shared.write().put(ns, name.to_owned(), o);
+                let o = Arc::new(o);
+                if o.name().is_some() {
+                    self.put(o.clone());
                 }
+                Event::Apply(o)
             }
             Event::Delete(o) => {
-                if let Some(name) = o.name() {
-                    self.shared
-                        .write()
-                        .remove(o.namespace().unwrap_or(""), name);
-                }
+                self.delete(&o);
+                Event::Delete(Arc::new(o))
             }
+        }
+    }
+
+    fn init(&mut self) {
+        self.buffer = Some(Vec::new());
+    }
+
+    fn init_apply(&mut self, o: Arc<T>) {
+        self.buffer.get_or_insert_with(Vec::new).push(o);
+    }
+
+    fn init_done(&mut self) {
+        let fresh = self.buffer.take().unwrap_or_default();
+        let mut cache = self.shared.write();
+        let mut next = Cache {
+            objects: HashMap::new(),
+            indexes: cache
+                .indexes
+                .iter()
+                .map(|(k, i)| (k.clone(), Index::empty(i.keys.clone())))
+                .collect(),
+        };
+        for o in fresh {
+            let ns = o.namespace().unwrap_or("").to_owned();
+            let name = o.name().unwrap_or("").to_owned();
+            next.put(ns, name, o);
+        }
+        *cache = next;
+        drop(cache);
+        self.ready.send_replace(true);
+    }
+
+    /// Puts a named object.
+    fn put(&mut self, o: Arc<T>) {
+        let ns = o.namespace().unwrap_or("").to_owned();
+        let name = o.name().unwrap_or("").to_owned();
+        self.shared.write().put(ns, name, o);
+    }
+
+    fn delete(&mut self, o: &T) {
+        if let Some(name) = o.name() {
+            self.shared
+                .write()
+                .remove(o.namespace().unwrap_or(""), name);
         }
     }
 }
@@ -384,6 +506,9 @@ pub fn by_label<T: Object>(label: &'static str) -> impl Fn(&T) -> Vec<String> + 
 }
 
 /// Applies each event of `events` to `writer` and passes it on (errors pass unchanged).
+///
+/// The cache keeps a copy of each object; [`shared_reflector`] passes the cache's own `Arc`
+/// on instead, without the copy.
 pub fn reflector<T, E, S>(
     mut writer: Writer<T>,
     events: S,
@@ -398,4 +523,17 @@ where
         }
         item
     })
+}
+
+/// Like [`reflector`], but passes each event on with its object behind the `Arc` the cache holds
+/// ([`Writer::apply_shared`]): no object is copied. The controller reads its main kind this way.
+pub fn shared_reflector<T, E, S>(
+    mut writer: Writer<T>,
+    events: S,
+) -> impl Stream<Item = Result<Event<Arc<T>>, E>>
+where
+    T: Object + Clone,
+    S: Stream<Item = Result<Event<T>, E>>,
+{
+    events.map(move |item| item.map(|event| writer.apply_shared(event)))
 }

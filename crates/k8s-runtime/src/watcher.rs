@@ -9,7 +9,9 @@
 //!
 //! How the initial state is read ([`InitialList`]):
 //! * [`InitialList::ListWatch`] (the default): a paginated list, then a watch from the list's
-//!   resource version.
+//!   resource version. Each next page is requested as soon as a page arrives
+//!   ([`Config::prefetch`]), so the server and the decoding work on it while the consumer takes
+//!   the current one.
 //! * [`InitialList::StreamingList`]: a watch with `sendInitialEvents=true`,
 //!   `resourceVersionMatch=NotOlderThan` and bookmarks; the objects come as `ADDED` events and
 //!   the state is complete at the bookmark annotated `k8s.io/initial-events-end: "true"`
@@ -90,6 +92,12 @@ pub struct Config {
     pub initial_list: InitialList,
     /// Page size of the initial list (default 500).
     pub page_size: i64,
+    /// Whether the next page of the initial list is requested as soon as a page arrives, while
+    /// the consumer takes its objects (default `true`): the server's work and the decoding of
+    /// page `n + 1` overlap with the consumer's work on page `n`. At most one page is held
+    /// ahead, so a list holds at most two pages in memory; `false` holds one, and requests a
+    /// page only once the consumer took every object of the previous one.
+    pub prefetch: bool,
     /// Wait before starting over after the watch gave up or the list failed (default 800 ms
     /// doubling to 30 s, kube-runtime's), reset by any success.
     pub backoff: Backoff,
@@ -102,6 +110,7 @@ impl Default for Config {
             field_selector: None,
             initial_list: InitialList::ListWatch,
             page_size: 500,
+            prefetch: true,
             backoff: Backoff::new(Duration::from_millis(800), Duration::from_secs(30)),
         }
     }
@@ -129,6 +138,12 @@ impl Config {
     /// Sets the page size of the initial list.
     pub fn page_size(mut self, n: i64) -> Self {
         self.page_size = n;
+        self
+    }
+
+    /// Sets [`Config::prefetch`].
+    pub fn prefetch(mut self, on: bool) -> Self {
+        self.prefetch = on;
         self
     }
 
@@ -248,11 +263,13 @@ type Updates<T> = Pin<Box<dyn Stream<Item = Result<WatchUpdate<T>, k8s_client::E
 enum Phase<T> {
     /// Read the initial state (list, or open a streaming list).
     Start,
-    /// Listing: the next page, and the list's resource version so far.
+    /// Listing: the next page, and the list's resource version so far; `prefetched` is the
+    /// request of that page, already under way.
     Listing {
         continue_token: Option<String>,
         resource_version: String,
         restarts: u32,
+        prefetched: Option<Prefetch<T>>,
     },
     /// A streaming list is delivering the initial state; `seen` are the objects already given
     /// (`None` before `Init`).
@@ -284,6 +301,21 @@ struct Driver<T> {
 /// an error.
 const MAX_LIST_RESTARTS: u32 = 3;
 
+/// The request of the next page of a paginated list, running in its own task while the
+/// consumer takes the objects of the current page (aborted when dropped).
+///
+/// Without it the server would start on page `n + 1` only after the consumer has taken every
+/// object of page `n`: with it, the server's work on the next page and the client's decoding of
+/// it overlap with the consumer's work on this one. At most one page is held ahead, so the
+/// memory of a list stays bounded by the page size.
+struct Prefetch<T>(tokio::task::JoinHandle<Result<k8s_core::List<T>, k8s_client::Error>>);
+
+impl<T> Drop for Prefetch<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
     /// Does what the phase asks for: one page, one update, or one wait.
     async fn run(&mut self) {
@@ -303,14 +335,16 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
                     continue_token: None,
                     resource_version: String::new(),
                     restarts: 0,
+                    prefetched: None,
                 };
             }
             Phase::Listing {
                 continue_token,
                 resource_version,
                 restarts,
+                prefetched,
             } => {
-                self.list_page(continue_token, resource_version, restarts)
+                self.list_page(continue_token, resource_version, restarts, prefetched)
                     .await
             }
             Phase::InitialStream { mut updates, seen } => {
@@ -354,16 +388,40 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
         req
     }
 
-    /// One page of the initial list; after the last, `InitDone` and the watch.
+    /// The request of one page of the initial list.
+    fn page_request(&self, continue_token: Option<String>) -> ListRequest<T> {
+        let mut req = self.list_request();
+        req.params_mut().continue_token = continue_token;
+        req
+    }
+
+    /// One page of the initial list (taken from `prefetched` when it was requested ahead);
+    /// after the last, `InitDone` and the watch.
     async fn list_page(
         &mut self,
         continue_token: Option<String>,
         resource_version: String,
         restarts: u32,
+        prefetched: Option<Prefetch<T>>,
     ) {
-        let mut req = self.list_request();
-        req.params_mut().continue_token.clone_from(&continue_token);
-        match self.client.send(req).await {
+        let result = match prefetched {
+            Some(mut p) => match (&mut p.0).await {
+                Ok(result) => result,
+                // The task panicked (a bug) or was cancelled: ask again, here.
+                Err(e) => {
+                    tracing::debug!(path = %self.path, error = %e, "prefetching a page failed; requesting it again");
+                    self.client
+                        .send(self.page_request(continue_token.clone()))
+                        .await
+                }
+            },
+            None => {
+                self.client
+                    .send(self.page_request(continue_token.clone()))
+                    .await
+            }
+        };
+        match result {
             Ok(list) => {
                 if continue_token.is_none() {
                     self.pending.push_back(Ok(Event::Init));
@@ -377,10 +435,17 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
                     .extend(list.items.into_iter().map(|o| Ok(Event::InitApply(o))));
                 match list.metadata.continue_.filter(|c| !c.is_empty()) {
                     Some(c) => {
+                        // The next page is requested now, while the consumer takes this one.
+                        let prefetched = self.config.prefetch.then(|| {
+                            let client = self.client.clone();
+                            let req = self.page_request(Some(c.clone()));
+                            Prefetch(tokio::spawn(async move { client.send(req).await }))
+                        });
                         self.phase = Phase::Listing {
                             continue_token: Some(c),
                             resource_version: rv,
                             restarts,
+                            prefetched,
                         }
                     }
                     None => self.initial_done(rv),
@@ -392,6 +457,7 @@ impl<T: Object + DeserializeOwned + Clone + Send + 'static> Driver<T> {
                     continue_token: None,
                     resource_version: String::new(),
                     restarts: restarts + 1,
+                    prefetched: None,
                 };
             }
             Err(e) => {

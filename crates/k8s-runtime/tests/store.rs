@@ -1,6 +1,6 @@
 //! The store: events applied by a writer (no server), then filled by a watcher against the test
 //! server, equal to the server's state after changes and after a forced relist.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
@@ -211,4 +211,80 @@ async fn indexes_follow_changes_deletions_and_new_initial_states() {
     w.apply(&Event::InitDone);
     assert!(store.by_index("tier", "db").is_empty());
     assert_eq!(names(store.by_index("owner", "u1")), set_of(["d"]));
+}
+
+/// The size of `o` as compact JSON, measured independently of the store.
+fn json_len(o: &ConfigMap) -> usize {
+    serde_json::to_vec(o).unwrap().len()
+}
+
+#[tokio::test]
+async fn stats_count_the_objects_and_their_size_as_json() {
+    let mut w = Writer::<ConfigMap>::new();
+    let store = w.store();
+    let empty = store.stats();
+    assert_eq!((empty.objects, empty.json_bytes), (0, 0));
+    assert_eq!(empty.json_bytes_per_object(), 0);
+
+    let (a, b) = (cm("ns", "a", "1"), cm("ns", "b", "1"));
+    for e in [
+        Event::Init,
+        Event::InitApply(a.clone()),
+        Event::InitApply(b.clone()),
+        Event::InitDone,
+    ] {
+        w.apply(&e);
+    }
+    let stats = store.stats();
+    assert_eq!(stats.objects, 2);
+    assert_eq!(stats.json_bytes, json_len(&a) + json_len(&b));
+    assert_eq!(stats.json_bytes_per_object(), stats.json_bytes / 2);
+
+    // A bigger object replaces a small one; a deletion takes its bytes away.
+    let big = cm("ns", "a", &"x".repeat(10_000));
+    w.apply(&Event::Apply(big.clone()));
+    let stats = store.stats();
+    assert_eq!(stats.objects, 2);
+    assert_eq!(stats.json_bytes, json_len(&big) + json_len(&b));
+    assert!(stats.json_bytes > 10_000, "{stats:?}");
+    w.apply(&Event::Delete(b));
+    assert_eq!(store.stats().json_bytes, json_len(&big));
+}
+
+#[tokio::test]
+async fn the_shared_reflector_passes_on_the_object_the_store_holds() {
+    let w = Writer::<ConfigMap>::new();
+    let store = w.store();
+    let events = futures::stream::iter([
+        Event::Init,
+        Event::InitApply(cm("ns", "a", "1")),
+        Event::InitDone,
+        Event::Apply(cm("ns", "a", "2")),
+        Event::Delete(cm("ns", "a", "2")),
+    ])
+    .map(Ok::<_, std::convert::Infallible>);
+    let mut out = std::pin::pin!(k8s_runtime::shared_reflector(w, events));
+
+    assert!(matches!(out.next().await, Some(Ok(Event::Init))));
+    let Some(Ok(Event::InitApply(a1))) = out.next().await else {
+        panic!("expected InitApply")
+    };
+    assert!(store.is_empty(), "the initial state waits for InitDone");
+    assert!(matches!(out.next().await, Some(Ok(Event::InitDone))));
+    // The very object, not a copy.
+    assert!(std::sync::Arc::ptr_eq(
+        &a1,
+        &store.get(Some("ns"), "a").unwrap()
+    ));
+    let Some(Ok(Event::Apply(a2))) = out.next().await else {
+        panic!("expected Apply")
+    };
+    let held = store.get(Some("ns"), "a").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a2, &held));
+    assert_eq!(held.value(), "2");
+    let Some(Ok(Event::Delete(gone))) = out.next().await else {
+        panic!("expected Delete")
+    };
+    assert_eq!(gone.value(), "2");
+    assert!(store.is_empty());
 }

@@ -163,6 +163,65 @@ async fn a_field_selector_and_small_pages() {
     assert_eq!(next(&mut events).await, "Apply b=v1");
 }
 
+/// The list requests (not watches) the server received, with `continue=` or without.
+fn list_requests(server: &k8s_testserver::TestServer) -> (usize, usize) {
+    let lists: Vec<_> = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path_and_query.contains("limit=") && !r.path_and_query.contains("watch="))
+        .collect();
+    let continued = lists
+        .iter()
+        .filter(|r| r.path_and_query.contains("continue="))
+        .count();
+    (lists.len() - continued, continued)
+}
+
+#[tokio::test]
+async fn the_next_page_is_requested_while_the_consumer_takes_the_current_one() {
+    let (server, client) = server_and_client().await;
+    for n in ["a", "b", "c", "d", "e"] {
+        create(&client, n, true).await;
+    }
+    let mut events = start(&client, Config::default().labels(SEL).page_size(2));
+    // The consumer has taken one object of the first page, and stops.
+    assert_eq!(take(&mut events, 2).await, ["Init", "InitApply a=v0"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while list_requests(&server) != (1, 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second page was not requested ahead: {:?} (first, continued) list requests",
+            list_requests(&server)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // One page ahead, not more: the third page waits for the consumer.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(list_requests(&server), (1, 1));
+    assert_eq!(
+        until_init_done(&mut events).await,
+        [
+            "InitApply b=v0",
+            "InitApply c=v0",
+            "InitApply d=v0",
+            "InitApply e=v0",
+            "InitDone"
+        ]
+    );
+    assert_eq!(list_requests(&server), (1, 2));
+
+    // Switched off, nothing is requested ahead.
+    let (server, client) = server_and_client().await;
+    for n in ["a", "b", "c"] {
+        create(&client, n, true).await;
+    }
+    let config = Config::default().labels(SEL).page_size(2).prefetch(false);
+    let mut events = start(&client, config);
+    assert_eq!(take(&mut events, 2).await, ["Init", "InitApply a=v0"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(list_requests(&server), (1, 0));
+}
+
 #[tokio::test]
 async fn a_dropped_watch_resumes_without_a_new_initial_state() {
     let (server, client, mut events) = synced(&["a", "b"], Config::default()).await;
@@ -245,7 +304,9 @@ async fn an_expired_continue_token_restarts_the_initial_list() {
     for n in ["a", "b", "c"] {
         create(&client, n, true).await;
     }
-    let mut events = start(&client, Config::default().labels(SEL).page_size(2));
+    // Without prefetching, so that the second page is requested only after the compaction.
+    let config = Config::default().labels(SEL).page_size(2).prefetch(false);
+    let mut events = start(&client, config);
     assert_eq!(
         take(&mut events, 3).await,
         ["Init", "InitApply a=v0", "InitApply b=v0"]
