@@ -131,6 +131,9 @@ fn known_difference(i: usize) -> Option<&'static str> {
     }
 }
 
+/// A watch running while the next exchanges are sent: (status, content type, body).
+type PendingWatch = tokio::task::JoinHandle<(u16, String, Vec<u8>)>;
+
 struct Replay {
     api: common::Api,
     /// recorded value -> ours (resourceVersions, continue tokens)
@@ -202,7 +205,7 @@ async fn recorded_protobuf_exchanges_replay() {
         failures: Vec::new(),
     };
     let ex = exchanges();
-    let mut watch: Option<(usize, tokio::task::JoinHandle<(u16, String, Vec<u8>)>)> = None;
+    let mut watch: Option<(usize, PendingWatch)> = None;
     let mut compared = 0;
     for (i, e) in ex.iter().enumerate() {
         let note = e["note"].as_str().unwrap_or("");
