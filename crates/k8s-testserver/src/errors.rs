@@ -401,3 +401,18 @@ pub(crate) fn patch_failed(message: &str) -> ApiError {
         d,
     )
 }
+
+/// 500 InternalError with `message`.
+pub(crate) fn internal(message: impl Into<String>) -> ApiError {
+    plain(Status::failure(500, "InternalError", message))
+}
+
+/// 406 NotAcceptable with `message`; the negotiation's own 406 has an empty `details`.
+pub(crate) fn not_acceptable(message: impl Into<String>, empty_details: bool) -> ApiError {
+    let s = Status::failure(406, "NotAcceptable", message);
+    if empty_details {
+        with_details(s, StatusDetails::default())
+    } else {
+        plain(s)
+    }
+}

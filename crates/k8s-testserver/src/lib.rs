@@ -33,12 +33,14 @@
 
 mod authz;
 mod builtin_resources;
+mod codec;
 mod containers;
 mod errors;
 mod http;
 mod json;
 mod kinds;
 mod patch;
+#[cfg(not(feature = "protobuf"))]
 mod proto;
 mod registry;
 mod selectors;
@@ -97,6 +99,10 @@ pub struct LoggedRequest {
     pub user: String,
     /// `Content-Type` of the request, when it had one.
     pub content_type: Option<String>,
+    /// `Accept` of the request, when it had one.
+    pub accept: Option<String>,
+    /// `Content-Type` of the answer (set once it is known; `None` without one).
+    pub response_content_type: Option<String>,
     /// The request body as received (empty when there was none, or when the request was
     /// refused before its body was read: authentication failures and injected faults).
     pub body: Vec<u8>,

@@ -30,6 +30,7 @@ use crate::plan::{Plan, ResourceRow};
 
 mod apply;
 mod docs;
+mod kinds;
 mod layout;
 mod modules;
 mod namer;
@@ -129,6 +130,7 @@ pub fn emit_version(model: &ApiModel, facts: &Facts, plan: &Plan) -> Result<Emit
                 &plan.resources,
                 &model.version,
             ));
+            items.push(kinds::emit_registry(&ctx, &vmod));
         }
         let texts = modules::render_module(model, &vmod, file, &namer, &items, &part_items)?;
         out.files.extend(texts);

@@ -97,6 +97,22 @@ pub trait Message: Default {
     }
 }
 
+/// Receives the Rust type of a kind chosen at run time, from its `apiVersion` and `kind`.
+///
+/// `k8s_api::v1_36::visit_kind(api_version, kind, visitor)` (k8s-api feature `protobuf`) calls
+/// [`KindVisitor::visit`] with the generated type of that kind (`k8s_core::List<T>` for a
+/// `<Kind>List`), so code that only knows a kind's name (an API server that stores JSON, a proxy)
+/// can convert between JSON and protobuf through the typed structs.
+pub trait KindVisitor {
+    /// What [`KindVisitor::visit`] returns.
+    type Output;
+
+    /// Called once, with the type of the kind.
+    fn visit<T>(self) -> Self::Output
+    where
+        T: Message + serde::Serialize + serde::de::DeserializeOwned + 'static;
+}
+
 impl<M: Message> Message for Box<M> {
     fn encode_fields(&self, w: &mut Writer) {
         (**self).encode_fields(w);

@@ -7,6 +7,7 @@
 //! * `streaming.rs`: a Pod's `log`, `exec`, `attach` and `portforward`.
 
 mod metadata;
+mod negotiate;
 mod portforward;
 mod routes;
 // The SPDY/3.1 frame codec: public for the fuzz target only (its docs are the module's own, so
@@ -270,6 +271,12 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            accept: parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            response_content_type: None,
             body: Vec::new(),
         });
         log.len() - 1
@@ -308,10 +315,35 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
         || parts.uri.path().contains("/watch/");
     let truncate = !is_watch && std::mem::take(&mut lock(&shared.faults).truncate);
     let resp = routes::route(&shared, &user, &parts, &bytes).await;
+    let resp = negotiate::finish(
+        &header_str(&parts, header::ACCEPT),
+        path_class(parts.uri.path()),
+        resp,
+    )
+    .await;
+    if let Some(entry) = lock(&shared.log).get_mut(logged) {
+        entry.response_content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
     if truncate {
         truncate_response(resp).await
     } else {
         resp
+    }
+}
+
+/// What a path serves, for content negotiation.
+fn path_class(path: &str) -> negotiate::PathClass {
+    use negotiate::PathClass;
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["api", "v1", _, ..] | ["apis", _, _, _, ..] => PathClass::Resource,
+        ["api"] | ["api", "v1"] | ["apis"] | ["apis", _] | ["apis", _, _] => PathClass::Discovery,
+        ["version"] => PathClass::Version,
+        _ => PathClass::Other,
     }
 }
 

@@ -401,7 +401,13 @@ async fn resource(
             ));
         }
         let metadata = metadata.is_some();
-        return watch(shared.clone(), def, t.ns, t.name, query, table, metadata).await;
+        let of = super::negotiate::WatchOf {
+            api_version: def.api_version(),
+            kind: def.kind.clone(),
+        };
+        let mut r = watch(shared.clone(), def, t.ns, t.name, query, table, metadata).await;
+        r.extensions_mut().insert(of);
+        return r;
     }
     if let Some(m) = metadata.filter(|_| matches!(verb, "get" | "list")) {
         let list = verb == "list";

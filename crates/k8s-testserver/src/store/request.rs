@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use crate::authz::UserInfo;
+use crate::codec::DecodeFailure;
 use crate::errors::{self, ApiError};
 use crate::registry::ResourceDef;
 use crate::validate;
@@ -101,15 +102,30 @@ impl Req<'_> {
                     hex(self.body)
                 )));
             }
-            return crate::proto::decode(self.body)
-                .map(|v| (v, Vec::new()))
-                .ok_or_else(|| {
-                    errors::bad_request(format!(
-                        "the object provided is unrecognized (must be of type {}): unexpected EOF ({})",
-                        self.def.kind,
-                        hex(self.body)
-                    ))
-                });
+            let unrecognized = |why: &str| {
+                errors::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {}): {why} ({})",
+                    self.def.kind,
+                    hex(self.body)
+                ))
+            };
+            return match crate::codec::decode(self.body) {
+                Ok(v) => Ok((v, Vec::new())),
+                // Go's decoder says only this when a field runs past the end.
+                Err(DecodeFailure::Invalid(k8s_core::protobuf::Error::Truncated { .. })) => {
+                    Err(unrecognized("unexpected EOF"))
+                }
+                Err(DecodeFailure::Invalid(e)) => Err(unrecognized(&e.to_string())),
+                Err(DecodeFailure::Unsupported) => {
+                    // Without the `protobuf` feature: the hand-written decoder of the bodies
+                    // kubectl sends.
+                    #[cfg(not(feature = "protobuf"))]
+                    if let Some(v) = crate::proto::decode(self.body) {
+                        return Ok((v, Vec::new()));
+                    }
+                    Err(unrecognized("unexpected EOF"))
+                }
+            };
         }
         if !matches!(media, "" | "application/json" | "application/yaml") {
             // text/plain, CBOR (not served by default), a patch type on a create, protobuf
