@@ -72,18 +72,19 @@ pub struct Config {
     /// context dev` or `in-cluster`.
     pub origin: String,
     /// Whether requests for built-in kinds go in protobuf (`application/vnd.kubernetes.protobuf`)
-    /// when the kind has a codec, i.e. with `k8s-api`'s feature `protobuf` (see
-    /// [`Config::protobuf`](Config::protobuf)'s default below). Such a request accepts
-    /// `application/vnd.kubernetes.protobuf, application/json` and is decoded by the answer's
-    /// `Content-Type` (a server that cannot answer in protobuf answers JSON); create and
-    /// replace send their body in protobuf; watches stream protobuf frames. Custom resources,
-    /// dynamic objects, patches, deletes and metadata-only requests are always JSON.
+    /// when the kind has a codec, i.e. with `k8s-api`'s feature `protobuf`. Such a request
+    /// accepts `application/vnd.kubernetes.protobuf, application/json` and is decoded by the
+    /// answer's `Content-Type` (a server that cannot answer in protobuf answers JSON); create
+    /// and replace send their body in protobuf; watches (also the resuming
+    /// [`Client::watch`](crate::Client::watch) and its relists) stream protobuf frames. Custom
+    /// resources, dynamic objects, patches, deletes and metadata-only requests are always JSON.
     ///
-    /// Default: `true`. The codecs are compiled only when a user enables `k8s-api`'s
-    /// `protobuf` feature, which is the opt-in; measured here (BENCHMARKS.md, *Protobuf
-    /// client*), listing 1,000 Pods and reading 10,000 watch events take
-    /// less CPU and fewer bytes in protobuf than in JSON. Set `false` to keep JSON on the wire
-    /// (for example to read traffic in a proxy).
+    /// Default: `false`, as in client-go (kubectl and the control plane opt in). Protobuf is
+    /// faster to decode (BENCHMARKS.md, *Protobuf client*: list and watch against a real
+    /// kube-apiserver), but the JSON fallback of `Accept` covers answers only: a server that
+    /// does not read protobuf bodies (a test server, a proxy, an aggregated API server for a
+    /// built-in group) refuses a protobuf create or replace, so sending them is the user's
+    /// choice, made once here.
     pub protobuf: bool,
 }
 
@@ -214,7 +215,7 @@ impl Config {
             watch_timeout_seconds: 290,
             credential_refresh_interval: Duration::from_secs(60),
             origin: "a Config built in code".into(),
-            protobuf: true,
+            protobuf: false,
         }
     }
 
