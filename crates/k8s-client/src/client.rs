@@ -274,24 +274,41 @@ impl Client {
     /// println!("{} pods", pods.items.len());
     /// # Ok(()) }
     /// ```
+    ///
+    /// A request for a built-in kind with a protobuf codec goes in protobuf when
+    /// [`Config::protobuf`](crate::Config::protobuf) is set; the answer is decoded by its
+    /// `Content-Type` either way.
     pub async fn send<R: ApiRequest>(&self, request: R) -> Result<R::Response, Error> {
-        let req = request.to_request()?;
-        let body = self.send_raw(&req).await?;
+        let mut req = request.to_request()?;
+        if self.inner.config.protobuf {
+            req.prefer_protobuf();
+        }
+        let (content_type, body) = self.fetch(&req).await?;
         request
-            .decode_response(&body)
+            .decode_response_as(&content_type, &body)
             .map_err(|source| Error::Decode {
                 method: req.method.clone(),
                 path: req.path.clone(),
+                content_type: content_type.into(),
                 source,
             })
     }
 
     /// Sends a described [`Request`] and returns the body of its successful response.
+    ///
+    /// The request goes as described: its protobuf form, if any, is not used.
     pub async fn send_raw(&self, req: &Request) -> Result<Vec<u8>, Error> {
+        self.fetch(req).await.map(|(_, body)| body.to_vec())
+    }
+
+    /// Sends a described [`Request`]; the `Content-Type` (empty if none) and body of its
+    /// successful response.
+    async fn fetch(&self, req: &Request) -> Result<(String, bytes::Bytes), Error> {
         if req.response_kind == ResponseKind::Upgrade {
             return Err(Error::Decode {
                 method: req.method.clone(),
                 path: req.path.clone(),
+                content_type: "".into(),
                 source: DecodeError::NeedsUpgrade,
             });
         }
@@ -301,11 +318,12 @@ impl Client {
             self.inner.config.request_timeout
         };
         let resp = self.execute(req, timeout).await?;
+        let content_type = content_type(resp.headers()).to_owned();
         let bytes = resp
             .bytes()
             .await
             .map_err(|e| transport_error(req, "reading the response body failed", e))?;
-        Ok(bytes.to_vec())
+        Ok((content_type, bytes))
     }
 
     /// Executes with retries; returns a 2xx response (body unread) or the error.
@@ -420,6 +438,14 @@ impl Client {
     }
 }
 
+/// The `Content-Type` of a response, empty when it has none (or not as text).
+pub(crate) fn content_type(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// A watch request's client-side timeout: its `timeoutSeconds` plus a grace period, else none.
 pub(crate) fn watch_timeout(req: &Request) -> Option<Duration> {
     req.query
@@ -511,8 +537,15 @@ impl Client {
         resp: reqwest::Response,
     ) -> Error {
         let code = resp.status().as_u16();
-        let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-        let parsed = serde_json::from_slice::<Status>(&body).ok().filter(|s| {
+        let protobuf = k8s_core::ops::is_protobuf(content_type(resp.headers()));
+        let body = resp.bytes().await.unwrap_or_default();
+        // A request that accepted protobuf gets its error `Status` in protobuf too.
+        let parsed = if protobuf {
+            k8s_core::ops::status_from_protobuf(&body)
+        } else {
+            serde_json::from_slice::<Status>(&body).ok()
+        };
+        let parsed = parsed.filter(|s| {
             s.kind.as_deref() == Some("Status") || s.reason.is_some() || s.message.is_some()
         });
         if let Some(mut status) = parsed {

@@ -58,12 +58,15 @@ pub enum Error {
         source: TransportError,
     },
     /// A successful response's body is not what the request expected.
-    #[error("{method} {path}: {source}")]
+    #[error("{method} {path}: {source}{}", content_type_note(content_type))]
     Decode {
         /// Method of the request.
         method: http::Method,
         /// Path of the request.
         path: String,
+        /// The response's `Content-Type` (empty when it had none, or no response was read):
+        /// the body was decoded as JSON or as protobuf by it.
+        content_type: Box<str>,
         /// The decoding error.
         #[source]
         source: DecodeError,
@@ -414,6 +417,15 @@ pub(crate) fn is_certificate_rejection(e: &reqwest::Error) -> bool {
         };
     }
     false
+}
+
+/// ` (response Content-Type …)` after a decoding error, when the response named one.
+fn content_type_note(content_type: &str) -> String {
+    if content_type.is_empty() {
+        String::new()
+    } else {
+        format!(" (response Content-Type {content_type})")
+    }
 }
 
 #[cfg(test)]

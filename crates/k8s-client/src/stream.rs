@@ -10,6 +10,7 @@ use k8s_core::{HasMetadata, ListItem};
 use crate::client::Client;
 use crate::error::Error;
 
+mod frames;
 mod machine;
 mod watch;
 
@@ -134,7 +135,10 @@ impl Client {
         let p = watch.get_params();
         let mut restarts = 0;
         'outer: loop {
-            let mut req = ListRequest::<T>::new(path.to_owned()).limit(DEFAULT_PAGE);
+            // The relist reads the items as the watch does (protobuf when it can).
+            let mut req = ListRequest::<T>::new(path.to_owned())
+                .protobuf(watch.get_protobuf())
+                .limit(DEFAULT_PAGE);
             // A metadata-only watch relists metadata only.
             if watch.get_accept() == Some(k8s_core::ops::ACCEPT_PARTIAL_OBJECT_METADATA) {
                 req = req.accept(k8s_core::ops::ACCEPT_PARTIAL_OBJECT_METADATA_LIST);

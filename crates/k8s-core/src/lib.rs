@@ -49,7 +49,7 @@ pub use ops::{
 };
 pub use patch::Patch;
 pub use quantity::{Quantity, QuantityError};
-pub use request::{ApiRequest, DecodeError, Request, RequestError, ResponseKind};
+pub use request::{ApiRequest, DecodeError, ProtobufForm, Request, RequestError, ResponseKind};
 pub use resource::{HasMetadata, Object, Resource, ResourceInfo, Scope};
 pub use status::{Status, StatusCause, StatusDetails};
 pub use time::{MicroTime, Time};

@@ -73,6 +73,32 @@ pub struct Request {
     pub accept: &'static str,
     /// What a successful response carries.
     pub response_kind: ResponseKind,
+    /// The protobuf form of this request, when its kind has a codec (see
+    /// [`Request::prefer_protobuf`]); `None`: JSON only.
+    pub protobuf: Option<ProtobufForm>,
+}
+
+/// What a request changes to when it is sent in protobuf.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProtobufForm {
+    /// The body in protobuf (`k8s\0` envelope), for requests with a body (create, replace).
+    pub body: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for ProtobufForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProtobufForm")
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+impl ProtobufForm {
+    /// A protobuf form with this body (`None` for requests without one).
+    pub fn new(body: Option<Vec<u8>>) -> Self {
+        ProtobufForm { body }
+    }
 }
 
 impl fmt::Debug for Request {
@@ -86,6 +112,7 @@ impl fmt::Debug for Request {
             .field("content_type", &self.content_type)
             .field("accept", &self.accept)
             .field("response_kind", &self.response_kind)
+            .field("protobuf", &self.protobuf)
             .finish()
     }
 }
@@ -101,7 +128,25 @@ impl Request {
             content_type: None,
             accept: "application/json",
             response_kind: ResponseKind::Json,
+            protobuf: None,
         }
+    }
+
+    /// Switches the request to protobuf if it has a protobuf form: `Accept` becomes
+    /// [`ACCEPT_PROTOBUF`](crate::ops::ACCEPT_PROTOBUF) (protobuf, else JSON) and a body is
+    /// replaced by its protobuf encoding. Returns whether it switched; a request without a
+    /// protobuf form (custom resources, dynamic objects, patches, deletes, an `Accept`
+    /// override) stays JSON.
+    pub fn prefer_protobuf(&mut self) -> bool {
+        let Some(form) = self.protobuf.take() else {
+            return false;
+        };
+        self.accept = crate::ops::ACCEPT_PROTOBUF;
+        if let Some(body) = form.body {
+            self.body = Some(body);
+            self.content_type = Some(crate::ops::CONTENT_TYPE_PROTOBUF);
+        }
+        true
     }
 
     /// Appends a query parameter.
@@ -196,6 +241,23 @@ pub enum DecodeError {
     /// A watch event line is malformed.
     #[error("malformed watch event: {0}")]
     WatchEvent(String),
+    /// The body is protobuf that does not decode as the type expected.
+    #[error("cannot decode {what} from the protobuf response body: {message}")]
+    Protobuf {
+        /// What was being decoded (a Rust type name).
+        what: &'static str,
+        /// The wire error, with the path of field numbers where it happened.
+        message: String,
+    },
+    /// The response has a content type the request cannot decode (protobuf for a request
+    /// without a protobuf codec).
+    #[error("cannot decode {what} from a response of content type {content_type:?}")]
+    UnsupportedContentType {
+        /// What was being decoded (a Rust type name).
+        what: &'static str,
+        /// The response's `Content-Type`.
+        content_type: String,
+    },
     /// The operation needs an upgraded connection, which this response is not.
     #[error("operation needs an upgraded (WebSocket/SPDY) connection")]
     NeedsUpgrade,
@@ -213,6 +275,23 @@ pub trait ApiRequest {
 
     /// Decodes the body of a successful (2xx) response.
     fn decode_response(&self, body: &[u8]) -> Result<Self::Response, DecodeError>;
+
+    /// Decodes the body of a successful response by its `Content-Type` (empty when the
+    /// response has none): requests with a protobuf codec decode protobuf bodies; the default
+    /// decodes JSON with [`ApiRequest::decode_response`] and refuses protobuf.
+    fn decode_response_as(
+        &self,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Self::Response, DecodeError> {
+        if crate::ops::is_protobuf(content_type) {
+            return Err(DecodeError::UnsupportedContentType {
+                what: std::any::type_name::<Self::Response>(),
+                content_type: content_type.to_owned(),
+            });
+        }
+        self.decode_response(body)
+    }
 }
 
 /// Decodes a JSON body into `T`.
@@ -221,6 +300,15 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result
 }
 
 impl DecodeError {
+    /// A protobuf decode error of `T`.
+    #[cfg(feature = "protobuf")]
+    pub fn protobuf<T: ?Sized>(e: crate::protobuf::Error) -> Self {
+        DecodeError::Protobuf {
+            what: std::any::type_name::<T>(),
+            message: e.to_string(),
+        }
+    }
+
     /// A JSON decode error of `T`, without the parts of serde_json's message that quote data.
     pub fn json<T: ?Sized>(e: &serde_json::Error) -> Self {
         use serde_json::error::Category;

@@ -40,6 +40,18 @@ pub trait Resource {
     const VERBS: &'static [&'static str];
     /// Subresources (`status`, `scale`, `log`, `exec`, …).
     const SUBRESOURCES: &'static [&'static str];
+
+    /// The kind's protobuf codec, if it has one: generated built-in kinds return one when
+    /// `k8s-api`'s feature `protobuf` is on; custom resources, hand-written kinds and dynamic
+    /// objects have none (`None`, the default), and are always sent and read as JSON. The
+    /// request builders' `for_kind` constructors keep it, so `k8s-client` can negotiate
+    /// protobuf without knowing the generated types.
+    fn protobuf_codec() -> Option<crate::ops::ProtobufCodec<Self>>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// A kind with standard object metadata (`metadata: ObjectMeta`), so generic code (watches,

@@ -71,6 +71,21 @@ pub struct Config {
     /// Where this configuration came from (for messages), e.g. `kubeconfig /home/u/.kube/config
     /// context dev` or `in-cluster`.
     pub origin: String,
+    /// Whether requests for built-in kinds go in protobuf (`application/vnd.kubernetes.protobuf`)
+    /// when the kind has a codec, i.e. with `k8s-api`'s feature `protobuf`. Such a request
+    /// accepts `application/vnd.kubernetes.protobuf, application/json` and is decoded by the
+    /// answer's `Content-Type` (a server that cannot answer in protobuf answers JSON); create
+    /// and replace send their body in protobuf; watches (also the resuming
+    /// [`Client::watch`](crate::Client::watch) and its relists) stream protobuf frames. Custom
+    /// resources, dynamic objects, patches, deletes and metadata-only requests are always JSON.
+    ///
+    /// Default: `false`, as in client-go (kubectl and the control plane opt in). Protobuf is
+    /// faster to decode (BENCHMARKS.md, *Protobuf client*: list and watch against a real
+    /// kube-apiserver), but the JSON fallback of `Accept` covers answers only: a server that
+    /// does not read protobuf bodies (a test server, a proxy, an aggregated API server for a
+    /// built-in group) refuses a protobuf create or replace, so sending them is the user's
+    /// choice, made once here.
+    pub protobuf: bool,
 }
 
 impl fmt::Debug for Config {
@@ -93,6 +108,7 @@ impl fmt::Debug for Config {
                 &self.credential_refresh_interval,
             )
             .field("origin", &self.origin)
+            .field("protobuf", &self.protobuf)
             .finish()
     }
 }
@@ -199,6 +215,7 @@ impl Config {
             watch_timeout_seconds: 290,
             credential_refresh_interval: Duration::from_secs(60),
             origin: "a Config built in code".into(),
+            protobuf: false,
         }
     }
 

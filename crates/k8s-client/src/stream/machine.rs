@@ -132,6 +132,8 @@ pub(crate) struct Watched<'a> {
     pub(crate) path: &'a str,
     /// Whose credentials the watch carries.
     pub(crate) identity: &'a str,
+    /// `Content-Type` of the current connection's body (JSON lines or protobuf frames).
+    pub(crate) content_type: &'a str,
 }
 
 /// The transition function: the next state and the action for `input` in `state` at `now`.
@@ -214,11 +216,11 @@ pub(crate) fn step<T: HasMetadata>(
                 }
                 Input::Undecodable(source) => (
                     at(watching, counted, rv),
-                    Action::Yield(Err(decode_error(watched.path, source))),
+                    Action::Yield(Err(decode_error(watched, source))),
                 ),
                 Input::LineTooLong => {
                     let message = format!("a watch event is longer than {MAX_LINE} bytes");
-                    let e = decode_error(watched.path, DecodeError::WatchEvent(message));
+                    let e = decode_error(watched, DecodeError::WatchEvent(message));
                     (at(Phase::Connecting, counted, rv), Action::Yield(Err(e)))
                 }
                 Input::Ended if lasted => (at(Phase::Connecting, 0, rv), Action::Continue),
@@ -306,10 +308,11 @@ fn finished(failures: u32, rv: Option<String>) -> State {
     }
 }
 
-fn decode_error(path: &str, source: DecodeError) -> Error {
+fn decode_error(watched: &Watched<'_>, source: DecodeError) -> Error {
     Error::Decode {
         method: http::Method::GET,
-        path: path.to_owned(),
+        path: watched.path.to_owned(),
+        content_type: watched.content_type.into(),
         source,
     }
 }

@@ -13,8 +13,9 @@ use futures::{Stream, StreamExt};
 use k8s_core::ops::WatchRequest;
 use k8s_core::{ApiRequest, HasMetadata, ListItem, WatchEvent};
 
+use super::frames::FrameSplitter;
 use super::machine::{Action, Input, Next, Phase, State, Watched, step};
-use crate::client::{Client, backoff, watch_timeout};
+use crate::client::{Client, backoff, content_type, watch_timeout};
 use crate::error::Error;
 use crate::lines::LineSplitter;
 
@@ -47,7 +48,10 @@ struct Driver<T> {
     req: WatchRequest<T>,
     state: State,
     body: Option<ByteStream>,
+    /// `Content-Type` of the open body: JSON lines, or protobuf frames.
+    content_type: String,
     lines: LineSplitter,
+    frames: FrameSplitter,
     pending: VecDeque<Result<WatchUpdate<T>, Error>>,
 }
 
@@ -116,7 +120,9 @@ impl Client {
                 phase: Phase::Connecting,
             },
             body: None,
+            content_type: String::new(),
             lines: LineSplitter::new(),
+            frames: FrameSplitter::default(),
             pending: VecDeque::new(),
         };
         futures::stream::unfold(driver, |mut d| async move {
@@ -167,14 +173,19 @@ impl<T: ListItem + HasMetadata + Send + 'static> Driver<T> {
     /// Opens a watch from the state's resource version.
     async fn connect(&mut self) -> Input<T> {
         self.req.params_mut().resource_version = self.state.rv.clone();
-        let req = match self.req.to_request() {
+        let mut req = match self.req.to_request() {
             Ok(r) => r,
             Err(e) => return Input::ConnectFailed(e.into()),
         };
+        if self.client.inner.config.protobuf {
+            req.prefer_protobuf();
+        }
         match self.client.execute(&req, watch_timeout(&req)).await {
             Ok(resp) => {
+                content_type(resp.headers()).clone_into(&mut self.content_type);
                 self.body = Some(Box::pin(resp.bytes_stream()));
                 self.lines.clear();
+                self.frames.clear();
                 Input::Connected
             }
             Err(e) => Input::ConnectFailed(e),
@@ -189,6 +200,24 @@ impl<T: ListItem + HasMetadata + Send + 'static> Driver<T> {
             return;
         };
         match body.next().await {
+            Some(Ok(chunk)) if k8s_core::ops::is_protobuf(&self.content_type) => {
+                let mut frames = std::mem::take(&mut self.frames);
+                let result = frames.push(&chunk, |frame| {
+                    let input = match self.req.decode_protobuf_event(frame) {
+                        Ok(ev) => Input::Event(ev),
+                        Err(e) => Input::Undecodable(e),
+                    };
+                    self.apply(input);
+                    self.watching()
+                });
+                self.frames = frames;
+                if !self.watching() {
+                    self.frames.clear();
+                }
+                if result.is_err() {
+                    self.apply(Input::LineTooLong);
+                }
+            }
             Some(Ok(chunk)) => {
                 let mut lines = std::mem::take(&mut self.lines);
                 let result = lines.push(&chunk, |line| {
@@ -237,12 +266,14 @@ impl<T: ListItem + HasMetadata + Send + 'static> Driver<T> {
         let watched = Watched {
             path: self.req.path(),
             identity: &self.client.inner.config.origin,
+            content_type: &self.content_type,
         };
         let (state, action) = step(&watched, state, input, Instant::now());
         self.state = state;
         if !self.watching() {
             self.body = None;
             self.lines.clear();
+            self.frames.clear();
         }
         match action {
             Action::Continue => {}

@@ -187,24 +187,43 @@ fn emit_op_inner(
         Some(t) => Some(ctx.rust_type(t, n)?),
         None => None,
     };
+    // A request for a kind is built with `for_kind`, which keeps the kind's protobuf codec
+    // (`k8s_core::Resource::protobuf_codec`); everything else is JSON only (`new`).
+    let is_kind =
+        |t: &Option<Type>| matches!(t, Some(Type::Ref(name)) if ctx.facts.gvk_typed.contains(name));
+    let ctor = |kind: bool| if kind { quote!(for_kind) } else { quote!(new) };
     let mut extra = TokenStream::new();
     let (args, ret, body) = match &op.builder {
         Builder::Get => {
             let r = resp(&op.response)?;
             let b = n.op("GetRequest");
+            let new = ctor(is_kind(&op.response));
             (
                 quote!(#(#path_args),*),
                 quote!(#b<#r>),
-                quote!(#b::new(#path)),
+                quote!(#b::#new(#path)),
             )
         }
-        Builder::List | Builder::Watch | Builder::DeleteCollection | Builder::Delete => {
+        Builder::List | Builder::Watch => {
             let r = resp(&op.response)?;
-            let b = n.op(match op.builder {
-                Builder::List => "ListRequest",
-                Builder::Watch => "WatchRequest",
-                Builder::Delete => "DeleteRequest",
-                _ => "DeleteCollectionRequest",
+            let b = n.op(if op.builder == Builder::List {
+                "ListRequest"
+            } else {
+                "WatchRequest"
+            });
+            let new = ctor(is_kind(&op.response));
+            (
+                quote!(#(#path_args),*),
+                quote!(#b<#r>),
+                quote!(#b::#new(#path)),
+            )
+        }
+        Builder::DeleteCollection | Builder::Delete => {
+            let r = resp(&op.response)?;
+            let b = n.op(if op.builder == Builder::Delete {
+                "DeleteRequest"
+            } else {
+                "DeleteCollectionRequest"
             });
             (
                 quote!(#(#path_args),*),
@@ -220,10 +239,12 @@ fn emit_op_inner(
             } else {
                 "ReplaceRequest"
             });
+            let same_body = op.body.is_none() || op.body == op.response;
+            let new = ctor(same_body && is_kind(&op.response));
             (
                 quote!(#(#path_args,)* body: &#bt),
                 quote!(#b<#r>),
-                quote!(#b::new(#path, body)),
+                quote!(#b::#new(#path, body)),
             )
         }
         Builder::Patch => {

@@ -265,6 +265,7 @@ fn emit_struct(
     out.extend(super::protobuf::emit_struct_message(
         &ty, &pb_fields, gvk_typed,
     ));
+    let has_codec = pb_fields.iter().any(|f| !f.field.proto.is_empty());
     if is_secret(d) {
         let entries = gens.iter().map(|g| {
             let id = &g.ident;
@@ -309,6 +310,14 @@ fn emit_struct(
                 Vec::new(),
             ),
         };
+        let codec = has_codec.then(|| {
+            quote! {
+                #[cfg(feature = "protobuf")]
+                fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+                    Some(k8s_core::ops::ProtobufCodec::new())
+                }
+            }
+        });
         out.extend(quote! {
         impl k8s_core::Resource for #ty {
             const API_VERSION: &'static str = #api_version;
@@ -319,6 +328,7 @@ fn emit_struct(
             const SCOPE: k8s_core::Scope = #scope;
             const VERBS: &'static [&'static str] = &[#(#verbs),*];
             const SUBRESOURCES: &'static [&'static str] = &[#(#subs),*];
+            #codec
         }
 
             });

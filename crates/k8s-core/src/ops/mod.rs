@@ -18,13 +18,15 @@
 //! ```
 
 // Layout: the options and their query/body encoding (`params.rs`), the builder methods shared
-// by several builders (`macros.rs`), the builders of the standard verbs (`verbs.rs`), and
+// by several builders (`macros.rs`), the protobuf codec a request keeps for its kind
+// (`codec.rs`), the builders of the standard verbs (`verbs.rs`), and
 // `CustomRequest` with its decoders (`custom.rs`).
 
 pub use crate::request::{encode_path_segment_pub as encode_path_segment, encode_path_tail};
 
 #[macro_use]
 mod macros;
+mod codec;
 mod custom;
 mod params;
 mod verbs;
@@ -40,6 +42,10 @@ pub const ACCEPT_PARTIAL_OBJECT_METADATA_LIST: &str =
 pub const ACCEPT_PARTIAL_OBJECT_METADATA: &str =
     "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
+pub use codec::{
+    ACCEPT_PROTOBUF, CONTENT_TYPE_PROTOBUF, ProtobufCodec, WATCH_CONTENT_TYPE_PROTOBUF,
+    is_protobuf, split_frames, status_from_protobuf,
+};
 pub use custom::{Bytes, CustomRequest, Decode, Json, Text, Upgrade};
 pub use params::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,

@@ -7,12 +7,15 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::codec::{ProtobufCodec, is_protobuf, split_frames};
 use super::params::{
     DeleteParams, FieldValidation, ListParams, PatchParams, PropagationPolicy,
     ResourceVersionMatch, WatchParams, WriteParams,
 };
-use crate::request::{ApiRequest, DecodeError, Request, RequestError, ResponseKind, decode_json};
-use crate::{List, ListItem, Patch, Status, WatchEvent};
+use crate::request::{
+    ApiRequest, DecodeError, ProtobufForm, Request, RequestError, ResponseKind, decode_json,
+};
+use crate::{List, ListItem, Patch, Resource, Status, WatchEvent};
 
 fn serialize_body<B: Serialize + ?Sized>(body: &B) -> Result<Vec<u8>, String> {
     serde_json::to_vec(body).map_err(|e| e.to_string())
@@ -37,18 +40,53 @@ impl Body {
     }
 }
 
+/// Decodes a body by its content type: protobuf through `decode_pb` when the request has a
+/// codec, else JSON (a protobuf body without a codec is an error naming the content type).
+fn decode_as<C, V>(
+    codec: Option<&C>,
+    content_type: &str,
+    body: &[u8],
+    decode_pb: impl FnOnce(&C, &[u8]) -> Result<V, DecodeError>,
+    decode_json: impl FnOnce(&[u8]) -> Result<V, DecodeError>,
+) -> Result<V, DecodeError> {
+    if !is_protobuf(content_type) {
+        return decode_json(body);
+    }
+    match codec {
+        Some(c) => decode_pb(c, body),
+        None => Err(DecodeError::UnsupportedContentType {
+            what: std::any::type_name::<V>(),
+            content_type: content_type.to_owned(),
+        }),
+    }
+}
+
 /// GET of one object (or subresource, or discovery document), decoded as `R`.
 pub struct GetRequest<R> {
     path: String,
+    protobuf: Option<ProtobufCodec<R>>,
     _r: PhantomData<fn() -> R>,
 }
-impl_common!(GetRequest { path });
+impl_common!(GetRequest { path, protobuf });
 
 impl<R> GetRequest<R> {
-    /// A GET of this path.
+    /// A GET of this path, always JSON.
     pub fn new(path: String) -> Self {
         GetRequest {
             path,
+            protobuf: None,
+            _r: PhantomData,
+        }
+    }
+}
+
+impl<R: Resource> GetRequest<R> {
+    /// A GET of an object of the kind `R`: in protobuf when the client prefers it and `R` has
+    /// a codec ([`Resource::protobuf_codec`]), else JSON.
+    pub fn for_kind(path: String) -> Self {
+        GetRequest {
+            path,
+            protobuf: R::protobuf_codec(),
             _r: PhantomData,
         }
     }
@@ -57,10 +95,23 @@ impl<R> GetRequest<R> {
 impl<R: DeserializeOwned> ApiRequest for GetRequest<R> {
     type Response = R;
     fn to_request(&self) -> Result<Request, RequestError> {
-        Ok(Request::new(http::Method::GET, self.path.clone()))
+        let mut r = Request::new(http::Method::GET, self.path.clone());
+        if self.protobuf.is_some() {
+            r.protobuf = Some(ProtobufForm::default());
+        }
+        Ok(r)
     }
     fn decode_response(&self, body: &[u8]) -> Result<R, DecodeError> {
         decode_json(body)
+    }
+    fn decode_response_as(&self, content_type: &str, body: &[u8]) -> Result<R, DecodeError> {
+        decode_as(
+            self.protobuf.as_ref(),
+            content_type,
+            body,
+            |c, b| c.decode(b),
+            decode_json,
+        )
     }
 }
 
@@ -69,23 +120,43 @@ pub struct ListRequest<R> {
     path: String,
     params: ListParams,
     accept: Option<&'static str>,
+    protobuf: Option<ProtobufCodec<R>>,
     _r: PhantomData<fn() -> R>,
 }
 impl_common!(ListRequest {
     path,
     params,
-    accept
+    accept,
+    protobuf
 });
 
+impl<T: Resource> ListRequest<T> {
+    /// A list of a collection of the kind `T`: in protobuf when the client prefers it and `T`
+    /// has a codec ([`Resource::protobuf_codec`]), else JSON.
+    pub fn for_kind(path: String) -> Self {
+        ListRequest::new(path).protobuf(T::protobuf_codec())
+    }
+}
+
 impl<T> ListRequest<T> {
-    /// A list of the collection at this path.
+    /// A list of the collection at this path, always JSON.
     pub fn new(path: String) -> Self {
         ListRequest {
             path,
             params: ListParams::default(),
             accept: None,
+            protobuf: None,
             _r: PhantomData,
         }
+    }
+    /// Sets the protobuf codec of the items (`None`: JSON only).
+    pub fn protobuf(mut self, codec: Option<ProtobufCodec<T>>) -> Self {
+        self.protobuf = codec;
+        self
+    }
+    /// The protobuf codec of the items, if any.
+    pub fn get_protobuf(&self) -> Option<ProtobufCodec<T>> {
+        self.protobuf
     }
     /// Overrides the `Accept` header (default `application/json`), for example with
     /// [`ACCEPT_PARTIAL_OBJECT_METADATA_LIST`](super::ACCEPT_PARTIAL_OBJECT_METADATA_LIST) to
@@ -129,13 +200,24 @@ impl<T: ListItem> ApiRequest for ListRequest<T> {
     fn to_request(&self) -> Result<Request, RequestError> {
         let mut r = Request::new(http::Method::GET, self.path.clone());
         self.params.apply(&mut r);
-        if let Some(accept) = self.accept {
-            r.accept = accept;
+        match self.accept {
+            Some(accept) => r.accept = accept,
+            None if self.protobuf.is_some() => r.protobuf = Some(ProtobufForm::default()),
+            None => {}
         }
         Ok(r)
     }
     fn decode_response(&self, body: &[u8]) -> Result<List<T>, DecodeError> {
         decode_json(body)
+    }
+    fn decode_response_as(&self, content_type: &str, body: &[u8]) -> Result<List<T>, DecodeError> {
+        decode_as(
+            self.protobuf.as_ref(),
+            content_type,
+            body,
+            |c, b| c.decode_list(b),
+            decode_json,
+        )
     }
 }
 
@@ -145,22 +227,53 @@ pub struct WatchRequest<R> {
     path: String,
     params: WatchParams,
     accept: Option<&'static str>,
+    protobuf: Option<ProtobufCodec<R>>,
     _r: PhantomData<fn() -> R>,
 }
 impl_common!(WatchRequest {
     path,
     params,
-    accept
+    accept,
+    protobuf
 });
 
+impl<T: Resource> WatchRequest<T> {
+    /// A watch of a collection of the kind `T`: a protobuf stream when the client prefers it
+    /// and `T` has a codec ([`Resource::protobuf_codec`]), else JSON lines.
+    pub fn for_kind(path: String) -> Self {
+        WatchRequest::new(path).protobuf(T::protobuf_codec())
+    }
+}
+
 impl<T> WatchRequest<T> {
-    /// A watch of the collection at this path.
+    /// A watch of the collection at this path, always JSON.
     pub fn new(path: String) -> Self {
         WatchRequest {
             path,
             params: WatchParams::default(),
             accept: None,
+            protobuf: None,
             _r: PhantomData,
+        }
+    }
+    /// Sets the protobuf codec of the objects (`None`: JSON only).
+    pub fn protobuf(mut self, codec: Option<ProtobufCodec<T>>) -> Self {
+        self.protobuf = codec;
+        self
+    }
+    /// The protobuf codec of the objects, if any.
+    pub fn get_protobuf(&self) -> Option<ProtobufCodec<T>> {
+        self.protobuf
+    }
+    /// Decodes one frame of a protobuf event stream (without its 4-byte length); an error if
+    /// the request has no protobuf codec.
+    pub fn decode_protobuf_event(&self, frame: &[u8]) -> Result<WatchEvent<T>, DecodeError> {
+        match &self.protobuf {
+            Some(c) => c.decode_event(frame),
+            None => Err(DecodeError::UnsupportedContentType {
+                what: std::any::type_name::<WatchEvent<T>>(),
+                content_type: super::codec::WATCH_CONTENT_TYPE_PROTOBUF.to_owned(),
+            }),
         }
     }
     /// Overrides the `Accept` header (default `application/json`), for example with
@@ -215,8 +328,10 @@ impl<T: DeserializeOwned> ApiRequest for WatchRequest<T> {
         let mut r = Request::new(http::Method::GET, self.path.clone());
         self.params.apply(&mut r);
         r.response_kind = ResponseKind::WatchStream;
-        if let Some(accept) = self.accept {
-            r.accept = accept;
+        match self.accept {
+            Some(accept) => r.accept = accept,
+            None if self.protobuf.is_some() => r.protobuf = Some(ProtobufForm::default()),
+            None => {}
         }
         Ok(r)
     }
@@ -225,6 +340,24 @@ impl<T: DeserializeOwned> ApiRequest for WatchRequest<T> {
             .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
             .map(WatchEvent::from_json_line)
             .collect()
+    }
+    fn decode_response_as(
+        &self,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Self::Response, DecodeError> {
+        decode_as(
+            self.protobuf.as_ref(),
+            content_type,
+            body,
+            |c, b| {
+                split_frames(b)?
+                    .into_iter()
+                    .map(|f| c.decode_event(f))
+                    .collect()
+            },
+            |b| self.decode_response(b),
+        )
     }
 }
 
@@ -237,9 +370,10 @@ macro_rules! json_body_request {
             path: String,
             body: Body,
             params: WriteParams,
+            protobuf: Option<(ProtobufCodec<R>, Body)>,
             _r: PhantomData<fn() -> R>,
         }
-        impl_common!($name { path, body, params });
+        impl_common!($name { path, body, params, protobuf });
 
         impl<R> $name<R> {
             #[doc = $new_doc]
@@ -248,10 +382,22 @@ macro_rules! json_body_request {
                     path,
                     body: Body(serialize_body(body)),
                     params: WriteParams::default(),
+                    protobuf: None,
                     _r: PhantomData,
                 }
             }
             write_options!(params);
+        }
+
+        impl<R: Resource + Serialize> $name<R> {
+            /// The same with a body of the kind `R`, also encoded in protobuf when `R` has a
+            /// codec ([`Resource::protobuf_codec`]): the client sends whichever it prefers and
+            /// reads the answer by its content type.
+            pub fn for_kind(path: String, body: &R) -> Self {
+                let mut request = Self::new(path, body);
+                request.protobuf = R::protobuf_codec().map(|c| (c, Body(Ok(c.encode(body)))));
+                request
+            }
         }
 
         impl<R: DeserializeOwned> ApiRequest for $name<R> {
@@ -261,10 +407,22 @@ macro_rules! json_body_request {
                 self.params.apply(&mut r);
                 r.body = Some(self.body.bytes()?);
                 r.content_type = Some("application/json");
+                if let Some((_, body)) = &self.protobuf {
+                    r.protobuf = Some(ProtobufForm::new(Some(body.bytes()?)));
+                }
                 Ok(r)
             }
             fn decode_response(&self, body: &[u8]) -> Result<R, DecodeError> {
                 decode_json(body)
+            }
+            fn decode_response_as(&self, content_type: &str, body: &[u8]) -> Result<R, DecodeError> {
+                decode_as(
+                    self.protobuf.as_ref().map(|(c, _)| c),
+                    content_type,
+                    body,
+                    |c, b| c.decode(b),
+                    decode_json,
+                )
             }
         }
     };

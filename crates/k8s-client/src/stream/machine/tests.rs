@@ -63,6 +63,7 @@ fn run(state: State, input: Input<Obj>, now: Instant) -> (State, Action<Obj>) {
     let watched = Watched {
         path: PATH,
         identity: "tests",
+        content_type: "application/json",
     };
     step(&watched, state, input, now)
 }
@@ -285,8 +286,9 @@ fn watching_undecodable_line_is_yielded_and_the_watch_goes_on() {
     assert_eq!(s, watching(since, 0, 1));
     let e = yielded_error(a);
     assert!(
-        matches!(&e, Error::Decode { method, path, source: DecodeError::WatchEvent(m) }
-            if method == http::Method::GET && path == PATH && m == "no type"),
+        matches!(&e, Error::Decode { method, path, content_type, source: DecodeError::WatchEvent(m) }
+            if method == http::Method::GET && path == PATH && m == "no type"
+                && &**content_type == "application/json"),
         "{e:?}"
     );
 }

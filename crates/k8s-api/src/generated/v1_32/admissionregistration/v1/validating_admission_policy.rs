@@ -475,6 +475,10 @@ impl k8s_core::Resource for ValidatingAdmissionPolicy {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ValidatingAdmissionPolicy {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -494,7 +498,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies`
     pub fn list() -> ListRequest<ValidatingAdmissionPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
         )
@@ -502,7 +506,7 @@ impl ValidatingAdmissionPolicy {
     /// watch changes to ValidatingAdmissionPolicy (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies?watch=1`
     pub fn watch() -> WatchRequest<ValidatingAdmissionPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
         )
@@ -511,7 +515,7 @@ impl ValidatingAdmissionPolicy {
     pub fn create(
         body: &ValidatingAdmissionPolicy,
     ) -> CreateRequest<ValidatingAdmissionPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
             body,
@@ -528,7 +532,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -550,7 +554,7 @@ impl ValidatingAdmissionPolicy {
         name: &str,
         body: &ValidatingAdmissionPolicy,
     ) -> ReplaceRequest<ValidatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -560,7 +564,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ValidatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}/status",
                 encode_path_segment(name)
@@ -585,7 +589,7 @@ impl ValidatingAdmissionPolicy {
         name: &str,
         body: &ValidatingAdmissionPolicy,
     ) -> ReplaceRequest<ValidatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}/status",
                 encode_path_segment(name)

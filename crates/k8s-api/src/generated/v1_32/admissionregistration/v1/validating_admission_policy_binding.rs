@@ -254,6 +254,10 @@ impl k8s_core::Resource for ValidatingAdmissionPolicyBinding {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ValidatingAdmissionPolicyBinding {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -275,7 +279,7 @@ impl ValidatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings`
     pub fn list() -> ListRequest<ValidatingAdmissionPolicyBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -283,7 +287,7 @@ impl ValidatingAdmissionPolicyBinding {
     /// watch changes to ValidatingAdmissionPolicyBinding (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings?watch=1`
     pub fn watch() -> WatchRequest<ValidatingAdmissionPolicyBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -292,7 +296,7 @@ impl ValidatingAdmissionPolicyBinding {
     pub fn create(
         body: &ValidatingAdmissionPolicyBinding,
     ) -> CreateRequest<ValidatingAdmissionPolicyBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
             body,
@@ -309,7 +313,7 @@ impl ValidatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingAdmissionPolicyBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{}",
                 encode_path_segment(name)
@@ -334,7 +338,7 @@ impl ValidatingAdmissionPolicyBinding {
         name: &str,
         body: &ValidatingAdmissionPolicyBinding,
     ) -> ReplaceRequest<ValidatingAdmissionPolicyBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{}",
                 encode_path_segment(name)

@@ -152,6 +152,10 @@ impl k8s_core::Resource for DaemonSet {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for DaemonSet {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -164,12 +168,12 @@ impl k8s_core::Object for DaemonSet {
 impl DaemonSet {
     /// `GET /apis/apps/v1/daemonsets`
     pub fn list_all_namespaces() -> ListRequest<DaemonSet> {
-        ListRequest::new("/apis/apps/v1/daemonsets".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/daemonsets".to_owned())
     }
     /// watch changes to DaemonSet (the list operation's watch form)
     /// `GET /apis/apps/v1/daemonsets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<DaemonSet> {
-        WatchRequest::new("/apis/apps/v1/daemonsets".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/daemonsets".to_owned())
     }
     /// `DELETE /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<DaemonSet> {
@@ -181,7 +185,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn list(namespace: &str) -> ListRequest<DaemonSet> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -190,7 +194,7 @@ impl DaemonSet {
     /// watch changes to DaemonSet (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<DaemonSet> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -198,7 +202,7 @@ impl DaemonSet {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn create(namespace: &str, body: &DaemonSet) -> CreateRequest<DaemonSet> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -216,7 +220,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<DaemonSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -239,7 +243,7 @@ impl DaemonSet {
         name: &str,
         body: &DaemonSet,
     ) -> ReplaceRequest<DaemonSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -249,7 +253,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<DaemonSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -276,7 +280,7 @@ impl DaemonSet {
         name: &str,
         body: &DaemonSet,
     ) -> ReplaceRequest<DaemonSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

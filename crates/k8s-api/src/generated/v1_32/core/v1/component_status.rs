@@ -240,6 +240,10 @@ impl k8s_core::Resource for ComponentStatus {
     const SCOPE: k8s_core::Scope = k8s_core::Scope::Cluster;
     const VERBS: &'static [&'static str] = &["get", "list"];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ComponentStatus {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -252,16 +256,16 @@ impl k8s_core::Object for ComponentStatus {
 impl ComponentStatus {
     /// `GET /api/v1/componentstatuses`
     pub fn list() -> ListRequest<ComponentStatus> {
-        ListRequest::new("/api/v1/componentstatuses".to_owned())
+        ListRequest::for_kind("/api/v1/componentstatuses".to_owned())
     }
     /// watch changes to ComponentStatus (the list operation's watch form)
     /// `GET /api/v1/componentstatuses?watch=1`
     pub fn watch() -> WatchRequest<ComponentStatus> {
-        WatchRequest::new("/api/v1/componentstatuses".to_owned())
+        WatchRequest::for_kind("/api/v1/componentstatuses".to_owned())
     }
     /// `GET /api/v1/componentstatuses/{name}`
     pub fn read(name: &str) -> GetRequest<ComponentStatus> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/componentstatuses/{}", encode_path_segment(name)),
         )
     }

@@ -1100,6 +1100,10 @@ impl k8s_core::Resource for Pod {
         "resize",
         "status",
     ];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Pod {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -1118,20 +1122,20 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods`
     pub fn list(namespace: &str) -> ListRequest<Pod> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Pod (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/pods?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Pod> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/pods`
     pub fn create(namespace: &str, body: &Pod) -> CreateRequest<Pod> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
             body,
         )
@@ -1147,7 +1151,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1166,7 +1170,7 @@ impl Pod {
     }
     /// `PUT /api/v1/namespaces/{namespace}/pods/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Pod) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1220,7 +1224,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers`
     pub fn read_ephemeralcontainers(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/ephemeralcontainers",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1247,7 +1251,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/ephemeralcontainers",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1553,7 +1557,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/resize`
     pub fn read_resize(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/resize", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1576,7 +1580,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/resize", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1586,7 +1590,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/status", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1609,7 +1613,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/status", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1619,12 +1623,12 @@ impl Pod {
     }
     /// `GET /api/v1/pods`
     pub fn list_all_namespaces() -> ListRequest<Pod> {
-        ListRequest::new("/api/v1/pods".to_owned())
+        ListRequest::for_kind("/api/v1/pods".to_owned())
     }
     /// watch changes to Pod (the list operation's watch form)
     /// `GET /api/v1/pods?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Pod> {
-        WatchRequest::new("/api/v1/pods".to_owned())
+        WatchRequest::for_kind("/api/v1/pods".to_owned())
     }
 }
 /// Request of [`connect_get_attach`](Pod::connect_get_attach); decodes an upgraded connection.

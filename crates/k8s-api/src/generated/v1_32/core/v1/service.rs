@@ -510,6 +510,10 @@ impl k8s_core::Resource for Service {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["proxy", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Service {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -528,20 +532,20 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services`
     pub fn list(namespace: &str) -> ListRequest<Service> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Service (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/services?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Service> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/services`
     pub fn create(namespace: &str, body: &Service) -> CreateRequest<Service> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
             body,
         )
@@ -557,7 +561,7 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Service> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -580,7 +584,7 @@ impl Service {
         name: &str,
         body: &Service,
     ) -> ReplaceRequest<Service> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -799,7 +803,7 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Service> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -826,7 +830,7 @@ impl Service {
         name: &str,
         body: &Service,
     ) -> ReplaceRequest<Service> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -836,12 +840,12 @@ impl Service {
     }
     /// `GET /api/v1/services`
     pub fn list_all_namespaces() -> ListRequest<Service> {
-        ListRequest::new("/api/v1/services".to_owned())
+        ListRequest::for_kind("/api/v1/services".to_owned())
     }
     /// watch changes to Service (the list operation's watch form)
     /// `GET /api/v1/services?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Service> {
-        WatchRequest::new("/api/v1/services".to_owned())
+        WatchRequest::for_kind("/api/v1/services".to_owned())
     }
 }
 /// Request of [`connect_delete_proxy`](Service::connect_delete_proxy); decodes bytes.

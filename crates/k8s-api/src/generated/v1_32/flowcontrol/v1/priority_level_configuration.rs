@@ -443,6 +443,10 @@ impl k8s_core::Resource for PriorityLevelConfiguration {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PriorityLevelConfiguration {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -462,7 +466,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations`
     pub fn list() -> ListRequest<PriorityLevelConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
         )
@@ -470,7 +474,7 @@ impl PriorityLevelConfiguration {
     /// watch changes to PriorityLevelConfiguration (the list operation's watch form)
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations?watch=1`
     pub fn watch() -> WatchRequest<PriorityLevelConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
         )
@@ -479,7 +483,7 @@ impl PriorityLevelConfiguration {
     pub fn create(
         body: &PriorityLevelConfiguration,
     ) -> CreateRequest<PriorityLevelConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
             body,
@@ -496,7 +500,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<PriorityLevelConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}",
                 encode_path_segment(name)
@@ -518,7 +522,7 @@ impl PriorityLevelConfiguration {
         name: &str,
         body: &PriorityLevelConfiguration,
     ) -> ReplaceRequest<PriorityLevelConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}",
                 encode_path_segment(name)
@@ -528,7 +532,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<PriorityLevelConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}/status",
                 encode_path_segment(name)
@@ -553,7 +557,7 @@ impl PriorityLevelConfiguration {
         name: &str,
         body: &PriorityLevelConfiguration,
     ) -> ReplaceRequest<PriorityLevelConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}/status",
                 encode_path_segment(name)

@@ -135,6 +135,10 @@ impl k8s_core::Resource for IngressClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for IngressClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -153,16 +157,19 @@ impl IngressClass {
     }
     /// `GET /apis/networking.k8s.io/v1/ingressclasses`
     pub fn list() -> ListRequest<IngressClass> {
-        ListRequest::new("/apis/networking.k8s.io/v1/ingressclasses".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/ingressclasses".to_owned())
     }
     /// watch changes to IngressClass (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/ingressclasses?watch=1`
     pub fn watch() -> WatchRequest<IngressClass> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/ingressclasses".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/ingressclasses".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1/ingressclasses`
     pub fn create(body: &IngressClass) -> CreateRequest<IngressClass> {
-        CreateRequest::new("/apis/networking.k8s.io/v1/ingressclasses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/networking.k8s.io/v1/ingressclasses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/networking.k8s.io/v1/ingressclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<IngressClass> {
@@ -174,7 +181,7 @@ impl IngressClass {
     }
     /// `GET /apis/networking.k8s.io/v1/ingressclasses/{name}`
     pub fn read(name: &str) -> GetRequest<IngressClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ingressclasses/{}", encode_path_segment(name)
             ),
@@ -191,7 +198,7 @@ impl IngressClass {
     }
     /// `PUT /apis/networking.k8s.io/v1/ingressclasses/{name}`
     pub fn replace(name: &str, body: &IngressClass) -> ReplaceRequest<IngressClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ingressclasses/{}", encode_path_segment(name)
             ),

@@ -234,6 +234,10 @@ impl k8s_core::Resource for RuntimeClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for RuntimeClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -250,16 +254,16 @@ impl RuntimeClass {
     }
     /// `GET /apis/node.k8s.io/v1/runtimeclasses`
     pub fn list() -> ListRequest<RuntimeClass> {
-        ListRequest::new("/apis/node.k8s.io/v1/runtimeclasses".to_owned())
+        ListRequest::for_kind("/apis/node.k8s.io/v1/runtimeclasses".to_owned())
     }
     /// watch changes to RuntimeClass (the list operation's watch form)
     /// `GET /apis/node.k8s.io/v1/runtimeclasses?watch=1`
     pub fn watch() -> WatchRequest<RuntimeClass> {
-        WatchRequest::new("/apis/node.k8s.io/v1/runtimeclasses".to_owned())
+        WatchRequest::for_kind("/apis/node.k8s.io/v1/runtimeclasses".to_owned())
     }
     /// `POST /apis/node.k8s.io/v1/runtimeclasses`
     pub fn create(body: &RuntimeClass) -> CreateRequest<RuntimeClass> {
-        CreateRequest::new("/apis/node.k8s.io/v1/runtimeclasses".to_owned(), body)
+        CreateRequest::for_kind("/apis/node.k8s.io/v1/runtimeclasses".to_owned(), body)
     }
     /// `DELETE /apis/node.k8s.io/v1/runtimeclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<RuntimeClass> {
@@ -269,7 +273,7 @@ impl RuntimeClass {
     }
     /// `GET /apis/node.k8s.io/v1/runtimeclasses/{name}`
     pub fn read(name: &str) -> GetRequest<RuntimeClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/apis/node.k8s.io/v1/runtimeclasses/{}", encode_path_segment(name)),
         )
     }
@@ -282,7 +286,7 @@ impl RuntimeClass {
     }
     /// `PUT /apis/node.k8s.io/v1/runtimeclasses/{name}`
     pub fn replace(name: &str, body: &RuntimeClass) -> ReplaceRequest<RuntimeClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/apis/node.k8s.io/v1/runtimeclasses/{}", encode_path_segment(name)),
             body,
         )

@@ -132,6 +132,10 @@ impl k8s_core::Resource for CSIDriver {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CSIDriver {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -148,16 +152,16 @@ impl CSIDriver {
     }
     /// `GET /apis/storage.k8s.io/v1/csidrivers`
     pub fn list() -> ListRequest<CSIDriver> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned())
     }
     /// watch changes to CSIDriver (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csidrivers?watch=1`
     pub fn watch() -> WatchRequest<CSIDriver> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/csidrivers`
     pub fn create(body: &CSIDriver) -> CreateRequest<CSIDriver> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned(), body)
+        CreateRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned(), body)
     }
     /// `DELETE /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn delete(name: &str) -> DeleteRequest<CSIDriver> {
@@ -167,7 +171,7 @@ impl CSIDriver {
     }
     /// `GET /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn read(name: &str) -> GetRequest<CSIDriver> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csidrivers/{}", encode_path_segment(name)),
         )
     }
@@ -180,7 +184,7 @@ impl CSIDriver {
     }
     /// `PUT /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn replace(name: &str, body: &CSIDriver) -> ReplaceRequest<CSIDriver> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csidrivers/{}", encode_path_segment(name)),
             body,
         )

@@ -150,6 +150,10 @@ impl k8s_core::Resource for VolumeAttributesClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for VolumeAttributesClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -168,20 +172,20 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1beta1/volumeattributesclasses`
     pub fn list() -> ListRequest<VolumeAttributesClass> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/storage.k8s.io/v1beta1/volumeattributesclasses".to_owned(),
         )
     }
     /// watch changes to VolumeAttributesClass (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1beta1/volumeattributesclasses?watch=1`
     pub fn watch() -> WatchRequest<VolumeAttributesClass> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/storage.k8s.io/v1beta1/volumeattributesclasses".to_owned(),
         )
     }
     /// `POST /apis/storage.k8s.io/v1beta1/volumeattributesclasses`
     pub fn create(body: &VolumeAttributesClass) -> CreateRequest<VolumeAttributesClass> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storage.k8s.io/v1beta1/volumeattributesclasses".to_owned(),
             body,
         )
@@ -197,7 +201,7 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1beta1/volumeattributesclasses/{name}`
     pub fn read(name: &str) -> GetRequest<VolumeAttributesClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1beta1/volumeattributesclasses/{}",
                 encode_path_segment(name)
@@ -219,7 +223,7 @@ impl VolumeAttributesClass {
         name: &str,
         body: &VolumeAttributesClass,
     ) -> ReplaceRequest<VolumeAttributesClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1beta1/volumeattributesclasses/{}",
                 encode_path_segment(name)

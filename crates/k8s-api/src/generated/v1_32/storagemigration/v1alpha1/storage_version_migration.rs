@@ -384,6 +384,10 @@ impl k8s_core::Resource for StorageVersionMigration {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for StorageVersionMigration {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -402,14 +406,14 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations`
     pub fn list() -> ListRequest<StorageVersionMigration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations".to_owned(),
         )
     }
     /// watch changes to StorageVersionMigration (the list operation's watch form)
     /// `GET /apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations?watch=1`
     pub fn watch() -> WatchRequest<StorageVersionMigration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations".to_owned(),
         )
     }
@@ -417,7 +421,7 @@ impl StorageVersionMigration {
     pub fn create(
         body: &StorageVersionMigration,
     ) -> CreateRequest<StorageVersionMigration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations".to_owned(),
             body,
         )
@@ -433,7 +437,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{name}`
     pub fn read(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -455,7 +459,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -465,7 +469,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{}/status",
                 encode_path_segment(name)
@@ -490,7 +494,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1alpha1/storageversionmigrations/{}/status",
                 encode_path_segment(name)

@@ -378,6 +378,10 @@ impl k8s_core::Resource for CustomResourceDefinition {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CustomResourceDefinition {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -396,14 +400,14 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions`
     pub fn list() -> ListRequest<CustomResourceDefinition> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
         )
     }
     /// watch changes to CustomResourceDefinition (the list operation's watch form)
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1`
     pub fn watch() -> WatchRequest<CustomResourceDefinition> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
         )
     }
@@ -411,7 +415,7 @@ impl CustomResourceDefinition {
     pub fn create(
         body: &CustomResourceDefinition,
     ) -> CreateRequest<CustomResourceDefinition> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
             body,
         )
@@ -427,7 +431,7 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}`
     pub fn read(name: &str) -> GetRequest<CustomResourceDefinition> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}",
                 encode_path_segment(name)
@@ -449,7 +453,7 @@ impl CustomResourceDefinition {
         name: &str,
         body: &CustomResourceDefinition,
     ) -> ReplaceRequest<CustomResourceDefinition> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}",
                 encode_path_segment(name)
@@ -459,7 +463,7 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<CustomResourceDefinition> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}/status",
                 encode_path_segment(name)
@@ -484,7 +488,7 @@ impl CustomResourceDefinition {
         name: &str,
         body: &CustomResourceDefinition,
     ) -> ReplaceRequest<CustomResourceDefinition> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}/status",
                 encode_path_segment(name)

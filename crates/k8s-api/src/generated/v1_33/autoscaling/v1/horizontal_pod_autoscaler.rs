@@ -250,6 +250,10 @@ impl k8s_core::Resource for HorizontalPodAutoscaler {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for HorizontalPodAutoscaler {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -262,12 +266,14 @@ impl k8s_core::Object for HorizontalPodAutoscaler {
 impl HorizontalPodAutoscaler {
     /// `GET /apis/autoscaling/v1/horizontalpodautoscalers`
     pub fn list_all_namespaces() -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
+        ListRequest::for_kind("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
     }
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v1/horizontalpodautoscalers?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
+        WatchRequest::for_kind(
+            "/apis/autoscaling/v1/horizontalpodautoscalers".to_owned(),
+        )
     }
     /// `DELETE /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn delete_collection(
@@ -282,7 +288,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn list(namespace: &str) -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -292,7 +298,7 @@ impl HorizontalPodAutoscaler {
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -304,7 +310,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         body: &HorizontalPodAutoscaler,
     ) -> CreateRequest<HorizontalPodAutoscaler> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -326,7 +332,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -353,7 +359,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -366,7 +372,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         name: &str,
     ) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -393,7 +399,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

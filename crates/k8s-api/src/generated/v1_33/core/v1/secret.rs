@@ -197,6 +197,10 @@ impl k8s_core::Resource for Secret {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Secret {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -215,20 +219,20 @@ impl Secret {
     }
     /// `GET /api/v1/namespaces/{namespace}/secrets`
     pub fn list(namespace: &str) -> ListRequest<Secret> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/secrets", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Secret (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/secrets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Secret> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/secrets", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/secrets`
     pub fn create(namespace: &str, body: &Secret) -> CreateRequest<Secret> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/secrets", encode_path_segment(namespace)),
             body,
         )
@@ -244,7 +248,7 @@ impl Secret {
     }
     /// `GET /api/v1/namespaces/{namespace}/secrets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Secret> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/secrets/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -267,7 +271,7 @@ impl Secret {
         name: &str,
         body: &Secret,
     ) -> ReplaceRequest<Secret> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/secrets/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -277,11 +281,11 @@ impl Secret {
     }
     /// `GET /api/v1/secrets`
     pub fn list_all_namespaces() -> ListRequest<Secret> {
-        ListRequest::new("/api/v1/secrets".to_owned())
+        ListRequest::for_kind("/api/v1/secrets".to_owned())
     }
     /// watch changes to Secret (the list operation's watch form)
     /// `GET /api/v1/secrets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Secret> {
-        WatchRequest::new("/api/v1/secrets".to_owned())
+        WatchRequest::for_kind("/api/v1/secrets".to_owned())
     }
 }

@@ -171,6 +171,10 @@ impl k8s_core::Resource for ServiceAccount {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["token"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ServiceAccount {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -193,7 +197,7 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts`
     pub fn list(namespace: &str) -> ListRequest<ServiceAccount> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -202,7 +206,7 @@ impl ServiceAccount {
     /// watch changes to ServiceAccount (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ServiceAccount> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -213,7 +217,7 @@ impl ServiceAccount {
         namespace: &str,
         body: &ServiceAccount,
     ) -> CreateRequest<ServiceAccount> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -231,7 +235,7 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ServiceAccount> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -258,7 +262,7 @@ impl ServiceAccount {
         name: &str,
         body: &ServiceAccount,
     ) -> ReplaceRequest<ServiceAccount> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -273,7 +277,7 @@ impl ServiceAccount {
         name: &str,
         body: &crate::v1_33::authentication::v1::TokenRequest,
     ) -> CreateRequest<crate::v1_33::authentication::v1::TokenRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}/token",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -283,11 +287,11 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/serviceaccounts`
     pub fn list_all_namespaces() -> ListRequest<ServiceAccount> {
-        ListRequest::new("/api/v1/serviceaccounts".to_owned())
+        ListRequest::for_kind("/api/v1/serviceaccounts".to_owned())
     }
     /// watch changes to ServiceAccount (the list operation's watch form)
     /// `GET /api/v1/serviceaccounts?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ServiceAccount> {
-        WatchRequest::new("/api/v1/serviceaccounts".to_owned())
+        WatchRequest::for_kind("/api/v1/serviceaccounts".to_owned())
     }
 }

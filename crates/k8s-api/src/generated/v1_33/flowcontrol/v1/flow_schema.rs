@@ -220,6 +220,10 @@ impl k8s_core::Resource for FlowSchema {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for FlowSchema {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -238,16 +242,20 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas`
     pub fn list() -> ListRequest<FlowSchema> {
-        ListRequest::new("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned())
+        ListRequest::for_kind(
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
+        )
     }
     /// watch changes to FlowSchema (the list operation's watch form)
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas?watch=1`
     pub fn watch() -> WatchRequest<FlowSchema> {
-        WatchRequest::new("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned())
+        WatchRequest::for_kind(
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
+        )
     }
     /// `POST /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas`
     pub fn create(body: &FlowSchema) -> CreateRequest<FlowSchema> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
             body,
         )
@@ -263,7 +271,7 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}`
     pub fn read(name: &str) -> GetRequest<FlowSchema> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}",
                 encode_path_segment(name)
@@ -282,7 +290,7 @@ impl FlowSchema {
     }
     /// `PUT /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}`
     pub fn replace(name: &str, body: &FlowSchema) -> ReplaceRequest<FlowSchema> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}",
                 encode_path_segment(name)
@@ -292,7 +300,7 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<FlowSchema> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}/status",
                 encode_path_segment(name)
@@ -311,7 +319,7 @@ impl FlowSchema {
     }
     /// `PUT /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}/status`
     pub fn replace_status(name: &str, body: &FlowSchema) -> ReplaceRequest<FlowSchema> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}/status",
                 encode_path_segment(name)

@@ -831,6 +831,10 @@ impl k8s_core::Resource for ResourceClaim {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceClaim {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -852,7 +856,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/namespaces/{namespace}/resourceclaims`
     pub fn list(namespace: &str) -> ListRequest<ResourceClaim> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -862,7 +866,7 @@ impl ResourceClaim {
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/namespaces/{namespace}/resourceclaims?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceClaim> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -874,7 +878,7 @@ impl ResourceClaim {
         namespace: &str,
         body: &ResourceClaim,
     ) -> CreateRequest<ResourceClaim> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -893,7 +897,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/namespaces/{namespace}/resourceclaims/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -920,7 +924,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -930,7 +934,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/namespaces/{namespace}/resourceclaims/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -957,7 +961,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -967,12 +971,14 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourceclaims`
     pub fn list_all_namespaces() -> ListRequest<ResourceClaim> {
-        ListRequest::new("/apis/resource.k8s.io/v1alpha3/resourceclaims".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1alpha3/resourceclaims".to_owned())
     }
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/resourceclaims?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceClaim> {
-        WatchRequest::new("/apis/resource.k8s.io/v1alpha3/resourceclaims".to_owned())
+        WatchRequest::for_kind(
+            "/apis/resource.k8s.io/v1alpha3/resourceclaims".to_owned(),
+        )
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

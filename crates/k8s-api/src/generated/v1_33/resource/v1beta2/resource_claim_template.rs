@@ -132,6 +132,10 @@ impl k8s_core::Resource for ResourceClaimTemplate {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceClaimTemplate {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -155,7 +159,7 @@ impl ResourceClaimTemplate {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaimtemplates`
     pub fn list(namespace: &str) -> ListRequest<ResourceClaimTemplate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaimtemplates",
                 encode_path_segment(namespace)
@@ -165,7 +169,7 @@ impl ResourceClaimTemplate {
     /// watch changes to ResourceClaimTemplate (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaimtemplates?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceClaimTemplate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaimtemplates",
                 encode_path_segment(namespace)
@@ -177,7 +181,7 @@ impl ResourceClaimTemplate {
         namespace: &str,
         body: &ResourceClaimTemplate,
     ) -> CreateRequest<ResourceClaimTemplate> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaimtemplates",
                 encode_path_segment(namespace)
@@ -196,7 +200,7 @@ impl ResourceClaimTemplate {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaimtemplates/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceClaimTemplate> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaimtemplates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -223,7 +227,7 @@ impl ResourceClaimTemplate {
         name: &str,
         body: &ResourceClaimTemplate,
     ) -> ReplaceRequest<ResourceClaimTemplate> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaimtemplates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -233,14 +237,14 @@ impl ResourceClaimTemplate {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/resourceclaimtemplates`
     pub fn list_all_namespaces() -> ListRequest<ResourceClaimTemplate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/resource.k8s.io/v1beta2/resourceclaimtemplates".to_owned(),
         )
     }
     /// watch changes to ResourceClaimTemplate (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/resourceclaimtemplates?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceClaimTemplate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/resource.k8s.io/v1beta2/resourceclaimtemplates".to_owned(),
         )
     }

@@ -180,6 +180,10 @@ impl k8s_core::Resource for PriorityClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PriorityClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -198,16 +202,19 @@ impl PriorityClass {
     }
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses`
     pub fn list() -> ListRequest<PriorityClass> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
     }
     /// watch changes to PriorityClass (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses?watch=1`
     pub fn watch() -> WatchRequest<PriorityClass> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
     }
     /// `POST /apis/scheduling.k8s.io/v1/priorityclasses`
     pub fn create(body: &PriorityClass) -> CreateRequest<PriorityClass> {
-        CreateRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/scheduling.k8s.io/v1/priorityclasses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<PriorityClass> {
@@ -220,7 +227,7 @@ impl PriorityClass {
     }
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn read(name: &str) -> GetRequest<PriorityClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1/priorityclasses/{}",
                 encode_path_segment(name)
@@ -239,7 +246,7 @@ impl PriorityClass {
     }
     /// `PUT /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn replace(name: &str, body: &PriorityClass) -> ReplaceRequest<PriorityClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1/priorityclasses/{}",
                 encode_path_segment(name)

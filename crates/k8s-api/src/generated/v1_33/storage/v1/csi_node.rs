@@ -132,6 +132,10 @@ impl k8s_core::Resource for CSINode {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CSINode {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -148,16 +152,16 @@ impl CSINode {
     }
     /// `GET /apis/storage.k8s.io/v1/csinodes`
     pub fn list() -> ListRequest<CSINode> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned())
     }
     /// watch changes to CSINode (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csinodes?watch=1`
     pub fn watch() -> WatchRequest<CSINode> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/csinodes`
     pub fn create(body: &CSINode) -> CreateRequest<CSINode> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned(), body)
+        CreateRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned(), body)
     }
     /// `DELETE /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn delete(name: &str) -> DeleteRequest<CSINode> {
@@ -167,7 +171,7 @@ impl CSINode {
     }
     /// `GET /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn read(name: &str) -> GetRequest<CSINode> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csinodes/{}", encode_path_segment(name)),
         )
     }
@@ -180,7 +184,7 @@ impl CSINode {
     }
     /// `PUT /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn replace(name: &str, body: &CSINode) -> ReplaceRequest<CSINode> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csinodes/{}", encode_path_segment(name)),
             body,
         )

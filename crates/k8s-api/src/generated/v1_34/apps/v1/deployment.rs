@@ -152,6 +152,10 @@ impl k8s_core::Resource for Deployment {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["scale", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Deployment {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -164,12 +168,12 @@ impl k8s_core::Object for Deployment {
 impl Deployment {
     /// `GET /apis/apps/v1/deployments`
     pub fn list_all_namespaces() -> ListRequest<Deployment> {
-        ListRequest::new("/apis/apps/v1/deployments".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/deployments".to_owned())
     }
     /// watch changes to Deployment (the list operation's watch form)
     /// `GET /apis/apps/v1/deployments?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Deployment> {
-        WatchRequest::new("/apis/apps/v1/deployments".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/deployments".to_owned())
     }
     /// `DELETE /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Deployment> {
@@ -181,7 +185,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn list(namespace: &str) -> ListRequest<Deployment> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -190,7 +194,7 @@ impl Deployment {
     /// watch changes to Deployment (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Deployment> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -198,7 +202,7 @@ impl Deployment {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn create(namespace: &str, body: &Deployment) -> CreateRequest<Deployment> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -216,7 +220,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Deployment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -239,7 +243,7 @@ impl Deployment {
         name: &str,
         body: &Deployment,
     ) -> ReplaceRequest<Deployment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -253,7 +257,7 @@ impl Deployment {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_34::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -282,7 +286,7 @@ impl Deployment {
         name: &str,
         body: &crate::v1_34::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_34::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -292,7 +296,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Deployment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -319,7 +323,7 @@ impl Deployment {
         name: &str,
         body: &Deployment,
     ) -> ReplaceRequest<Deployment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

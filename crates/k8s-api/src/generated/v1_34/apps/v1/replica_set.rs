@@ -152,6 +152,10 @@ impl k8s_core::Resource for ReplicaSet {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["scale", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ReplicaSet {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -172,7 +176,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets`
     pub fn list(namespace: &str) -> ListRequest<ReplicaSet> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -181,7 +185,7 @@ impl ReplicaSet {
     /// watch changes to ReplicaSet (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ReplicaSet> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -189,7 +193,7 @@ impl ReplicaSet {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/replicasets`
     pub fn create(namespace: &str, body: &ReplicaSet) -> CreateRequest<ReplicaSet> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -207,7 +211,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ReplicaSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -230,7 +234,7 @@ impl ReplicaSet {
         name: &str,
         body: &ReplicaSet,
     ) -> ReplaceRequest<ReplicaSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -244,7 +248,7 @@ impl ReplicaSet {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_34::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -273,7 +277,7 @@ impl ReplicaSet {
         name: &str,
         body: &crate::v1_34::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_34::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -283,7 +287,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ReplicaSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -310,7 +314,7 @@ impl ReplicaSet {
         name: &str,
         body: &ReplicaSet,
     ) -> ReplaceRequest<ReplicaSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -320,12 +324,12 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/replicasets`
     pub fn list_all_namespaces() -> ListRequest<ReplicaSet> {
-        ListRequest::new("/apis/apps/v1/replicasets".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/replicasets".to_owned())
     }
     /// watch changes to ReplicaSet (the list operation's watch form)
     /// `GET /apis/apps/v1/replicasets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ReplicaSet> {
-        WatchRequest::new("/apis/apps/v1/replicasets".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/replicasets".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -132,6 +132,10 @@ impl k8s_core::Resource for ClusterTrustBundle {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ClusterTrustBundle {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -150,20 +154,20 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1alpha1/clustertrustbundles`
     pub fn list() -> ListRequest<ClusterTrustBundle> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1alpha1/clustertrustbundles".to_owned(),
         )
     }
     /// watch changes to ClusterTrustBundle (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1alpha1/clustertrustbundles?watch=1`
     pub fn watch() -> WatchRequest<ClusterTrustBundle> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1alpha1/clustertrustbundles".to_owned(),
         )
     }
     /// `POST /apis/certificates.k8s.io/v1alpha1/clustertrustbundles`
     pub fn create(body: &ClusterTrustBundle) -> CreateRequest<ClusterTrustBundle> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/certificates.k8s.io/v1alpha1/clustertrustbundles".to_owned(),
             body,
         )
@@ -179,7 +183,7 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1alpha1/clustertrustbundles/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterTrustBundle> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/clustertrustbundles/{}",
                 encode_path_segment(name)
@@ -201,7 +205,7 @@ impl ClusterTrustBundle {
         name: &str,
         body: &ClusterTrustBundle,
     ) -> ReplaceRequest<ClusterTrustBundle> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/clustertrustbundles/{}",
                 encode_path_segment(name)

@@ -149,6 +149,10 @@ impl k8s_core::Resource for PodCertificateRequest {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PodCertificateRequest {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -172,7 +176,7 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1alpha1/namespaces/{namespace}/podcertificaterequests`
     pub fn list(namespace: &str) -> ListRequest<PodCertificateRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -182,7 +186,7 @@ impl PodCertificateRequest {
     /// watch changes to PodCertificateRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1alpha1/namespaces/{namespace}/podcertificaterequests?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodCertificateRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -194,7 +198,7 @@ impl PodCertificateRequest {
         namespace: &str,
         body: &PodCertificateRequest,
     ) -> CreateRequest<PodCertificateRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -213,7 +217,7 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1alpha1/namespaces/{namespace}/podcertificaterequests/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodCertificateRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -240,7 +244,7 @@ impl PodCertificateRequest {
         name: &str,
         body: &PodCertificateRequest,
     ) -> ReplaceRequest<PodCertificateRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -253,7 +257,7 @@ impl PodCertificateRequest {
         namespace: &str,
         name: &str,
     ) -> GetRequest<PodCertificateRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -280,7 +284,7 @@ impl PodCertificateRequest {
         name: &str,
         body: &PodCertificateRequest,
     ) -> ReplaceRequest<PodCertificateRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1alpha1/namespaces/{}/podcertificaterequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -290,14 +294,14 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1alpha1/podcertificaterequests`
     pub fn list_all_namespaces() -> ListRequest<PodCertificateRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1alpha1/podcertificaterequests".to_owned(),
         )
     }
     /// watch changes to PodCertificateRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1alpha1/podcertificaterequests?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodCertificateRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1alpha1/podcertificaterequests".to_owned(),
         )
     }

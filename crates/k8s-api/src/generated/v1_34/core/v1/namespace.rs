@@ -151,6 +151,10 @@ impl k8s_core::Resource for Namespace {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["finalize", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Namespace {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -163,16 +167,16 @@ impl k8s_core::Object for Namespace {
 impl Namespace {
     /// `GET /api/v1/namespaces`
     pub fn list() -> ListRequest<Namespace> {
-        ListRequest::new("/api/v1/namespaces".to_owned())
+        ListRequest::for_kind("/api/v1/namespaces".to_owned())
     }
     /// watch changes to Namespace (the list operation's watch form)
     /// `GET /api/v1/namespaces?watch=1`
     pub fn watch() -> WatchRequest<Namespace> {
-        WatchRequest::new("/api/v1/namespaces".to_owned())
+        WatchRequest::for_kind("/api/v1/namespaces".to_owned())
     }
     /// `POST /api/v1/namespaces`
     pub fn create(body: &Namespace) -> CreateRequest<Namespace> {
-        CreateRequest::new("/api/v1/namespaces".to_owned(), body)
+        CreateRequest::for_kind("/api/v1/namespaces".to_owned(), body)
     }
     /// `DELETE /api/v1/namespaces/{name}`
     pub fn delete(name: &str) -> DeleteRequest<Namespace> {
@@ -180,7 +184,7 @@ impl Namespace {
     }
     /// `GET /api/v1/namespaces/{name}`
     pub fn read(name: &str) -> GetRequest<Namespace> {
-        GetRequest::new(format!("/api/v1/namespaces/{}", encode_path_segment(name)))
+        GetRequest::for_kind(format!("/api/v1/namespaces/{}", encode_path_segment(name)))
     }
     /// `PATCH /api/v1/namespaces/{name}`
     pub fn patch(name: &str, patch: Patch) -> PatchRequest<Namespace> {
@@ -191,21 +195,21 @@ impl Namespace {
     }
     /// `PUT /api/v1/namespaces/{name}`
     pub fn replace(name: &str, body: &Namespace) -> ReplaceRequest<Namespace> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/namespaces/{}", encode_path_segment(name)),
             body,
         )
     }
     /// `PUT /api/v1/namespaces/{name}/finalize`
     pub fn replace_finalize(name: &str, body: &Namespace) -> ReplaceRequest<Namespace> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/namespaces/{}/finalize", encode_path_segment(name)),
             body,
         )
     }
     /// `GET /api/v1/namespaces/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<Namespace> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/namespaces/{}/status", encode_path_segment(name)),
         )
     }
@@ -218,7 +222,7 @@ impl Namespace {
     }
     /// `PUT /api/v1/namespaces/{name}/status`
     pub fn replace_status(name: &str, body: &Namespace) -> ReplaceRequest<Namespace> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/namespaces/{}/status", encode_path_segment(name)),
             body,
         )

@@ -152,6 +152,10 @@ impl k8s_core::Resource for ReplicationController {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["scale", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ReplicationController {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -175,7 +179,7 @@ impl ReplicationController {
     }
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers`
     pub fn list(namespace: &str) -> ListRequest<ReplicationController> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -185,7 +189,7 @@ impl ReplicationController {
     /// watch changes to ReplicationController (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ReplicationController> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -197,7 +201,7 @@ impl ReplicationController {
         namespace: &str,
         body: &ReplicationController,
     ) -> CreateRequest<ReplicationController> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -216,7 +220,7 @@ impl ReplicationController {
     }
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ReplicationController> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -243,7 +247,7 @@ impl ReplicationController {
         name: &str,
         body: &ReplicationController,
     ) -> ReplaceRequest<ReplicationController> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -257,7 +261,7 @@ impl ReplicationController {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_34::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -286,7 +290,7 @@ impl ReplicationController {
         name: &str,
         body: &crate::v1_34::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_34::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -299,7 +303,7 @@ impl ReplicationController {
         namespace: &str,
         name: &str,
     ) -> GetRequest<ReplicationController> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -326,7 +330,7 @@ impl ReplicationController {
         name: &str,
         body: &ReplicationController,
     ) -> ReplaceRequest<ReplicationController> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -336,12 +340,12 @@ impl ReplicationController {
     }
     /// `GET /api/v1/replicationcontrollers`
     pub fn list_all_namespaces() -> ListRequest<ReplicationController> {
-        ListRequest::new("/api/v1/replicationcontrollers".to_owned())
+        ListRequest::for_kind("/api/v1/replicationcontrollers".to_owned())
     }
     /// watch changes to ReplicationController (the list operation's watch form)
     /// `GET /api/v1/replicationcontrollers?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ReplicationController> {
-        WatchRequest::new("/api/v1/replicationcontrollers".to_owned())
+        WatchRequest::for_kind("/api/v1/replicationcontrollers".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -135,6 +135,10 @@ impl k8s_core::Resource for IPAddress {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for IPAddress {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -151,16 +155,19 @@ impl IPAddress {
     }
     /// `GET /apis/networking.k8s.io/v1/ipaddresses`
     pub fn list() -> ListRequest<IPAddress> {
-        ListRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
     }
     /// watch changes to IPAddress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/ipaddresses?watch=1`
     pub fn watch() -> WatchRequest<IPAddress> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1/ipaddresses`
     pub fn create(body: &IPAddress) -> CreateRequest<IPAddress> {
-        CreateRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/networking.k8s.io/v1/ipaddresses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<IPAddress> {
@@ -172,7 +179,7 @@ impl IPAddress {
     }
     /// `GET /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn read(name: &str) -> GetRequest<IPAddress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ipaddresses/{}", encode_path_segment(name)
             ),
@@ -189,7 +196,7 @@ impl IPAddress {
     }
     /// `PUT /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn replace(name: &str, body: &IPAddress) -> ReplaceRequest<IPAddress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ipaddresses/{}", encode_path_segment(name)
             ),

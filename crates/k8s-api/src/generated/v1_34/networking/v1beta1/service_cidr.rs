@@ -152,6 +152,10 @@ impl k8s_core::Resource for ServiceCIDR {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ServiceCIDR {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,16 +174,16 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1beta1/servicecidrs`
     pub fn list() -> ListRequest<ServiceCIDR> {
-        ListRequest::new("/apis/networking.k8s.io/v1beta1/servicecidrs".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1beta1/servicecidrs".to_owned())
     }
     /// watch changes to ServiceCIDR (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1beta1/servicecidrs?watch=1`
     pub fn watch() -> WatchRequest<ServiceCIDR> {
-        WatchRequest::new("/apis/networking.k8s.io/v1beta1/servicecidrs".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1beta1/servicecidrs".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1beta1/servicecidrs`
     pub fn create(body: &ServiceCIDR) -> CreateRequest<ServiceCIDR> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/networking.k8s.io/v1beta1/servicecidrs".to_owned(),
             body,
         )
@@ -195,7 +199,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1beta1/servicecidrs/{name}`
     pub fn read(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1beta1/servicecidrs/{}",
                 encode_path_segment(name)
@@ -214,7 +218,7 @@ impl ServiceCIDR {
     }
     /// `PUT /apis/networking.k8s.io/v1beta1/servicecidrs/{name}`
     pub fn replace(name: &str, body: &ServiceCIDR) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1beta1/servicecidrs/{}",
                 encode_path_segment(name)
@@ -224,7 +228,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1beta1/servicecidrs/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1beta1/servicecidrs/{}/status",
                 encode_path_segment(name)
@@ -246,7 +250,7 @@ impl ServiceCIDR {
         name: &str,
         body: &ServiceCIDR,
     ) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1beta1/servicecidrs/{}/status",
                 encode_path_segment(name)

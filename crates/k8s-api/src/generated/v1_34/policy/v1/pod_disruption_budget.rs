@@ -152,6 +152,10 @@ impl k8s_core::Resource for PodDisruptionBudget {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PodDisruptionBudget {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -175,7 +179,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets`
     pub fn list(namespace: &str) -> ListRequest<PodDisruptionBudget> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -185,7 +189,7 @@ impl PodDisruptionBudget {
     /// watch changes to PodDisruptionBudget (the list operation's watch form)
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodDisruptionBudget> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -197,7 +201,7 @@ impl PodDisruptionBudget {
         namespace: &str,
         body: &PodDisruptionBudget,
     ) -> CreateRequest<PodDisruptionBudget> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -216,7 +220,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodDisruptionBudget> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -243,7 +247,7 @@ impl PodDisruptionBudget {
         name: &str,
         body: &PodDisruptionBudget,
     ) -> ReplaceRequest<PodDisruptionBudget> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -253,7 +257,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<PodDisruptionBudget> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -280,7 +284,7 @@ impl PodDisruptionBudget {
         name: &str,
         body: &PodDisruptionBudget,
     ) -> ReplaceRequest<PodDisruptionBudget> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -290,12 +294,12 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/poddisruptionbudgets`
     pub fn list_all_namespaces() -> ListRequest<PodDisruptionBudget> {
-        ListRequest::new("/apis/policy/v1/poddisruptionbudgets".to_owned())
+        ListRequest::for_kind("/apis/policy/v1/poddisruptionbudgets".to_owned())
     }
     /// watch changes to PodDisruptionBudget (the list operation's watch form)
     /// `GET /apis/policy/v1/poddisruptionbudgets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodDisruptionBudget> {
-        WatchRequest::new("/apis/policy/v1/poddisruptionbudgets".to_owned())
+        WatchRequest::for_kind("/apis/policy/v1/poddisruptionbudgets".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

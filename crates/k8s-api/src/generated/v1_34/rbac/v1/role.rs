@@ -135,6 +135,10 @@ impl k8s_core::Resource for Role {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Role {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -156,7 +160,7 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles`
     pub fn list(namespace: &str) -> ListRequest<Role> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -166,7 +170,7 @@ impl Role {
     /// watch changes to Role (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Role> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -175,7 +179,7 @@ impl Role {
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles`
     pub fn create(namespace: &str, body: &Role) -> CreateRequest<Role> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -194,7 +198,7 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Role> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -213,7 +217,7 @@ impl Role {
     }
     /// `PUT /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Role) -> ReplaceRequest<Role> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -223,11 +227,11 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/roles`
     pub fn list_all_namespaces() -> ListRequest<Role> {
-        ListRequest::new("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
+        ListRequest::for_kind("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
     }
     /// watch changes to Role (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/roles?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Role> {
-        WatchRequest::new("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
+        WatchRequest::for_kind("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
     }
 }

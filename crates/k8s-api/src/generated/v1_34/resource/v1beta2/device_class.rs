@@ -132,6 +132,10 @@ impl k8s_core::Resource for DeviceClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for DeviceClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -150,16 +154,16 @@ impl DeviceClass {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/deviceclasses`
     pub fn list() -> ListRequest<DeviceClass> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta2/deviceclasses".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1beta2/deviceclasses".to_owned())
     }
     /// watch changes to DeviceClass (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/deviceclasses?watch=1`
     pub fn watch() -> WatchRequest<DeviceClass> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta2/deviceclasses".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1beta2/deviceclasses".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1beta2/deviceclasses`
     pub fn create(body: &DeviceClass) -> CreateRequest<DeviceClass> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1beta2/deviceclasses".to_owned(),
             body,
         )
@@ -175,7 +179,7 @@ impl DeviceClass {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/deviceclasses/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/deviceclasses/{}",
                 encode_path_segment(name)
@@ -194,7 +198,7 @@ impl DeviceClass {
     }
     /// `PUT /apis/resource.k8s.io/v1beta2/deviceclasses/{name}`
     pub fn replace(name: &str, body: &DeviceClass) -> ReplaceRequest<DeviceClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/deviceclasses/{}",
                 encode_path_segment(name)

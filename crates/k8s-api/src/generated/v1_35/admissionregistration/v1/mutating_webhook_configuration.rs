@@ -381,6 +381,10 @@ impl k8s_core::Resource for MutatingWebhookConfiguration {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for MutatingWebhookConfiguration {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -400,7 +404,7 @@ impl MutatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations`
     pub fn list() -> ListRequest<MutatingWebhookConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -408,7 +412,7 @@ impl MutatingWebhookConfiguration {
     /// watch changes to MutatingWebhookConfiguration (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?watch=1`
     pub fn watch() -> WatchRequest<MutatingWebhookConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -417,7 +421,7 @@ impl MutatingWebhookConfiguration {
     pub fn create(
         body: &MutatingWebhookConfiguration,
     ) -> CreateRequest<MutatingWebhookConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
             body,
@@ -434,7 +438,7 @@ impl MutatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingWebhookConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}",
                 encode_path_segment(name)
@@ -459,7 +463,7 @@ impl MutatingWebhookConfiguration {
         name: &str,
         body: &MutatingWebhookConfiguration,
     ) -> ReplaceRequest<MutatingWebhookConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}",
                 encode_path_segment(name)

@@ -365,6 +365,10 @@ impl k8s_core::Resource for ValidatingWebhookConfiguration {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ValidatingWebhookConfiguration {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -386,7 +390,7 @@ impl ValidatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations`
     pub fn list() -> ListRequest<ValidatingWebhookConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -394,7 +398,7 @@ impl ValidatingWebhookConfiguration {
     /// watch changes to ValidatingWebhookConfiguration (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations?watch=1`
     pub fn watch() -> WatchRequest<ValidatingWebhookConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -403,7 +407,7 @@ impl ValidatingWebhookConfiguration {
     pub fn create(
         body: &ValidatingWebhookConfiguration,
     ) -> CreateRequest<ValidatingWebhookConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
             body,
@@ -420,7 +424,7 @@ impl ValidatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingWebhookConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{}",
                 encode_path_segment(name)
@@ -445,7 +449,7 @@ impl ValidatingWebhookConfiguration {
         name: &str,
         body: &ValidatingWebhookConfiguration,
     ) -> ReplaceRequest<ValidatingWebhookConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{}",
                 encode_path_segment(name)

@@ -357,6 +357,10 @@ impl k8s_core::Resource for MutatingAdmissionPolicy {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for MutatingAdmissionPolicy {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -376,7 +380,7 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies`
     pub fn list() -> ListRequest<MutatingAdmissionPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
         )
@@ -384,7 +388,7 @@ impl MutatingAdmissionPolicy {
     /// watch changes to MutatingAdmissionPolicy (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies?watch=1`
     pub fn watch() -> WatchRequest<MutatingAdmissionPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
         )
@@ -393,7 +397,7 @@ impl MutatingAdmissionPolicy {
     pub fn create(
         body: &MutatingAdmissionPolicy,
     ) -> CreateRequest<MutatingAdmissionPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
             body,
@@ -410,7 +414,7 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -432,7 +436,7 @@ impl MutatingAdmissionPolicy {
         name: &str,
         body: &MutatingAdmissionPolicy,
     ) -> ReplaceRequest<MutatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)

@@ -152,6 +152,10 @@ impl k8s_core::Resource for APIService {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for APIService {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,16 +174,16 @@ impl APIService {
     }
     /// `GET /apis/apiregistration.k8s.io/v1/apiservices`
     pub fn list() -> ListRequest<APIService> {
-        ListRequest::new("/apis/apiregistration.k8s.io/v1/apiservices".to_owned())
+        ListRequest::for_kind("/apis/apiregistration.k8s.io/v1/apiservices".to_owned())
     }
     /// watch changes to APIService (the list operation's watch form)
     /// `GET /apis/apiregistration.k8s.io/v1/apiservices?watch=1`
     pub fn watch() -> WatchRequest<APIService> {
-        WatchRequest::new("/apis/apiregistration.k8s.io/v1/apiservices".to_owned())
+        WatchRequest::for_kind("/apis/apiregistration.k8s.io/v1/apiservices".to_owned())
     }
     /// `POST /apis/apiregistration.k8s.io/v1/apiservices`
     pub fn create(body: &APIService) -> CreateRequest<APIService> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/apiregistration.k8s.io/v1/apiservices".to_owned(),
             body,
         )
@@ -195,7 +199,7 @@ impl APIService {
     }
     /// `GET /apis/apiregistration.k8s.io/v1/apiservices/{name}`
     pub fn read(name: &str) -> GetRequest<APIService> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiregistration.k8s.io/v1/apiservices/{}",
                 encode_path_segment(name)
@@ -214,7 +218,7 @@ impl APIService {
     }
     /// `PUT /apis/apiregistration.k8s.io/v1/apiservices/{name}`
     pub fn replace(name: &str, body: &APIService) -> ReplaceRequest<APIService> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiregistration.k8s.io/v1/apiservices/{}",
                 encode_path_segment(name)
@@ -224,7 +228,7 @@ impl APIService {
     }
     /// `GET /apis/apiregistration.k8s.io/v1/apiservices/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<APIService> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiregistration.k8s.io/v1/apiservices/{}/status",
                 encode_path_segment(name)
@@ -243,7 +247,7 @@ impl APIService {
     }
     /// `PUT /apis/apiregistration.k8s.io/v1/apiservices/{name}/status`
     pub fn replace_status(name: &str, body: &APIService) -> ReplaceRequest<APIService> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiregistration.k8s.io/v1/apiservices/{}/status",
                 encode_path_segment(name)

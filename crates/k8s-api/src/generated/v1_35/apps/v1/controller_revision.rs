@@ -148,6 +148,10 @@ impl k8s_core::Resource for ControllerRevision {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ControllerRevision {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -160,12 +164,12 @@ impl k8s_core::Object for ControllerRevision {
 impl ControllerRevision {
     /// `GET /apis/apps/v1/controllerrevisions`
     pub fn list_all_namespaces() -> ListRequest<ControllerRevision> {
-        ListRequest::new("/apis/apps/v1/controllerrevisions".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/controllerrevisions".to_owned())
     }
     /// watch changes to ControllerRevision (the list operation's watch form)
     /// `GET /apis/apps/v1/controllerrevisions?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ControllerRevision> {
-        WatchRequest::new("/apis/apps/v1/controllerrevisions".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/controllerrevisions".to_owned())
     }
     /// `DELETE /apis/apps/v1/namespaces/{namespace}/controllerrevisions`
     pub fn delete_collection(
@@ -180,7 +184,7 @@ impl ControllerRevision {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/controllerrevisions`
     pub fn list(namespace: &str) -> ListRequest<ControllerRevision> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/controllerrevisions",
                 encode_path_segment(namespace)
@@ -190,7 +194,7 @@ impl ControllerRevision {
     /// watch changes to ControllerRevision (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/controllerrevisions?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ControllerRevision> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/controllerrevisions",
                 encode_path_segment(namespace)
@@ -202,7 +206,7 @@ impl ControllerRevision {
         namespace: &str,
         body: &ControllerRevision,
     ) -> CreateRequest<ControllerRevision> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/controllerrevisions",
                 encode_path_segment(namespace)
@@ -221,7 +225,7 @@ impl ControllerRevision {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/controllerrevisions/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ControllerRevision> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/controllerrevisions/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -248,7 +252,7 @@ impl ControllerRevision {
         name: &str,
         body: &ControllerRevision,
     ) -> ReplaceRequest<ControllerRevision> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/controllerrevisions/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

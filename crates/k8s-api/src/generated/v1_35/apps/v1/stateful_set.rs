@@ -239,6 +239,10 @@ impl k8s_core::Resource for StatefulSet {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["scale", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for StatefulSet {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -260,7 +264,7 @@ impl StatefulSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/statefulsets`
     pub fn list(namespace: &str) -> ListRequest<StatefulSet> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets",
                 encode_path_segment(namespace)
@@ -270,7 +274,7 @@ impl StatefulSet {
     /// watch changes to StatefulSet (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/statefulsets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<StatefulSet> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets",
                 encode_path_segment(namespace)
@@ -279,7 +283,7 @@ impl StatefulSet {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/statefulsets`
     pub fn create(namespace: &str, body: &StatefulSet) -> CreateRequest<StatefulSet> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets",
                 encode_path_segment(namespace)
@@ -298,7 +302,7 @@ impl StatefulSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/statefulsets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<StatefulSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -325,7 +329,7 @@ impl StatefulSet {
         name: &str,
         body: &StatefulSet,
     ) -> ReplaceRequest<StatefulSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -339,7 +343,7 @@ impl StatefulSet {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_35::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -368,7 +372,7 @@ impl StatefulSet {
         name: &str,
         body: &crate::v1_35::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_35::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -378,7 +382,7 @@ impl StatefulSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<StatefulSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -405,7 +409,7 @@ impl StatefulSet {
         name: &str,
         body: &StatefulSet,
     ) -> ReplaceRequest<StatefulSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/statefulsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -415,12 +419,12 @@ impl StatefulSet {
     }
     /// `GET /apis/apps/v1/statefulsets`
     pub fn list_all_namespaces() -> ListRequest<StatefulSet> {
-        ListRequest::new("/apis/apps/v1/statefulsets".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/statefulsets".to_owned())
     }
     /// watch changes to StatefulSet (the list operation's watch form)
     /// `GET /apis/apps/v1/statefulsets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<StatefulSet> {
-        WatchRequest::new("/apis/apps/v1/statefulsets".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/statefulsets".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -166,6 +166,10 @@ impl k8s_core::Resource for ConfigMap {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ConfigMap {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -178,12 +182,12 @@ impl k8s_core::Object for ConfigMap {
 impl ConfigMap {
     /// `GET /api/v1/configmaps`
     pub fn list_all_namespaces() -> ListRequest<ConfigMap> {
-        ListRequest::new("/api/v1/configmaps".to_owned())
+        ListRequest::for_kind("/api/v1/configmaps".to_owned())
     }
     /// watch changes to ConfigMap (the list operation's watch form)
     /// `GET /api/v1/configmaps?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ConfigMap> {
-        WatchRequest::new("/api/v1/configmaps".to_owned())
+        WatchRequest::for_kind("/api/v1/configmaps".to_owned())
     }
     /// `DELETE /api/v1/namespaces/{namespace}/configmaps`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<ConfigMap> {
@@ -193,20 +197,20 @@ impl ConfigMap {
     }
     /// `GET /api/v1/namespaces/{namespace}/configmaps`
     pub fn list(namespace: &str) -> ListRequest<ConfigMap> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/configmaps", encode_path_segment(namespace)),
         )
     }
     /// watch changes to ConfigMap (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/configmaps?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ConfigMap> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/configmaps", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/configmaps`
     pub fn create(namespace: &str, body: &ConfigMap) -> CreateRequest<ConfigMap> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/configmaps", encode_path_segment(namespace)),
             body,
         )
@@ -222,7 +226,7 @@ impl ConfigMap {
     }
     /// `GET /api/v1/namespaces/{namespace}/configmaps/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ConfigMap> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/configmaps/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -245,7 +249,7 @@ impl ConfigMap {
         name: &str,
         body: &ConfigMap,
     ) -> ReplaceRequest<ConfigMap> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/configmaps/{}", encode_path_segment(namespace),
                 encode_path_segment(name)

@@ -1313,6 +1313,10 @@ impl k8s_core::Resource for PersistentVolume {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PersistentVolume {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -1329,16 +1333,16 @@ impl PersistentVolume {
     }
     /// `GET /api/v1/persistentvolumes`
     pub fn list() -> ListRequest<PersistentVolume> {
-        ListRequest::new("/api/v1/persistentvolumes".to_owned())
+        ListRequest::for_kind("/api/v1/persistentvolumes".to_owned())
     }
     /// watch changes to PersistentVolume (the list operation's watch form)
     /// `GET /api/v1/persistentvolumes?watch=1`
     pub fn watch() -> WatchRequest<PersistentVolume> {
-        WatchRequest::new("/api/v1/persistentvolumes".to_owned())
+        WatchRequest::for_kind("/api/v1/persistentvolumes".to_owned())
     }
     /// `POST /api/v1/persistentvolumes`
     pub fn create(body: &PersistentVolume) -> CreateRequest<PersistentVolume> {
-        CreateRequest::new("/api/v1/persistentvolumes".to_owned(), body)
+        CreateRequest::for_kind("/api/v1/persistentvolumes".to_owned(), body)
     }
     /// `DELETE /api/v1/persistentvolumes/{name}`
     pub fn delete(name: &str) -> DeleteRequest<PersistentVolume> {
@@ -1348,7 +1352,7 @@ impl PersistentVolume {
     }
     /// `GET /api/v1/persistentvolumes/{name}`
     pub fn read(name: &str) -> GetRequest<PersistentVolume> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}", encode_path_segment(name)),
         )
     }
@@ -1364,14 +1368,14 @@ impl PersistentVolume {
         name: &str,
         body: &PersistentVolume,
     ) -> ReplaceRequest<PersistentVolume> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}", encode_path_segment(name)),
             body,
         )
     }
     /// `GET /api/v1/persistentvolumes/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<PersistentVolume> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}/status", encode_path_segment(name)),
         )
     }
@@ -1387,7 +1391,7 @@ impl PersistentVolume {
         name: &str,
         body: &PersistentVolume,
     ) -> ReplaceRequest<PersistentVolume> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}/status", encode_path_segment(name)),
             body,
         )

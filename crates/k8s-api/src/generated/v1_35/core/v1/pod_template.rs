@@ -135,6 +135,10 @@ impl k8s_core::Resource for PodTemplate {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PodTemplate {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -153,20 +157,20 @@ impl PodTemplate {
     }
     /// `GET /api/v1/namespaces/{namespace}/podtemplates`
     pub fn list(namespace: &str) -> ListRequest<PodTemplate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)),
         )
     }
     /// watch changes to PodTemplate (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/podtemplates?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodTemplate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/podtemplates`
     pub fn create(namespace: &str, body: &PodTemplate) -> CreateRequest<PodTemplate> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)
             ),
@@ -184,7 +188,7 @@ impl PodTemplate {
     }
     /// `GET /api/v1/namespaces/{namespace}/podtemplates/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodTemplate> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -211,7 +215,7 @@ impl PodTemplate {
         name: &str,
         body: &PodTemplate,
     ) -> ReplaceRequest<PodTemplate> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -221,11 +225,11 @@ impl PodTemplate {
     }
     /// `GET /api/v1/podtemplates`
     pub fn list_all_namespaces() -> ListRequest<PodTemplate> {
-        ListRequest::new("/api/v1/podtemplates".to_owned())
+        ListRequest::for_kind("/api/v1/podtemplates".to_owned())
     }
     /// watch changes to PodTemplate (the list operation's watch form)
     /// `GET /api/v1/podtemplates?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodTemplate> {
-        WatchRequest::new("/api/v1/podtemplates".to_owned())
+        WatchRequest::for_kind("/api/v1/podtemplates".to_owned())
     }
 }

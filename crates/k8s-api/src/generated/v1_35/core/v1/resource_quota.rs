@@ -152,6 +152,10 @@ impl k8s_core::Resource for ResourceQuota {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceQuota {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -172,7 +176,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas`
     pub fn list(namespace: &str) -> ListRequest<ResourceQuota> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -181,7 +185,7 @@ impl ResourceQuota {
     /// watch changes to ResourceQuota (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceQuota> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -192,7 +196,7 @@ impl ResourceQuota {
         namespace: &str,
         body: &ResourceQuota,
     ) -> CreateRequest<ResourceQuota> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -210,7 +214,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceQuota> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -237,7 +241,7 @@ impl ResourceQuota {
         name: &str,
         body: &ResourceQuota,
     ) -> ReplaceRequest<ResourceQuota> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -247,7 +251,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ResourceQuota> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -274,7 +278,7 @@ impl ResourceQuota {
         name: &str,
         body: &ResourceQuota,
     ) -> ReplaceRequest<ResourceQuota> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -284,12 +288,12 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/resourcequotas`
     pub fn list_all_namespaces() -> ListRequest<ResourceQuota> {
-        ListRequest::new("/api/v1/resourcequotas".to_owned())
+        ListRequest::for_kind("/api/v1/resourcequotas".to_owned())
     }
     /// watch changes to ResourceQuota (the list operation's watch form)
     /// `GET /api/v1/resourcequotas?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceQuota> {
-        WatchRequest::new("/api/v1/resourcequotas".to_owned())
+        WatchRequest::for_kind("/api/v1/resourcequotas".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -344,6 +344,10 @@ impl k8s_core::Resource for Event {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Event {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -356,12 +360,12 @@ impl k8s_core::Object for Event {
 impl Event {
     /// `GET /apis/events.k8s.io/v1/events`
     pub fn list_all_namespaces() -> ListRequest<Event> {
-        ListRequest::new("/apis/events.k8s.io/v1/events".to_owned())
+        ListRequest::for_kind("/apis/events.k8s.io/v1/events".to_owned())
     }
     /// watch changes to Event (the list operation's watch form)
     /// `GET /apis/events.k8s.io/v1/events?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Event> {
-        WatchRequest::new("/apis/events.k8s.io/v1/events".to_owned())
+        WatchRequest::for_kind("/apis/events.k8s.io/v1/events".to_owned())
     }
     /// `DELETE /apis/events.k8s.io/v1/namespaces/{namespace}/events`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Event> {
@@ -374,7 +378,7 @@ impl Event {
     }
     /// `GET /apis/events.k8s.io/v1/namespaces/{namespace}/events`
     pub fn list(namespace: &str) -> ListRequest<Event> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/events.k8s.io/v1/namespaces/{}/events",
                 encode_path_segment(namespace)
@@ -384,7 +388,7 @@ impl Event {
     /// watch changes to Event (the list operation's watch form)
     /// `GET /apis/events.k8s.io/v1/namespaces/{namespace}/events?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Event> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/events.k8s.io/v1/namespaces/{}/events",
                 encode_path_segment(namespace)
@@ -393,7 +397,7 @@ impl Event {
     }
     /// `POST /apis/events.k8s.io/v1/namespaces/{namespace}/events`
     pub fn create(namespace: &str, body: &Event) -> CreateRequest<Event> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/events.k8s.io/v1/namespaces/{}/events",
                 encode_path_segment(namespace)
@@ -412,7 +416,7 @@ impl Event {
     }
     /// `GET /apis/events.k8s.io/v1/namespaces/{namespace}/events/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Event> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/events.k8s.io/v1/namespaces/{}/events/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -431,7 +435,7 @@ impl Event {
     }
     /// `PUT /apis/events.k8s.io/v1/namespaces/{namespace}/events/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Event) -> ReplaceRequest<Event> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/events.k8s.io/v1/namespaces/{}/events/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

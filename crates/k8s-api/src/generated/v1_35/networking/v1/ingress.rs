@@ -317,6 +317,10 @@ impl k8s_core::Resource for Ingress {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Ingress {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -329,12 +333,12 @@ impl k8s_core::Object for Ingress {
 impl Ingress {
     /// `GET /apis/networking.k8s.io/v1/ingresses`
     pub fn list_all_namespaces() -> ListRequest<Ingress> {
-        ListRequest::new("/apis/networking.k8s.io/v1/ingresses".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/ingresses".to_owned())
     }
     /// watch changes to Ingress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/ingresses?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Ingress> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/ingresses".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/ingresses".to_owned())
     }
     /// `DELETE /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Ingress> {
@@ -347,7 +351,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn list(namespace: &str) -> ListRequest<Ingress> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -357,7 +361,7 @@ impl Ingress {
     /// watch changes to Ingress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Ingress> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -366,7 +370,7 @@ impl Ingress {
     }
     /// `POST /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn create(namespace: &str, body: &Ingress) -> CreateRequest<Ingress> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -385,7 +389,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Ingress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -408,7 +412,7 @@ impl Ingress {
         name: &str,
         body: &Ingress,
     ) -> ReplaceRequest<Ingress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -418,7 +422,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Ingress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -445,7 +449,7 @@ impl Ingress {
         name: &str,
         body: &Ingress,
     ) -> ReplaceRequest<Ingress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

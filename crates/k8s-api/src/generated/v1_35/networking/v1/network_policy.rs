@@ -220,6 +220,10 @@ impl k8s_core::Resource for NetworkPolicy {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for NetworkPolicy {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -241,7 +245,7 @@ impl NetworkPolicy {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies`
     pub fn list(namespace: &str) -> ListRequest<NetworkPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies",
                 encode_path_segment(namespace)
@@ -251,7 +255,7 @@ impl NetworkPolicy {
     /// watch changes to NetworkPolicy (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<NetworkPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies",
                 encode_path_segment(namespace)
@@ -263,7 +267,7 @@ impl NetworkPolicy {
         namespace: &str,
         body: &NetworkPolicy,
     ) -> CreateRequest<NetworkPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies",
                 encode_path_segment(namespace)
@@ -282,7 +286,7 @@ impl NetworkPolicy {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<NetworkPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -309,7 +313,7 @@ impl NetworkPolicy {
         name: &str,
         body: &NetworkPolicy,
     ) -> ReplaceRequest<NetworkPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -319,12 +323,12 @@ impl NetworkPolicy {
     }
     /// `GET /apis/networking.k8s.io/v1/networkpolicies`
     pub fn list_all_namespaces() -> ListRequest<NetworkPolicy> {
-        ListRequest::new("/apis/networking.k8s.io/v1/networkpolicies".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/networkpolicies".to_owned())
     }
     /// watch changes to NetworkPolicy (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/networkpolicies?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<NetworkPolicy> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/networkpolicies".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/networkpolicies".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

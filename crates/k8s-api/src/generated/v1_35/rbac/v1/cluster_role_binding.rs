@@ -149,6 +149,10 @@ impl k8s_core::Resource for ClusterRoleBinding {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ClusterRoleBinding {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -167,20 +171,20 @@ impl ClusterRoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings`
     pub fn list() -> ListRequest<ClusterRoleBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
         )
     }
     /// watch changes to ClusterRoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings?watch=1`
     pub fn watch() -> WatchRequest<ClusterRoleBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
         )
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/clusterrolebindings`
     pub fn create(body: &ClusterRoleBinding) -> CreateRequest<ClusterRoleBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
             body,
         )
@@ -196,7 +200,7 @@ impl ClusterRoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterRoleBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{}",
                 encode_path_segment(name)
@@ -218,7 +222,7 @@ impl ClusterRoleBinding {
         name: &str,
         body: &ClusterRoleBinding,
     ) -> ReplaceRequest<ClusterRoleBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{}",
                 encode_path_segment(name)

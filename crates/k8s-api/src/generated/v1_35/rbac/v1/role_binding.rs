@@ -149,6 +149,10 @@ impl k8s_core::Resource for RoleBinding {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for RoleBinding {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,7 +174,7 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings`
     pub fn list(namespace: &str) -> ListRequest<RoleBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -180,7 +184,7 @@ impl RoleBinding {
     /// watch changes to RoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<RoleBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -189,7 +193,7 @@ impl RoleBinding {
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings`
     pub fn create(namespace: &str, body: &RoleBinding) -> CreateRequest<RoleBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -208,7 +212,7 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<RoleBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -235,7 +239,7 @@ impl RoleBinding {
         name: &str,
         body: &RoleBinding,
     ) -> ReplaceRequest<RoleBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -245,11 +249,15 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/rolebindings`
     pub fn list_all_namespaces() -> ListRequest<RoleBinding> {
-        ListRequest::new("/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned())
+        ListRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned(),
+        )
     }
     /// watch changes to RoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/rolebindings?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<RoleBinding> {
-        WatchRequest::new("/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned())
+        WatchRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned(),
+        )
     }
 }

@@ -1300,6 +1300,10 @@ impl k8s_core::Resource for ResourceSlice {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceSlice {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -1318,16 +1322,16 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices`
     pub fn list() -> ListRequest<ResourceSlice> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
     }
     /// watch changes to ResourceSlice (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices?watch=1`
     pub fn watch() -> WatchRequest<ResourceSlice> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1beta1/resourceslices`
     pub fn create(body: &ResourceSlice) -> CreateRequest<ResourceSlice> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1beta1/resourceslices".to_owned(),
             body,
         )
@@ -1343,7 +1347,7 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices/{name}`
     pub fn read(name: &str) -> GetRequest<ResourceSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta1/resourceslices/{}",
                 encode_path_segment(name)
@@ -1362,7 +1366,7 @@ impl ResourceSlice {
     }
     /// `PUT /apis/resource.k8s.io/v1beta1/resourceslices/{name}`
     pub fn replace(name: &str, body: &ResourceSlice) -> ReplaceRequest<ResourceSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta1/resourceslices/{}",
                 encode_path_segment(name)

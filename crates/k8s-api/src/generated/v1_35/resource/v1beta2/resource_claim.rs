@@ -931,6 +931,10 @@ impl k8s_core::Resource for ResourceClaim {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceClaim {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -952,7 +956,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaims`
     pub fn list(namespace: &str) -> ListRequest<ResourceClaim> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -962,7 +966,7 @@ impl ResourceClaim {
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaims?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceClaim> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -974,7 +978,7 @@ impl ResourceClaim {
         namespace: &str,
         body: &ResourceClaim,
     ) -> CreateRequest<ResourceClaim> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -993,7 +997,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaims/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1020,7 +1024,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1030,7 +1034,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/namespaces/{namespace}/resourceclaims/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1057,7 +1061,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1067,12 +1071,12 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/resourceclaims`
     pub fn list_all_namespaces() -> ListRequest<ResourceClaim> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta2/resourceclaims".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1beta2/resourceclaims".to_owned())
     }
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/resourceclaims?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceClaim> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta2/resourceclaims".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1beta2/resourceclaims".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

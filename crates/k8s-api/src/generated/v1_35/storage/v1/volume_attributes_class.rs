@@ -150,6 +150,10 @@ impl k8s_core::Resource for VolumeAttributesClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for VolumeAttributesClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -168,16 +172,20 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses`
     pub fn list() -> ListRequest<VolumeAttributesClass> {
-        ListRequest::new("/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned())
+        ListRequest::for_kind(
+            "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
+        )
     }
     /// watch changes to VolumeAttributesClass (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses?watch=1`
     pub fn watch() -> WatchRequest<VolumeAttributesClass> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned())
+        WatchRequest::for_kind(
+            "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
+        )
     }
     /// `POST /apis/storage.k8s.io/v1/volumeattributesclasses`
     pub fn create(body: &VolumeAttributesClass) -> CreateRequest<VolumeAttributesClass> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
             body,
         )
@@ -193,7 +201,7 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses/{name}`
     pub fn read(name: &str) -> GetRequest<VolumeAttributesClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattributesclasses/{}",
                 encode_path_segment(name)
@@ -215,7 +223,7 @@ impl VolumeAttributesClass {
         name: &str,
         body: &VolumeAttributesClass,
     ) -> ReplaceRequest<VolumeAttributesClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattributesclasses/{}",
                 encode_path_segment(name)

@@ -136,6 +136,10 @@ impl k8s_core::Resource for MutatingAdmissionPolicyBinding {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for MutatingAdmissionPolicyBinding {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -157,7 +161,7 @@ impl MutatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings`
     pub fn list() -> ListRequest<MutatingAdmissionPolicyBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -165,7 +169,7 @@ impl MutatingAdmissionPolicyBinding {
     /// watch changes to MutatingAdmissionPolicyBinding (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings?watch=1`
     pub fn watch() -> WatchRequest<MutatingAdmissionPolicyBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -174,7 +178,7 @@ impl MutatingAdmissionPolicyBinding {
     pub fn create(
         body: &MutatingAdmissionPolicyBinding,
     ) -> CreateRequest<MutatingAdmissionPolicyBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings"
                 .to_owned(),
             body,
@@ -191,7 +195,7 @@ impl MutatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingAdmissionPolicyBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings/{}",
                 encode_path_segment(name)
@@ -216,7 +220,7 @@ impl MutatingAdmissionPolicyBinding {
         name: &str,
         body: &MutatingAdmissionPolicyBinding,
     ) -> ReplaceRequest<MutatingAdmissionPolicyBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicybindings/{}",
                 encode_path_segment(name)

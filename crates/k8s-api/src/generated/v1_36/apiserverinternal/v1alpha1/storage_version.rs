@@ -269,6 +269,10 @@ impl k8s_core::Resource for StorageVersion {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for StorageVersion {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -287,20 +291,20 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions`
     pub fn list() -> ListRequest<StorageVersion> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
         )
     }
     /// watch changes to StorageVersion (the list operation's watch form)
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions?watch=1`
     pub fn watch() -> WatchRequest<StorageVersion> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
         )
     }
     /// `POST /apis/internal.apiserver.k8s.io/v1alpha1/storageversions`
     pub fn create(body: &StorageVersion) -> CreateRequest<StorageVersion> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
             body,
         )
@@ -316,7 +320,7 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}`
     pub fn read(name: &str) -> GetRequest<StorageVersion> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}",
                 encode_path_segment(name)
@@ -335,7 +339,7 @@ impl StorageVersion {
     }
     /// `PUT /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}`
     pub fn replace(name: &str, body: &StorageVersion) -> ReplaceRequest<StorageVersion> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}",
                 encode_path_segment(name)
@@ -345,7 +349,7 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<StorageVersion> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}/status",
                 encode_path_segment(name)
@@ -367,7 +371,7 @@ impl StorageVersion {
         name: &str,
         body: &StorageVersion,
     ) -> ReplaceRequest<StorageVersion> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}/status",
                 encode_path_segment(name)

@@ -149,6 +149,10 @@ impl k8s_core::Resource for CronJob {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CronJob {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -161,12 +165,12 @@ impl k8s_core::Object for CronJob {
 impl CronJob {
     /// `GET /apis/batch/v1/cronjobs`
     pub fn list_all_namespaces() -> ListRequest<CronJob> {
-        ListRequest::new("/apis/batch/v1/cronjobs".to_owned())
+        ListRequest::for_kind("/apis/batch/v1/cronjobs".to_owned())
     }
     /// watch changes to CronJob (the list operation's watch form)
     /// `GET /apis/batch/v1/cronjobs?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<CronJob> {
-        WatchRequest::new("/apis/batch/v1/cronjobs".to_owned())
+        WatchRequest::for_kind("/apis/batch/v1/cronjobs".to_owned())
     }
     /// `DELETE /apis/batch/v1/namespaces/{namespace}/cronjobs`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<CronJob> {
@@ -178,7 +182,7 @@ impl CronJob {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/cronjobs`
     pub fn list(namespace: &str) -> ListRequest<CronJob> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs", encode_path_segment(namespace)
             ),
@@ -187,7 +191,7 @@ impl CronJob {
     /// watch changes to CronJob (the list operation's watch form)
     /// `GET /apis/batch/v1/namespaces/{namespace}/cronjobs?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<CronJob> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs", encode_path_segment(namespace)
             ),
@@ -195,7 +199,7 @@ impl CronJob {
     }
     /// `POST /apis/batch/v1/namespaces/{namespace}/cronjobs`
     pub fn create(namespace: &str, body: &CronJob) -> CreateRequest<CronJob> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs", encode_path_segment(namespace)
             ),
@@ -213,7 +217,7 @@ impl CronJob {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/cronjobs/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<CronJob> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -236,7 +240,7 @@ impl CronJob {
         name: &str,
         body: &CronJob,
     ) -> ReplaceRequest<CronJob> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -246,7 +250,7 @@ impl CronJob {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/cronjobs/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<CronJob> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -273,7 +277,7 @@ impl CronJob {
         name: &str,
         body: &CronJob,
     ) -> ReplaceRequest<CronJob> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/cronjobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

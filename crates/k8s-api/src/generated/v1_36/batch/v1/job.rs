@@ -152,6 +152,10 @@ impl k8s_core::Resource for Job {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Job {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -164,12 +168,12 @@ impl k8s_core::Object for Job {
 impl Job {
     /// `GET /apis/batch/v1/jobs`
     pub fn list_all_namespaces() -> ListRequest<Job> {
-        ListRequest::new("/apis/batch/v1/jobs".to_owned())
+        ListRequest::for_kind("/apis/batch/v1/jobs".to_owned())
     }
     /// watch changes to Job (the list operation's watch form)
     /// `GET /apis/batch/v1/jobs?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Job> {
-        WatchRequest::new("/apis/batch/v1/jobs".to_owned())
+        WatchRequest::for_kind("/apis/batch/v1/jobs".to_owned())
     }
     /// `DELETE /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Job> {
@@ -179,20 +183,20 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn list(namespace: &str) -> ListRequest<Job> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Job (the list operation's watch form)
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Job> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
         )
     }
     /// `POST /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn create(namespace: &str, body: &Job) -> CreateRequest<Job> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
             body,
         )
@@ -208,7 +212,7 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Job> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -227,7 +231,7 @@ impl Job {
     }
     /// `PUT /apis/batch/v1/namespaces/{namespace}/jobs/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Job) -> ReplaceRequest<Job> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -237,7 +241,7 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Job> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -260,7 +264,7 @@ impl Job {
         name: &str,
         body: &Job,
     ) -> ReplaceRequest<Job> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

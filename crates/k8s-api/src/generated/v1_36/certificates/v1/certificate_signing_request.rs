@@ -149,6 +149,10 @@ impl k8s_core::Resource for CertificateSigningRequest {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["approval", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CertificateSigningRequest {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -167,14 +171,14 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests`
     pub fn list() -> ListRequest<CertificateSigningRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
         )
     }
     /// watch changes to CertificateSigningRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests?watch=1`
     pub fn watch() -> WatchRequest<CertificateSigningRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
         )
     }
@@ -182,7 +186,7 @@ impl CertificateSigningRequest {
     pub fn create(
         body: &CertificateSigningRequest,
     ) -> CreateRequest<CertificateSigningRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
             body,
         )
@@ -198,7 +202,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}`
     pub fn read(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}",
                 encode_path_segment(name)
@@ -220,7 +224,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}",
                 encode_path_segment(name)
@@ -230,7 +234,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval`
     pub fn read_approval(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/approval",
                 encode_path_segment(name)
@@ -255,7 +259,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/approval",
                 encode_path_segment(name)
@@ -265,7 +269,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/status",
                 encode_path_segment(name)
@@ -290,7 +294,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/status",
                 encode_path_segment(name)

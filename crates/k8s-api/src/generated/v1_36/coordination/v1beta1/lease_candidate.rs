@@ -132,6 +132,10 @@ impl k8s_core::Resource for LeaseCandidate {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for LeaseCandidate {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -144,12 +148,16 @@ impl k8s_core::Object for LeaseCandidate {
 impl LeaseCandidate {
     /// `GET /apis/coordination.k8s.io/v1beta1/leasecandidates`
     pub fn list_all_namespaces() -> ListRequest<LeaseCandidate> {
-        ListRequest::new("/apis/coordination.k8s.io/v1beta1/leasecandidates".to_owned())
+        ListRequest::for_kind(
+            "/apis/coordination.k8s.io/v1beta1/leasecandidates".to_owned(),
+        )
     }
     /// watch changes to LeaseCandidate (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1beta1/leasecandidates?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<LeaseCandidate> {
-        WatchRequest::new("/apis/coordination.k8s.io/v1beta1/leasecandidates".to_owned())
+        WatchRequest::for_kind(
+            "/apis/coordination.k8s.io/v1beta1/leasecandidates".to_owned(),
+        )
     }
     /// `DELETE /apis/coordination.k8s.io/v1beta1/namespaces/{namespace}/leasecandidates`
     pub fn delete_collection(
@@ -164,7 +172,7 @@ impl LeaseCandidate {
     }
     /// `GET /apis/coordination.k8s.io/v1beta1/namespaces/{namespace}/leasecandidates`
     pub fn list(namespace: &str) -> ListRequest<LeaseCandidate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1beta1/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -174,7 +182,7 @@ impl LeaseCandidate {
     /// watch changes to LeaseCandidate (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1beta1/namespaces/{namespace}/leasecandidates?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<LeaseCandidate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1beta1/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -186,7 +194,7 @@ impl LeaseCandidate {
         namespace: &str,
         body: &LeaseCandidate,
     ) -> CreateRequest<LeaseCandidate> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1beta1/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -205,7 +213,7 @@ impl LeaseCandidate {
     }
     /// `GET /apis/coordination.k8s.io/v1beta1/namespaces/{namespace}/leasecandidates/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<LeaseCandidate> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1beta1/namespaces/{}/leasecandidates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -232,7 +240,7 @@ impl LeaseCandidate {
         name: &str,
         body: &LeaseCandidate,
     ) -> ReplaceRequest<LeaseCandidate> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1beta1/namespaces/{}/leasecandidates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -472,6 +472,10 @@ impl k8s_core::Resource for Endpoints {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Endpoints {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -484,12 +488,12 @@ impl k8s_core::Object for Endpoints {
 impl Endpoints {
     /// `GET /api/v1/endpoints`
     pub fn list_all_namespaces() -> ListRequest<Endpoints> {
-        ListRequest::new("/api/v1/endpoints".to_owned())
+        ListRequest::for_kind("/api/v1/endpoints".to_owned())
     }
     /// watch changes to Endpoints (the list operation's watch form)
     /// `GET /api/v1/endpoints?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Endpoints> {
-        WatchRequest::new("/api/v1/endpoints".to_owned())
+        WatchRequest::for_kind("/api/v1/endpoints".to_owned())
     }
     /// `DELETE /api/v1/namespaces/{namespace}/endpoints`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Endpoints> {
@@ -499,20 +503,20 @@ impl Endpoints {
     }
     /// `GET /api/v1/namespaces/{namespace}/endpoints`
     pub fn list(namespace: &str) -> ListRequest<Endpoints> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Endpoints (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/endpoints?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Endpoints> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/endpoints`
     pub fn create(namespace: &str, body: &Endpoints) -> CreateRequest<Endpoints> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
             body,
         )
@@ -528,7 +532,7 @@ impl Endpoints {
     }
     /// `GET /api/v1/namespaces/{namespace}/endpoints/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Endpoints> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/endpoints/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -551,7 +555,7 @@ impl Endpoints {
         name: &str,
         body: &Endpoints,
     ) -> ReplaceRequest<Endpoints> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/endpoints/{}", encode_path_segment(namespace),
                 encode_path_segment(name)

@@ -521,6 +521,10 @@ impl k8s_core::Resource for Node {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["proxy", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Node {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -537,16 +541,16 @@ impl Node {
     }
     /// `GET /api/v1/nodes`
     pub fn list() -> ListRequest<Node> {
-        ListRequest::new("/api/v1/nodes".to_owned())
+        ListRequest::for_kind("/api/v1/nodes".to_owned())
     }
     /// watch changes to Node (the list operation's watch form)
     /// `GET /api/v1/nodes?watch=1`
     pub fn watch() -> WatchRequest<Node> {
-        WatchRequest::new("/api/v1/nodes".to_owned())
+        WatchRequest::for_kind("/api/v1/nodes".to_owned())
     }
     /// `POST /api/v1/nodes`
     pub fn create(body: &Node) -> CreateRequest<Node> {
-        CreateRequest::new("/api/v1/nodes".to_owned(), body)
+        CreateRequest::for_kind("/api/v1/nodes".to_owned(), body)
     }
     /// `DELETE /api/v1/nodes/{name}`
     pub fn delete(name: &str) -> DeleteRequest<Node> {
@@ -554,7 +558,7 @@ impl Node {
     }
     /// `GET /api/v1/nodes/{name}`
     pub fn read(name: &str) -> GetRequest<Node> {
-        GetRequest::new(format!("/api/v1/nodes/{}", encode_path_segment(name)))
+        GetRequest::for_kind(format!("/api/v1/nodes/{}", encode_path_segment(name)))
     }
     /// `PATCH /api/v1/nodes/{name}`
     pub fn patch(name: &str, patch: Patch) -> PatchRequest<Node> {
@@ -562,7 +566,10 @@ impl Node {
     }
     /// `PUT /api/v1/nodes/{name}`
     pub fn replace(name: &str, body: &Node) -> ReplaceRequest<Node> {
-        ReplaceRequest::new(format!("/api/v1/nodes/{}", encode_path_segment(name)), body)
+        ReplaceRequest::for_kind(
+            format!("/api/v1/nodes/{}", encode_path_segment(name)),
+            body,
+        )
     }
     /// `DELETE /api/v1/nodes/{name}/proxy`
     pub fn connect_delete_proxy(name: &str) -> NodeConnectDeleteProxy {
@@ -734,7 +741,9 @@ impl Node {
     }
     /// `GET /api/v1/nodes/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<Node> {
-        GetRequest::new(format!("/api/v1/nodes/{}/status", encode_path_segment(name)))
+        GetRequest::for_kind(
+            format!("/api/v1/nodes/{}/status", encode_path_segment(name)),
+        )
     }
     /// `PATCH /api/v1/nodes/{name}/status`
     pub fn patch_status(name: &str, patch: Patch) -> PatchRequest<Node> {
@@ -745,7 +754,7 @@ impl Node {
     }
     /// `PUT /api/v1/nodes/{name}/status`
     pub fn replace_status(name: &str, body: &Node) -> ReplaceRequest<Node> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/nodes/{}/status", encode_path_segment(name)),
             body,
         )

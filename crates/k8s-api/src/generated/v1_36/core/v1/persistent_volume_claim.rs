@@ -237,6 +237,10 @@ impl k8s_core::Resource for PersistentVolumeClaim {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PersistentVolumeClaim {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -260,7 +264,7 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims`
     pub fn list(namespace: &str) -> ListRequest<PersistentVolumeClaim> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -270,7 +274,7 @@ impl PersistentVolumeClaim {
     /// watch changes to PersistentVolumeClaim (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PersistentVolumeClaim> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -282,7 +286,7 @@ impl PersistentVolumeClaim {
         namespace: &str,
         body: &PersistentVolumeClaim,
     ) -> CreateRequest<PersistentVolumeClaim> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -301,7 +305,7 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PersistentVolumeClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -328,7 +332,7 @@ impl PersistentVolumeClaim {
         name: &str,
         body: &PersistentVolumeClaim,
     ) -> ReplaceRequest<PersistentVolumeClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -341,7 +345,7 @@ impl PersistentVolumeClaim {
         namespace: &str,
         name: &str,
     ) -> GetRequest<PersistentVolumeClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -368,7 +372,7 @@ impl PersistentVolumeClaim {
         name: &str,
         body: &PersistentVolumeClaim,
     ) -> ReplaceRequest<PersistentVolumeClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -378,12 +382,12 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/persistentvolumeclaims`
     pub fn list_all_namespaces() -> ListRequest<PersistentVolumeClaim> {
-        ListRequest::new("/api/v1/persistentvolumeclaims".to_owned())
+        ListRequest::for_kind("/api/v1/persistentvolumeclaims".to_owned())
     }
     /// watch changes to PersistentVolumeClaim (the list operation's watch form)
     /// `GET /api/v1/persistentvolumeclaims?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PersistentVolumeClaim> {
-        WatchRequest::new("/api/v1/persistentvolumeclaims".to_owned())
+        WatchRequest::for_kind("/api/v1/persistentvolumeclaims".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

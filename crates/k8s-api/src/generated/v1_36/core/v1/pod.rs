@@ -1387,6 +1387,10 @@ impl k8s_core::Resource for Pod {
         "resize",
         "status",
     ];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Pod {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -1405,20 +1409,20 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods`
     pub fn list(namespace: &str) -> ListRequest<Pod> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Pod (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/pods?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Pod> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/pods`
     pub fn create(namespace: &str, body: &Pod) -> CreateRequest<Pod> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/pods", encode_path_segment(namespace)),
             body,
         )
@@ -1434,7 +1438,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1453,7 +1457,7 @@ impl Pod {
     }
     /// `PUT /api/v1/namespaces/{namespace}/pods/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Pod) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1507,7 +1511,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers`
     pub fn read_ephemeralcontainers(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/ephemeralcontainers",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1534,7 +1538,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/ephemeralcontainers",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -1840,7 +1844,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/resize`
     pub fn read_resize(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/resize", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1863,7 +1867,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/resize", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1873,7 +1877,7 @@ impl Pod {
     }
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Pod> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/status", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1896,7 +1900,7 @@ impl Pod {
         name: &str,
         body: &Pod,
     ) -> ReplaceRequest<Pod> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/pods/{}/status", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -1906,12 +1910,12 @@ impl Pod {
     }
     /// `GET /api/v1/pods`
     pub fn list_all_namespaces() -> ListRequest<Pod> {
-        ListRequest::new("/api/v1/pods".to_owned())
+        ListRequest::for_kind("/api/v1/pods".to_owned())
     }
     /// watch changes to Pod (the list operation's watch form)
     /// `GET /api/v1/pods?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Pod> {
-        WatchRequest::new("/api/v1/pods".to_owned())
+        WatchRequest::for_kind("/api/v1/pods".to_owned())
     }
 }
 /// Request of [`connect_get_attach`](Pod::connect_get_attach); decodes an upgraded connection.

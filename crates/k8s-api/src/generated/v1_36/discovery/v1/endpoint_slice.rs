@@ -659,6 +659,10 @@ impl k8s_core::Resource for EndpointSlice {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for EndpointSlice {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -671,12 +675,12 @@ impl k8s_core::Object for EndpointSlice {
 impl EndpointSlice {
     /// `GET /apis/discovery.k8s.io/v1/endpointslices`
     pub fn list_all_namespaces() -> ListRequest<EndpointSlice> {
-        ListRequest::new("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
+        ListRequest::for_kind("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
     }
     /// watch changes to EndpointSlice (the list operation's watch form)
     /// `GET /apis/discovery.k8s.io/v1/endpointslices?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<EndpointSlice> {
-        WatchRequest::new("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
+        WatchRequest::for_kind("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
     }
     /// `DELETE /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<EndpointSlice> {
@@ -689,7 +693,7 @@ impl EndpointSlice {
     }
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices`
     pub fn list(namespace: &str) -> ListRequest<EndpointSlice> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -699,7 +703,7 @@ impl EndpointSlice {
     /// watch changes to EndpointSlice (the list operation's watch form)
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<EndpointSlice> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -711,7 +715,7 @@ impl EndpointSlice {
         namespace: &str,
         body: &EndpointSlice,
     ) -> CreateRequest<EndpointSlice> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -730,7 +734,7 @@ impl EndpointSlice {
     }
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<EndpointSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -757,7 +761,7 @@ impl EndpointSlice {
         name: &str,
         body: &EndpointSlice,
     ) -> ReplaceRequest<EndpointSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -152,6 +152,10 @@ impl k8s_core::Resource for ServiceCIDR {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ServiceCIDR {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,16 +174,19 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs`
     pub fn list() -> ListRequest<ServiceCIDR> {
-        ListRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
     }
     /// watch changes to ServiceCIDR (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/servicecidrs?watch=1`
     pub fn watch() -> WatchRequest<ServiceCIDR> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1/servicecidrs`
     pub fn create(body: &ServiceCIDR) -> CreateRequest<ServiceCIDR> {
-        CreateRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/networking.k8s.io/v1/servicecidrs".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn delete(name: &str) -> DeleteRequest<ServiceCIDR> {
@@ -191,7 +198,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn read(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}", encode_path_segment(name)
             ),
@@ -208,7 +215,7 @@ impl ServiceCIDR {
     }
     /// `PUT /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn replace(name: &str, body: &ServiceCIDR) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}", encode_path_segment(name)
             ),
@@ -217,7 +224,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}/status",
                 encode_path_segment(name)
@@ -239,7 +246,7 @@ impl ServiceCIDR {
         name: &str,
         body: &ServiceCIDR,
     ) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}/status",
                 encode_path_segment(name)

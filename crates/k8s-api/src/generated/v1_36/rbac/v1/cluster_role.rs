@@ -222,6 +222,10 @@ impl k8s_core::Resource for ClusterRole {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ClusterRole {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -240,16 +244,20 @@ impl ClusterRole {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterroles`
     pub fn list() -> ListRequest<ClusterRole> {
-        ListRequest::new("/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned())
+        ListRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned(),
+        )
     }
     /// watch changes to ClusterRole (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterroles?watch=1`
     pub fn watch() -> WatchRequest<ClusterRole> {
-        WatchRequest::new("/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned())
+        WatchRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned(),
+        )
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/clusterroles`
     pub fn create(body: &ClusterRole) -> CreateRequest<ClusterRole> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterroles".to_owned(),
             body,
         )
@@ -265,7 +273,7 @@ impl ClusterRole {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterroles/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterRole> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterroles/{}",
                 encode_path_segment(name)
@@ -284,7 +292,7 @@ impl ClusterRole {
     }
     /// `PUT /apis/rbac.authorization.k8s.io/v1/clusterroles/{name}`
     pub fn replace(name: &str, body: &ClusterRole) -> ReplaceRequest<ClusterRole> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterroles/{}",
                 encode_path_segment(name)

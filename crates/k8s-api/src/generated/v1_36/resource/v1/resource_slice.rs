@@ -1406,6 +1406,10 @@ impl k8s_core::Resource for ResourceSlice {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourceSlice {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -1424,16 +1428,19 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1/resourceslices`
     pub fn list() -> ListRequest<ResourceSlice> {
-        ListRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1/resourceslices".to_owned())
     }
     /// watch changes to ResourceSlice (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1/resourceslices?watch=1`
     pub fn watch() -> WatchRequest<ResourceSlice> {
-        WatchRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1/resourceslices".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1/resourceslices`
     pub fn create(body: &ResourceSlice) -> CreateRequest<ResourceSlice> {
-        CreateRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/resource.k8s.io/v1/resourceslices".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn delete(name: &str) -> DeleteRequest<ResourceSlice> {
@@ -1445,7 +1452,7 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn read(name: &str) -> GetRequest<ResourceSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/resourceslices/{}", encode_path_segment(name)
             ),
@@ -1462,7 +1469,7 @@ impl ResourceSlice {
     }
     /// `PUT /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn replace(name: &str, body: &ResourceSlice) -> ReplaceRequest<ResourceSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/resourceslices/{}", encode_path_segment(name)
             ),

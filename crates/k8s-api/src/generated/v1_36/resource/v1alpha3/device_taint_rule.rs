@@ -263,6 +263,10 @@ impl k8s_core::Resource for DeviceTaintRule {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for DeviceTaintRule {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -281,16 +285,20 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules`
     pub fn list() -> ListRequest<DeviceTaintRule> {
-        ListRequest::new("/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned())
+        ListRequest::for_kind(
+            "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
+        )
     }
     /// watch changes to DeviceTaintRule (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules?watch=1`
     pub fn watch() -> WatchRequest<DeviceTaintRule> {
-        WatchRequest::new("/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned())
+        WatchRequest::for_kind(
+            "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
+        )
     }
     /// `POST /apis/resource.k8s.io/v1alpha3/devicetaintrules`
     pub fn create(body: &DeviceTaintRule) -> CreateRequest<DeviceTaintRule> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
             body,
         )
@@ -306,7 +314,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -328,7 +336,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -338,7 +346,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}/status",
                 encode_path_segment(name)
@@ -360,7 +368,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}/status",
                 encode_path_segment(name)

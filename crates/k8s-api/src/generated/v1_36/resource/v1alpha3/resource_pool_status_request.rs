@@ -354,6 +354,10 @@ impl k8s_core::Resource for ResourcePoolStatusRequest {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ResourcePoolStatusRequest {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -372,14 +376,14 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests`
     pub fn list() -> ListRequest<ResourcePoolStatusRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
         )
     }
     /// watch changes to ResourcePoolStatusRequest (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests?watch=1`
     pub fn watch() -> WatchRequest<ResourcePoolStatusRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
         )
     }
@@ -387,7 +391,7 @@ impl ResourcePoolStatusRequest {
     pub fn create(
         body: &ResourcePoolStatusRequest,
     ) -> CreateRequest<ResourcePoolStatusRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
             body,
         )
@@ -403,7 +407,7 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{name}`
     pub fn read(name: &str) -> GetRequest<ResourcePoolStatusRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}",
                 encode_path_segment(name)
@@ -425,7 +429,7 @@ impl ResourcePoolStatusRequest {
         name: &str,
         body: &ResourcePoolStatusRequest,
     ) -> ReplaceRequest<ResourcePoolStatusRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}",
                 encode_path_segment(name)
@@ -435,7 +439,7 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ResourcePoolStatusRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}/status",
                 encode_path_segment(name)
@@ -460,7 +464,7 @@ impl ResourcePoolStatusRequest {
         name: &str,
         body: &ResourcePoolStatusRequest,
     ) -> ReplaceRequest<ResourcePoolStatusRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}/status",
                 encode_path_segment(name)

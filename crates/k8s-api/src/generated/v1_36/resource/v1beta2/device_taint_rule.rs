@@ -149,6 +149,10 @@ impl k8s_core::Resource for DeviceTaintRule {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for DeviceTaintRule {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -167,16 +171,20 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules`
     pub fn list() -> ListRequest<DeviceTaintRule> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned())
+        ListRequest::for_kind(
+            "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
+        )
     }
     /// watch changes to DeviceTaintRule (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules?watch=1`
     pub fn watch() -> WatchRequest<DeviceTaintRule> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned())
+        WatchRequest::for_kind(
+            "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
+        )
     }
     /// `POST /apis/resource.k8s.io/v1beta2/devicetaintrules`
     pub fn create(body: &DeviceTaintRule) -> CreateRequest<DeviceTaintRule> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
             body,
         )
@@ -192,7 +200,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -214,7 +222,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -224,7 +232,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}/status",
                 encode_path_segment(name)
@@ -246,7 +254,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}/status",
                 encode_path_segment(name)

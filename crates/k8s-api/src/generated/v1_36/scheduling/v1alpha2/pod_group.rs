@@ -149,6 +149,10 @@ impl k8s_core::Resource for PodGroup {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for PodGroup {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,7 +174,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/podgroups`
     pub fn list(namespace: &str) -> ListRequest<PodGroup> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -180,7 +184,7 @@ impl PodGroup {
     /// watch changes to PodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/podgroups?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodGroup> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -189,7 +193,7 @@ impl PodGroup {
     }
     /// `POST /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/podgroups`
     pub fn create(namespace: &str, body: &PodGroup) -> CreateRequest<PodGroup> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -208,7 +212,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/podgroups/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -231,7 +235,7 @@ impl PodGroup {
         name: &str,
         body: &PodGroup,
     ) -> ReplaceRequest<PodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -241,7 +245,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/podgroups/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<PodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -268,7 +272,7 @@ impl PodGroup {
         name: &str,
         body: &PodGroup,
     ) -> ReplaceRequest<PodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/podgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -278,12 +282,12 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/podgroups`
     pub fn list_all_namespaces() -> ListRequest<PodGroup> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1alpha2/podgroups".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1alpha2/podgroups".to_owned())
     }
     /// watch changes to PodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha2/podgroups?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodGroup> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1alpha2/podgroups".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1alpha2/podgroups".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

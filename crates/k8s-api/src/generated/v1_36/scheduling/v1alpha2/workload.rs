@@ -397,6 +397,10 @@ impl k8s_core::Resource for Workload {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Workload {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -418,7 +422,7 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/workloads`
     pub fn list(namespace: &str) -> ListRequest<Workload> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -428,7 +432,7 @@ impl Workload {
     /// watch changes to Workload (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/workloads?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Workload> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -437,7 +441,7 @@ impl Workload {
     }
     /// `POST /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/workloads`
     pub fn create(namespace: &str, body: &Workload) -> CreateRequest<Workload> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -456,7 +460,7 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/namespaces/{namespace}/workloads/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Workload> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/workloads/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -479,7 +483,7 @@ impl Workload {
         name: &str,
         body: &Workload,
     ) -> ReplaceRequest<Workload> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha2/namespaces/{}/workloads/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -489,12 +493,12 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha2/workloads`
     pub fn list_all_namespaces() -> ListRequest<Workload> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1alpha2/workloads".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1alpha2/workloads".to_owned())
     }
     /// watch changes to Workload (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha2/workloads?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Workload> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1alpha2/workloads".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1alpha2/workloads".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

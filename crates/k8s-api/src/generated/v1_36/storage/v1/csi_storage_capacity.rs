@@ -182,6 +182,10 @@ impl k8s_core::Resource for CSIStorageCapacity {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for CSIStorageCapacity {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -194,12 +198,12 @@ impl k8s_core::Object for CSIStorageCapacity {
 impl CSIStorageCapacity {
     /// `GET /apis/storage.k8s.io/v1/csistoragecapacities`
     pub fn list_all_namespaces() -> ListRequest<CSIStorageCapacity> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
     }
     /// watch changes to CSIStorageCapacity (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csistoragecapacities?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<CSIStorageCapacity> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
     }
     /// `DELETE /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities`
     pub fn delete_collection(
@@ -214,7 +218,7 @@ impl CSIStorageCapacity {
     }
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities`
     pub fn list(namespace: &str) -> ListRequest<CSIStorageCapacity> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -224,7 +228,7 @@ impl CSIStorageCapacity {
     /// watch changes to CSIStorageCapacity (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<CSIStorageCapacity> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -236,7 +240,7 @@ impl CSIStorageCapacity {
         namespace: &str,
         body: &CSIStorageCapacity,
     ) -> CreateRequest<CSIStorageCapacity> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -255,7 +259,7 @@ impl CSIStorageCapacity {
     }
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<CSIStorageCapacity> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -282,7 +286,7 @@ impl CSIStorageCapacity {
         name: &str,
         body: &CSIStorageCapacity,
     ) -> ReplaceRequest<CSIStorageCapacity> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -234,6 +234,10 @@ impl k8s_core::Resource for StorageClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for StorageClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -250,16 +254,19 @@ impl StorageClass {
     }
     /// `GET /apis/storage.k8s.io/v1/storageclasses`
     pub fn list() -> ListRequest<StorageClass> {
-        ListRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/storageclasses".to_owned())
     }
     /// watch changes to StorageClass (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/storageclasses?watch=1`
     pub fn watch() -> WatchRequest<StorageClass> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/storageclasses".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/storageclasses`
     pub fn create(body: &StorageClass) -> CreateRequest<StorageClass> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/storage.k8s.io/v1/storageclasses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<StorageClass> {
@@ -271,7 +278,7 @@ impl StorageClass {
     }
     /// `GET /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn read(name: &str) -> GetRequest<StorageClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/storageclasses/{}", encode_path_segment(name)
             ),
@@ -288,7 +295,7 @@ impl StorageClass {
     }
     /// `PUT /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn replace(name: &str, body: &StorageClass) -> ReplaceRequest<StorageClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/storageclasses/{}", encode_path_segment(name)
             ),

@@ -152,6 +152,10 @@ impl k8s_core::Resource for StorageVersionMigration {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for StorageVersionMigration {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
@@ -170,14 +174,14 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1beta1/storageversionmigrations`
     pub fn list() -> ListRequest<StorageVersionMigration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations".to_owned(),
         )
     }
     /// watch changes to StorageVersionMigration (the list operation's watch form)
     /// `GET /apis/storagemigration.k8s.io/v1beta1/storageversionmigrations?watch=1`
     pub fn watch() -> WatchRequest<StorageVersionMigration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations".to_owned(),
         )
     }
@@ -185,7 +189,7 @@ impl StorageVersionMigration {
     pub fn create(
         body: &StorageVersionMigration,
     ) -> CreateRequest<StorageVersionMigration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations".to_owned(),
             body,
         )
@@ -201,7 +205,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{name}`
     pub fn read(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -223,7 +227,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -233,7 +237,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{}/status",
                 encode_path_segment(name)
@@ -258,7 +262,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1beta1/storageversionmigrations/{}/status",
                 encode_path_segment(name)

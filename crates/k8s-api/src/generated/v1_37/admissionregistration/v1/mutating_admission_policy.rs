@@ -229,14 +229,14 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies`
     pub fn list() -> ListRequest<MutatingAdmissionPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies".to_owned(),
         )
     }
     /// watch changes to MutatingAdmissionPolicy (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies?watch=1`
     pub fn watch() -> WatchRequest<MutatingAdmissionPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies".to_owned(),
         )
     }
@@ -244,7 +244,7 @@ impl MutatingAdmissionPolicy {
     pub fn create(
         body: &MutatingAdmissionPolicy,
     ) -> CreateRequest<MutatingAdmissionPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies".to_owned(),
             body,
         )
@@ -260,7 +260,7 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -282,7 +282,7 @@ impl MutatingAdmissionPolicy {
         name: &str,
         body: &MutatingAdmissionPolicy,
     ) -> ReplaceRequest<MutatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)

@@ -332,7 +332,7 @@ impl MutatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations`
     pub fn list() -> ListRequest<MutatingWebhookConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -340,7 +340,7 @@ impl MutatingWebhookConfiguration {
     /// watch changes to MutatingWebhookConfiguration (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?watch=1`
     pub fn watch() -> WatchRequest<MutatingWebhookConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -349,7 +349,7 @@ impl MutatingWebhookConfiguration {
     pub fn create(
         body: &MutatingWebhookConfiguration,
     ) -> CreateRequest<MutatingWebhookConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
                 .to_owned(),
             body,
@@ -366,7 +366,7 @@ impl MutatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingWebhookConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}",
                 encode_path_segment(name)
@@ -391,7 +391,7 @@ impl MutatingWebhookConfiguration {
         name: &str,
         body: &MutatingWebhookConfiguration,
     ) -> ReplaceRequest<MutatingWebhookConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{}",
                 encode_path_segment(name)

@@ -320,7 +320,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies`
     pub fn list() -> ListRequest<ValidatingAdmissionPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
         )
@@ -328,7 +328,7 @@ impl ValidatingAdmissionPolicy {
     /// watch changes to ValidatingAdmissionPolicy (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies?watch=1`
     pub fn watch() -> WatchRequest<ValidatingAdmissionPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
         )
@@ -337,7 +337,7 @@ impl ValidatingAdmissionPolicy {
     pub fn create(
         body: &ValidatingAdmissionPolicy,
     ) -> CreateRequest<ValidatingAdmissionPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
                 .to_owned(),
             body,
@@ -354,7 +354,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -376,7 +376,7 @@ impl ValidatingAdmissionPolicy {
         name: &str,
         body: &ValidatingAdmissionPolicy,
     ) -> ReplaceRequest<ValidatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -386,7 +386,7 @@ impl ValidatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ValidatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}/status",
                 encode_path_segment(name)
@@ -411,7 +411,7 @@ impl ValidatingAdmissionPolicy {
         name: &str,
         body: &ValidatingAdmissionPolicy,
     ) -> ReplaceRequest<ValidatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{}/status",
                 encode_path_segment(name)

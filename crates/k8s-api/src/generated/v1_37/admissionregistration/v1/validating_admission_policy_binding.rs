@@ -126,7 +126,7 @@ impl ValidatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings`
     pub fn list() -> ListRequest<ValidatingAdmissionPolicyBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -134,7 +134,7 @@ impl ValidatingAdmissionPolicyBinding {
     /// watch changes to ValidatingAdmissionPolicyBinding (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings?watch=1`
     pub fn watch() -> WatchRequest<ValidatingAdmissionPolicyBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -143,7 +143,7 @@ impl ValidatingAdmissionPolicyBinding {
     pub fn create(
         body: &ValidatingAdmissionPolicyBinding,
     ) -> CreateRequest<ValidatingAdmissionPolicyBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
                 .to_owned(),
             body,
@@ -160,7 +160,7 @@ impl ValidatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingAdmissionPolicyBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{}",
                 encode_path_segment(name)
@@ -185,7 +185,7 @@ impl ValidatingAdmissionPolicyBinding {
         name: &str,
         body: &ValidatingAdmissionPolicyBinding,
     ) -> ReplaceRequest<ValidatingAdmissionPolicyBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{}",
                 encode_path_segment(name)

@@ -320,7 +320,7 @@ impl ValidatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations`
     pub fn list() -> ListRequest<ValidatingWebhookConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -328,7 +328,7 @@ impl ValidatingWebhookConfiguration {
     /// watch changes to ValidatingWebhookConfiguration (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations?watch=1`
     pub fn watch() -> WatchRequest<ValidatingWebhookConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
         )
@@ -337,7 +337,7 @@ impl ValidatingWebhookConfiguration {
     pub fn create(
         body: &ValidatingWebhookConfiguration,
     ) -> CreateRequest<ValidatingWebhookConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
                 .to_owned(),
             body,
@@ -354,7 +354,7 @@ impl ValidatingWebhookConfiguration {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<ValidatingWebhookConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{}",
                 encode_path_segment(name)
@@ -379,7 +379,7 @@ impl ValidatingWebhookConfiguration {
         name: &str,
         body: &ValidatingWebhookConfiguration,
     ) -> ReplaceRequest<ValidatingWebhookConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{}",
                 encode_path_segment(name)

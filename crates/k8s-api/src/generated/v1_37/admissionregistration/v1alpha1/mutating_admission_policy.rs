@@ -292,7 +292,7 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies`
     pub fn list() -> ListRequest<MutatingAdmissionPolicy> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
         )
@@ -300,7 +300,7 @@ impl MutatingAdmissionPolicy {
     /// watch changes to MutatingAdmissionPolicy (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies?watch=1`
     pub fn watch() -> WatchRequest<MutatingAdmissionPolicy> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
         )
@@ -309,7 +309,7 @@ impl MutatingAdmissionPolicy {
     pub fn create(
         body: &MutatingAdmissionPolicy,
     ) -> CreateRequest<MutatingAdmissionPolicy> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies"
                 .to_owned(),
             body,
@@ -326,7 +326,7 @@ impl MutatingAdmissionPolicy {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingAdmissionPolicy> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)
@@ -348,7 +348,7 @@ impl MutatingAdmissionPolicy {
         name: &str,
         body: &MutatingAdmissionPolicy,
     ) -> ReplaceRequest<MutatingAdmissionPolicy> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1alpha1/mutatingadmissionpolicies/{}",
                 encode_path_segment(name)

@@ -129,7 +129,7 @@ impl MutatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings`
     pub fn list() -> ListRequest<MutatingAdmissionPolicyBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -137,7 +137,7 @@ impl MutatingAdmissionPolicyBinding {
     /// watch changes to MutatingAdmissionPolicyBinding (the list operation's watch form)
     /// `GET /apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings?watch=1`
     pub fn watch() -> WatchRequest<MutatingAdmissionPolicyBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings"
                 .to_owned(),
         )
@@ -146,7 +146,7 @@ impl MutatingAdmissionPolicyBinding {
     pub fn create(
         body: &MutatingAdmissionPolicyBinding,
     ) -> CreateRequest<MutatingAdmissionPolicyBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings"
                 .to_owned(),
             body,
@@ -163,7 +163,7 @@ impl MutatingAdmissionPolicyBinding {
     }
     /// `GET /apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings/{name}`
     pub fn read(name: &str) -> GetRequest<MutatingAdmissionPolicyBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings/{}",
                 encode_path_segment(name)
@@ -188,7 +188,7 @@ impl MutatingAdmissionPolicyBinding {
         name: &str,
         body: &MutatingAdmissionPolicyBinding,
     ) -> ReplaceRequest<MutatingAdmissionPolicyBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings/{}",
                 encode_path_segment(name)

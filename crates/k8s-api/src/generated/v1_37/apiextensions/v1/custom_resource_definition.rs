@@ -318,14 +318,14 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions`
     pub fn list() -> ListRequest<CustomResourceDefinition> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
         )
     }
     /// watch changes to CustomResourceDefinition (the list operation's watch form)
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1`
     pub fn watch() -> WatchRequest<CustomResourceDefinition> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
         )
     }
@@ -333,7 +333,7 @@ impl CustomResourceDefinition {
     pub fn create(
         body: &CustomResourceDefinition,
     ) -> CreateRequest<CustomResourceDefinition> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
             body,
         )
@@ -349,7 +349,7 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}`
     pub fn read(name: &str) -> GetRequest<CustomResourceDefinition> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}",
                 encode_path_segment(name)
@@ -371,7 +371,7 @@ impl CustomResourceDefinition {
         name: &str,
         body: &CustomResourceDefinition,
     ) -> ReplaceRequest<CustomResourceDefinition> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}",
                 encode_path_segment(name)
@@ -381,7 +381,7 @@ impl CustomResourceDefinition {
     }
     /// `GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<CustomResourceDefinition> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}/status",
                 encode_path_segment(name)
@@ -406,7 +406,7 @@ impl CustomResourceDefinition {
         name: &str,
         body: &CustomResourceDefinition,
     ) -> ReplaceRequest<CustomResourceDefinition> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{}/status",
                 encode_path_segment(name)

@@ -233,20 +233,20 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions`
     pub fn list() -> ListRequest<StorageVersion> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
         )
     }
     /// watch changes to StorageVersion (the list operation's watch form)
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions?watch=1`
     pub fn watch() -> WatchRequest<StorageVersion> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
         )
     }
     /// `POST /apis/internal.apiserver.k8s.io/v1alpha1/storageversions`
     pub fn create(body: &StorageVersion) -> CreateRequest<StorageVersion> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions".to_owned(),
             body,
         )
@@ -262,7 +262,7 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}`
     pub fn read(name: &str) -> GetRequest<StorageVersion> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}",
                 encode_path_segment(name)
@@ -281,7 +281,7 @@ impl StorageVersion {
     }
     /// `PUT /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}`
     pub fn replace(name: &str, body: &StorageVersion) -> ReplaceRequest<StorageVersion> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}",
                 encode_path_segment(name)
@@ -291,7 +291,7 @@ impl StorageVersion {
     }
     /// `GET /apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<StorageVersion> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}/status",
                 encode_path_segment(name)
@@ -313,7 +313,7 @@ impl StorageVersion {
         name: &str,
         body: &StorageVersion,
     ) -> ReplaceRequest<StorageVersion> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/internal.apiserver.k8s.io/v1alpha1/storageversions/{}/status",
                 encode_path_segment(name)

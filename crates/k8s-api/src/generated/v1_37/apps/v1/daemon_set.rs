@@ -131,12 +131,12 @@ impl k8s_core::Object for DaemonSet {
 impl DaemonSet {
     /// `GET /apis/apps/v1/daemonsets`
     pub fn list_all_namespaces() -> ListRequest<DaemonSet> {
-        ListRequest::new("/apis/apps/v1/daemonsets".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/daemonsets".to_owned())
     }
     /// watch changes to DaemonSet (the list operation's watch form)
     /// `GET /apis/apps/v1/daemonsets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<DaemonSet> {
-        WatchRequest::new("/apis/apps/v1/daemonsets".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/daemonsets".to_owned())
     }
     /// `DELETE /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<DaemonSet> {
@@ -148,7 +148,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn list(namespace: &str) -> ListRequest<DaemonSet> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -157,7 +157,7 @@ impl DaemonSet {
     /// watch changes to DaemonSet (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<DaemonSet> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -165,7 +165,7 @@ impl DaemonSet {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/daemonsets`
     pub fn create(namespace: &str, body: &DaemonSet) -> CreateRequest<DaemonSet> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets", encode_path_segment(namespace)
             ),
@@ -183,7 +183,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<DaemonSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -206,7 +206,7 @@ impl DaemonSet {
         name: &str,
         body: &DaemonSet,
     ) -> ReplaceRequest<DaemonSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -216,7 +216,7 @@ impl DaemonSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/daemonsets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<DaemonSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -243,7 +243,7 @@ impl DaemonSet {
         name: &str,
         body: &DaemonSet,
     ) -> ReplaceRequest<DaemonSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/daemonsets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -131,12 +131,12 @@ impl k8s_core::Object for Deployment {
 impl Deployment {
     /// `GET /apis/apps/v1/deployments`
     pub fn list_all_namespaces() -> ListRequest<Deployment> {
-        ListRequest::new("/apis/apps/v1/deployments".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/deployments".to_owned())
     }
     /// watch changes to Deployment (the list operation's watch form)
     /// `GET /apis/apps/v1/deployments?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Deployment> {
-        WatchRequest::new("/apis/apps/v1/deployments".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/deployments".to_owned())
     }
     /// `DELETE /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Deployment> {
@@ -148,7 +148,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn list(namespace: &str) -> ListRequest<Deployment> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -157,7 +157,7 @@ impl Deployment {
     /// watch changes to Deployment (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Deployment> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -165,7 +165,7 @@ impl Deployment {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/deployments`
     pub fn create(namespace: &str, body: &Deployment) -> CreateRequest<Deployment> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments", encode_path_segment(namespace)
             ),
@@ -183,7 +183,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Deployment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -206,7 +206,7 @@ impl Deployment {
         name: &str,
         body: &Deployment,
     ) -> ReplaceRequest<Deployment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -220,7 +220,7 @@ impl Deployment {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_37::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -249,7 +249,7 @@ impl Deployment {
         name: &str,
         body: &crate::v1_37::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_37::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -259,7 +259,7 @@ impl Deployment {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/deployments/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Deployment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -286,7 +286,7 @@ impl Deployment {
         name: &str,
         body: &Deployment,
     ) -> ReplaceRequest<Deployment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/deployments/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -139,7 +139,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets`
     pub fn list(namespace: &str) -> ListRequest<ReplicaSet> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -148,7 +148,7 @@ impl ReplicaSet {
     /// watch changes to ReplicaSet (the list operation's watch form)
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ReplicaSet> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -156,7 +156,7 @@ impl ReplicaSet {
     }
     /// `POST /apis/apps/v1/namespaces/{namespace}/replicasets`
     pub fn create(namespace: &str, body: &ReplicaSet) -> CreateRequest<ReplicaSet> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets", encode_path_segment(namespace)
             ),
@@ -174,7 +174,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ReplicaSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -197,7 +197,7 @@ impl ReplicaSet {
         name: &str,
         body: &ReplicaSet,
     ) -> ReplaceRequest<ReplicaSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -211,7 +211,7 @@ impl ReplicaSet {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_37::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -240,7 +240,7 @@ impl ReplicaSet {
         name: &str,
         body: &crate::v1_37::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_37::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -250,7 +250,7 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ReplicaSet> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -277,7 +277,7 @@ impl ReplicaSet {
         name: &str,
         body: &ReplicaSet,
     ) -> ReplaceRequest<ReplicaSet> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/apps/v1/namespaces/{}/replicasets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -287,12 +287,12 @@ impl ReplicaSet {
     }
     /// `GET /apis/apps/v1/replicasets`
     pub fn list_all_namespaces() -> ListRequest<ReplicaSet> {
-        ListRequest::new("/apis/apps/v1/replicasets".to_owned())
+        ListRequest::for_kind("/apis/apps/v1/replicasets".to_owned())
     }
     /// watch changes to ReplicaSet (the list operation's watch form)
     /// `GET /apis/apps/v1/replicasets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ReplicaSet> {
-        WatchRequest::new("/apis/apps/v1/replicasets".to_owned())
+        WatchRequest::for_kind("/apis/apps/v1/replicasets".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

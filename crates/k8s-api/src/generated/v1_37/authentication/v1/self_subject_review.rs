@@ -110,7 +110,7 @@ impl k8s_core::Object for SelfSubjectReview {
 impl SelfSubjectReview {
     /// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews`
     pub fn create(body: &SelfSubjectReview) -> CreateRequest<SelfSubjectReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/authentication.k8s.io/v1/selfsubjectreviews".to_owned(),
             body,
         )

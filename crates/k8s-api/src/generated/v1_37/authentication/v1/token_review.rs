@@ -122,7 +122,7 @@ impl k8s_core::Object for TokenReview {
 impl TokenReview {
     /// `POST /apis/authentication.k8s.io/v1/tokenreviews`
     pub fn create(body: &TokenReview) -> CreateRequest<TokenReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/authentication.k8s.io/v1/tokenreviews".to_owned(),
             body,
         )

@@ -125,7 +125,7 @@ impl LocalSubjectAccessReview {
         namespace: &str,
         body: &LocalSubjectAccessReview,
     ) -> CreateRequest<LocalSubjectAccessReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/authorization.k8s.io/v1/namespaces/{}/localsubjectaccessreviews",
                 encode_path_segment(namespace)

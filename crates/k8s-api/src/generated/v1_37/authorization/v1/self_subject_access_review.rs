@@ -124,7 +124,7 @@ impl SelfSubjectAccessReview {
     pub fn create(
         body: &SelfSubjectAccessReview,
     ) -> CreateRequest<SelfSubjectAccessReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews".to_owned(),
             body,
         )

@@ -284,7 +284,7 @@ impl SelfSubjectRulesReview {
     pub fn create(
         body: &SelfSubjectRulesReview,
     ) -> CreateRequest<SelfSubjectRulesReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews".to_owned(),
             body,
         )

@@ -122,7 +122,7 @@ impl k8s_core::Object for SubjectAccessReview {
 impl SubjectAccessReview {
     /// `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`
     pub fn create(body: &SubjectAccessReview) -> CreateRequest<SubjectAccessReview> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/authorization.k8s.io/v1/subjectaccessreviews".to_owned(),
             body,
         )

@@ -207,12 +207,14 @@ impl k8s_core::Object for HorizontalPodAutoscaler {
 impl HorizontalPodAutoscaler {
     /// `GET /apis/autoscaling/v1/horizontalpodautoscalers`
     pub fn list_all_namespaces() -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
+        ListRequest::for_kind("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
     }
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v1/horizontalpodautoscalers?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new("/apis/autoscaling/v1/horizontalpodautoscalers".to_owned())
+        WatchRequest::for_kind(
+            "/apis/autoscaling/v1/horizontalpodautoscalers".to_owned(),
+        )
     }
     /// `DELETE /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn delete_collection(
@@ -227,7 +229,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn list(namespace: &str) -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -237,7 +239,7 @@ impl HorizontalPodAutoscaler {
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -249,7 +251,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         body: &HorizontalPodAutoscaler,
     ) -> CreateRequest<HorizontalPodAutoscaler> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -271,7 +273,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -298,7 +300,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -311,7 +313,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         name: &str,
     ) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -338,7 +340,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v1/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -653,12 +653,14 @@ impl k8s_core::Object for HorizontalPodAutoscaler {
 impl HorizontalPodAutoscaler {
     /// `GET /apis/autoscaling/v2/horizontalpodautoscalers`
     pub fn list_all_namespaces() -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new("/apis/autoscaling/v2/horizontalpodautoscalers".to_owned())
+        ListRequest::for_kind("/apis/autoscaling/v2/horizontalpodautoscalers".to_owned())
     }
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v2/horizontalpodautoscalers?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new("/apis/autoscaling/v2/horizontalpodautoscalers".to_owned())
+        WatchRequest::for_kind(
+            "/apis/autoscaling/v2/horizontalpodautoscalers".to_owned(),
+        )
     }
     /// `DELETE /apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn delete_collection(
@@ -673,7 +675,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers`
     pub fn list(namespace: &str) -> ListRequest<HorizontalPodAutoscaler> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -683,7 +685,7 @@ impl HorizontalPodAutoscaler {
     /// watch changes to HorizontalPodAutoscaler (the list operation's watch form)
     /// `GET /apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<HorizontalPodAutoscaler> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -695,7 +697,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         body: &HorizontalPodAutoscaler,
     ) -> CreateRequest<HorizontalPodAutoscaler> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers",
                 encode_path_segment(namespace)
@@ -717,7 +719,7 @@ impl HorizontalPodAutoscaler {
     }
     /// `GET /apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -744,7 +746,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -757,7 +759,7 @@ impl HorizontalPodAutoscaler {
         namespace: &str,
         name: &str,
     ) -> GetRequest<HorizontalPodAutoscaler> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -784,7 +786,7 @@ impl HorizontalPodAutoscaler {
         name: &str,
         body: &HorizontalPodAutoscaler,
     ) -> ReplaceRequest<HorizontalPodAutoscaler> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -134,12 +134,12 @@ impl k8s_core::Object for Job {
 impl Job {
     /// `GET /apis/batch/v1/jobs`
     pub fn list_all_namespaces() -> ListRequest<Job> {
-        ListRequest::new("/apis/batch/v1/jobs".to_owned())
+        ListRequest::for_kind("/apis/batch/v1/jobs".to_owned())
     }
     /// watch changes to Job (the list operation's watch form)
     /// `GET /apis/batch/v1/jobs?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Job> {
-        WatchRequest::new("/apis/batch/v1/jobs".to_owned())
+        WatchRequest::for_kind("/apis/batch/v1/jobs".to_owned())
     }
     /// `DELETE /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Job> {
@@ -149,20 +149,20 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn list(namespace: &str) -> ListRequest<Job> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Job (the list operation's watch form)
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Job> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
         )
     }
     /// `POST /apis/batch/v1/namespaces/{namespace}/jobs`
     pub fn create(namespace: &str, body: &Job) -> CreateRequest<Job> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/apis/batch/v1/namespaces/{}/jobs", encode_path_segment(namespace)),
             body,
         )
@@ -178,7 +178,7 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Job> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -197,7 +197,7 @@ impl Job {
     }
     /// `PUT /apis/batch/v1/namespaces/{namespace}/jobs/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Job) -> ReplaceRequest<Job> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -207,7 +207,7 @@ impl Job {
     }
     /// `GET /apis/batch/v1/namespaces/{namespace}/jobs/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Job> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -230,7 +230,7 @@ impl Job {
         name: &str,
         body: &Job,
     ) -> ReplaceRequest<Job> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/batch/v1/namespaces/{}/jobs/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

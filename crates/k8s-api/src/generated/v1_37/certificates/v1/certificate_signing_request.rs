@@ -137,14 +137,14 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests`
     pub fn list() -> ListRequest<CertificateSigningRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
         )
     }
     /// watch changes to CertificateSigningRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests?watch=1`
     pub fn watch() -> WatchRequest<CertificateSigningRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
         )
     }
@@ -152,7 +152,7 @@ impl CertificateSigningRequest {
     pub fn create(
         body: &CertificateSigningRequest,
     ) -> CreateRequest<CertificateSigningRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/certificates.k8s.io/v1/certificatesigningrequests".to_owned(),
             body,
         )
@@ -168,7 +168,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}`
     pub fn read(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}",
                 encode_path_segment(name)
@@ -190,7 +190,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}",
                 encode_path_segment(name)
@@ -200,7 +200,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval`
     pub fn read_approval(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/approval",
                 encode_path_segment(name)
@@ -225,7 +225,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/approval",
                 encode_path_segment(name)
@@ -235,7 +235,7 @@ impl CertificateSigningRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<CertificateSigningRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/status",
                 encode_path_segment(name)
@@ -260,7 +260,7 @@ impl CertificateSigningRequest {
         name: &str,
         body: &CertificateSigningRequest,
     ) -> ReplaceRequest<CertificateSigningRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests/{}/status",
                 encode_path_segment(name)

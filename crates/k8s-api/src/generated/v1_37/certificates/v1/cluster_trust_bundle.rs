@@ -122,16 +122,20 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1/clustertrustbundles`
     pub fn list() -> ListRequest<ClusterTrustBundle> {
-        ListRequest::new("/apis/certificates.k8s.io/v1/clustertrustbundles".to_owned())
+        ListRequest::for_kind(
+            "/apis/certificates.k8s.io/v1/clustertrustbundles".to_owned(),
+        )
     }
     /// watch changes to ClusterTrustBundle (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1/clustertrustbundles?watch=1`
     pub fn watch() -> WatchRequest<ClusterTrustBundle> {
-        WatchRequest::new("/apis/certificates.k8s.io/v1/clustertrustbundles".to_owned())
+        WatchRequest::for_kind(
+            "/apis/certificates.k8s.io/v1/clustertrustbundles".to_owned(),
+        )
     }
     /// `POST /apis/certificates.k8s.io/v1/clustertrustbundles`
     pub fn create(body: &ClusterTrustBundle) -> CreateRequest<ClusterTrustBundle> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/certificates.k8s.io/v1/clustertrustbundles".to_owned(),
             body,
         )
@@ -147,7 +151,7 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1/clustertrustbundles/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterTrustBundle> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/clustertrustbundles/{}",
                 encode_path_segment(name)
@@ -169,7 +173,7 @@ impl ClusterTrustBundle {
         name: &str,
         body: &ClusterTrustBundle,
     ) -> ReplaceRequest<ClusterTrustBundle> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/clustertrustbundles/{}",
                 encode_path_segment(name)

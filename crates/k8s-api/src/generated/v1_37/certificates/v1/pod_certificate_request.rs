@@ -142,7 +142,7 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/namespaces/{namespace}/podcertificaterequests`
     pub fn list(namespace: &str) -> ListRequest<PodCertificateRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -152,7 +152,7 @@ impl PodCertificateRequest {
     /// watch changes to PodCertificateRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1/namespaces/{namespace}/podcertificaterequests?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodCertificateRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -164,7 +164,7 @@ impl PodCertificateRequest {
         namespace: &str,
         body: &PodCertificateRequest,
     ) -> CreateRequest<PodCertificateRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests",
                 encode_path_segment(namespace)
@@ -183,7 +183,7 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/namespaces/{namespace}/podcertificaterequests/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodCertificateRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -210,7 +210,7 @@ impl PodCertificateRequest {
         name: &str,
         body: &PodCertificateRequest,
     ) -> ReplaceRequest<PodCertificateRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -223,7 +223,7 @@ impl PodCertificateRequest {
         namespace: &str,
         name: &str,
     ) -> GetRequest<PodCertificateRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -250,7 +250,7 @@ impl PodCertificateRequest {
         name: &str,
         body: &PodCertificateRequest,
     ) -> ReplaceRequest<PodCertificateRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1/namespaces/{}/podcertificaterequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -260,14 +260,14 @@ impl PodCertificateRequest {
     }
     /// `GET /apis/certificates.k8s.io/v1/podcertificaterequests`
     pub fn list_all_namespaces() -> ListRequest<PodCertificateRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1/podcertificaterequests".to_owned(),
         )
     }
     /// watch changes to PodCertificateRequest (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1/podcertificaterequests?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodCertificateRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1/podcertificaterequests".to_owned(),
         )
     }

@@ -122,20 +122,20 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1beta1/clustertrustbundles`
     pub fn list() -> ListRequest<ClusterTrustBundle> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/certificates.k8s.io/v1beta1/clustertrustbundles".to_owned(),
         )
     }
     /// watch changes to ClusterTrustBundle (the list operation's watch form)
     /// `GET /apis/certificates.k8s.io/v1beta1/clustertrustbundles?watch=1`
     pub fn watch() -> WatchRequest<ClusterTrustBundle> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/certificates.k8s.io/v1beta1/clustertrustbundles".to_owned(),
         )
     }
     /// `POST /apis/certificates.k8s.io/v1beta1/clustertrustbundles`
     pub fn create(body: &ClusterTrustBundle) -> CreateRequest<ClusterTrustBundle> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/certificates.k8s.io/v1beta1/clustertrustbundles".to_owned(),
             body,
         )
@@ -151,7 +151,7 @@ impl ClusterTrustBundle {
     }
     /// `GET /apis/certificates.k8s.io/v1beta1/clustertrustbundles/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterTrustBundle> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1beta1/clustertrustbundles/{}",
                 encode_path_segment(name)
@@ -173,7 +173,7 @@ impl ClusterTrustBundle {
         name: &str,
         body: &ClusterTrustBundle,
     ) -> ReplaceRequest<ClusterTrustBundle> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/certificates.k8s.io/v1beta1/clustertrustbundles/{}",
                 encode_path_segment(name)

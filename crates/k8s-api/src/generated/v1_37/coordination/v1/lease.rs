@@ -119,12 +119,12 @@ impl k8s_core::Object for Lease {
 impl Lease {
     /// `GET /apis/coordination.k8s.io/v1/leases`
     pub fn list_all_namespaces() -> ListRequest<Lease> {
-        ListRequest::new("/apis/coordination.k8s.io/v1/leases".to_owned())
+        ListRequest::for_kind("/apis/coordination.k8s.io/v1/leases".to_owned())
     }
     /// watch changes to Lease (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1/leases?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Lease> {
-        WatchRequest::new("/apis/coordination.k8s.io/v1/leases".to_owned())
+        WatchRequest::for_kind("/apis/coordination.k8s.io/v1/leases".to_owned())
     }
     /// `DELETE /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Lease> {
@@ -137,7 +137,7 @@ impl Lease {
     }
     /// `GET /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases`
     pub fn list(namespace: &str) -> ListRequest<Lease> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1/namespaces/{}/leases",
                 encode_path_segment(namespace)
@@ -147,7 +147,7 @@ impl Lease {
     /// watch changes to Lease (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Lease> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1/namespaces/{}/leases",
                 encode_path_segment(namespace)
@@ -156,7 +156,7 @@ impl Lease {
     }
     /// `POST /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases`
     pub fn create(namespace: &str, body: &Lease) -> CreateRequest<Lease> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1/namespaces/{}/leases",
                 encode_path_segment(namespace)
@@ -175,7 +175,7 @@ impl Lease {
     }
     /// `GET /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Lease> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1/namespaces/{}/leases/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -194,7 +194,7 @@ impl Lease {
     }
     /// `PUT /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Lease) -> ReplaceRequest<Lease> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1/namespaces/{}/leases/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

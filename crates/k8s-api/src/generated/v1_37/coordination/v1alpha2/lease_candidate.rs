@@ -116,12 +116,14 @@ impl k8s_core::Object for LeaseCandidate {
 impl LeaseCandidate {
     /// `GET /apis/coordination.k8s.io/v1alpha2/leasecandidates`
     pub fn list_all_namespaces() -> ListRequest<LeaseCandidate> {
-        ListRequest::new("/apis/coordination.k8s.io/v1alpha2/leasecandidates".to_owned())
+        ListRequest::for_kind(
+            "/apis/coordination.k8s.io/v1alpha2/leasecandidates".to_owned(),
+        )
     }
     /// watch changes to LeaseCandidate (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1alpha2/leasecandidates?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<LeaseCandidate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/coordination.k8s.io/v1alpha2/leasecandidates".to_owned(),
         )
     }
@@ -138,7 +140,7 @@ impl LeaseCandidate {
     }
     /// `GET /apis/coordination.k8s.io/v1alpha2/namespaces/{namespace}/leasecandidates`
     pub fn list(namespace: &str) -> ListRequest<LeaseCandidate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1alpha2/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -148,7 +150,7 @@ impl LeaseCandidate {
     /// watch changes to LeaseCandidate (the list operation's watch form)
     /// `GET /apis/coordination.k8s.io/v1alpha2/namespaces/{namespace}/leasecandidates?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<LeaseCandidate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1alpha2/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -160,7 +162,7 @@ impl LeaseCandidate {
         namespace: &str,
         body: &LeaseCandidate,
     ) -> CreateRequest<LeaseCandidate> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1alpha2/namespaces/{}/leasecandidates",
                 encode_path_segment(namespace)
@@ -179,7 +181,7 @@ impl LeaseCandidate {
     }
     /// `GET /apis/coordination.k8s.io/v1alpha2/namespaces/{namespace}/leasecandidates/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<LeaseCandidate> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1alpha2/namespaces/{}/leasecandidates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -206,7 +208,7 @@ impl LeaseCandidate {
         name: &str,
         body: &LeaseCandidate,
     ) -> ReplaceRequest<LeaseCandidate> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/coordination.k8s.io/v1alpha2/namespaces/{}/leasecandidates/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

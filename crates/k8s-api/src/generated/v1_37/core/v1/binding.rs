@@ -107,7 +107,7 @@ impl k8s_core::Object for Binding {
 impl Binding {
     /// `POST /api/v1/namespaces/{namespace}/bindings`
     pub fn create(namespace: &str, body: &Binding) -> CreateRequest<Binding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/bindings", encode_path_segment(namespace)),
             body,
         )

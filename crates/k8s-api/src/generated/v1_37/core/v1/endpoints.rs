@@ -386,12 +386,12 @@ impl k8s_core::Object for Endpoints {
 impl Endpoints {
     /// `GET /api/v1/endpoints`
     pub fn list_all_namespaces() -> ListRequest<Endpoints> {
-        ListRequest::new("/api/v1/endpoints".to_owned())
+        ListRequest::for_kind("/api/v1/endpoints".to_owned())
     }
     /// watch changes to Endpoints (the list operation's watch form)
     /// `GET /api/v1/endpoints?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Endpoints> {
-        WatchRequest::new("/api/v1/endpoints".to_owned())
+        WatchRequest::for_kind("/api/v1/endpoints".to_owned())
     }
     /// `DELETE /api/v1/namespaces/{namespace}/endpoints`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Endpoints> {
@@ -401,20 +401,20 @@ impl Endpoints {
     }
     /// `GET /api/v1/namespaces/{namespace}/endpoints`
     pub fn list(namespace: &str) -> ListRequest<Endpoints> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Endpoints (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/endpoints?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Endpoints> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/endpoints`
     pub fn create(namespace: &str, body: &Endpoints) -> CreateRequest<Endpoints> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/endpoints", encode_path_segment(namespace)),
             body,
         )
@@ -430,7 +430,7 @@ impl Endpoints {
     }
     /// `GET /api/v1/namespaces/{namespace}/endpoints/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Endpoints> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/endpoints/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -453,7 +453,7 @@ impl Endpoints {
         name: &str,
         body: &Endpoints,
     ) -> ReplaceRequest<Endpoints> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/endpoints/{}", encode_path_segment(namespace),
                 encode_path_segment(name)

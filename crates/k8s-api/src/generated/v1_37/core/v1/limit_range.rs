@@ -119,12 +119,12 @@ impl k8s_core::Object for LimitRange {
 impl LimitRange {
     /// `GET /api/v1/limitranges`
     pub fn list_all_namespaces() -> ListRequest<LimitRange> {
-        ListRequest::new("/api/v1/limitranges".to_owned())
+        ListRequest::for_kind("/api/v1/limitranges".to_owned())
     }
     /// watch changes to LimitRange (the list operation's watch form)
     /// `GET /api/v1/limitranges?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<LimitRange> {
-        WatchRequest::new("/api/v1/limitranges".to_owned())
+        WatchRequest::for_kind("/api/v1/limitranges".to_owned())
     }
     /// `DELETE /api/v1/namespaces/{namespace}/limitranges`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<LimitRange> {
@@ -134,20 +134,20 @@ impl LimitRange {
     }
     /// `GET /api/v1/namespaces/{namespace}/limitranges`
     pub fn list(namespace: &str) -> ListRequest<LimitRange> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/limitranges", encode_path_segment(namespace)),
         )
     }
     /// watch changes to LimitRange (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/limitranges?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<LimitRange> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/limitranges", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/limitranges`
     pub fn create(namespace: &str, body: &LimitRange) -> CreateRequest<LimitRange> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/limitranges", encode_path_segment(namespace)),
             body,
         )
@@ -163,7 +163,7 @@ impl LimitRange {
     }
     /// `GET /api/v1/namespaces/{namespace}/limitranges/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<LimitRange> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/limitranges/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -186,7 +186,7 @@ impl LimitRange {
         name: &str,
         body: &LimitRange,
     ) -> ReplaceRequest<LimitRange> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/limitranges/{}", encode_path_segment(namespace),
                 encode_path_segment(name)

@@ -1079,16 +1079,16 @@ impl PersistentVolume {
     }
     /// `GET /api/v1/persistentvolumes`
     pub fn list() -> ListRequest<PersistentVolume> {
-        ListRequest::new("/api/v1/persistentvolumes".to_owned())
+        ListRequest::for_kind("/api/v1/persistentvolumes".to_owned())
     }
     /// watch changes to PersistentVolume (the list operation's watch form)
     /// `GET /api/v1/persistentvolumes?watch=1`
     pub fn watch() -> WatchRequest<PersistentVolume> {
-        WatchRequest::new("/api/v1/persistentvolumes".to_owned())
+        WatchRequest::for_kind("/api/v1/persistentvolumes".to_owned())
     }
     /// `POST /api/v1/persistentvolumes`
     pub fn create(body: &PersistentVolume) -> CreateRequest<PersistentVolume> {
-        CreateRequest::new("/api/v1/persistentvolumes".to_owned(), body)
+        CreateRequest::for_kind("/api/v1/persistentvolumes".to_owned(), body)
     }
     /// `DELETE /api/v1/persistentvolumes/{name}`
     pub fn delete(name: &str) -> DeleteRequest<PersistentVolume> {
@@ -1098,7 +1098,7 @@ impl PersistentVolume {
     }
     /// `GET /api/v1/persistentvolumes/{name}`
     pub fn read(name: &str) -> GetRequest<PersistentVolume> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}", encode_path_segment(name)),
         )
     }
@@ -1114,14 +1114,14 @@ impl PersistentVolume {
         name: &str,
         body: &PersistentVolume,
     ) -> ReplaceRequest<PersistentVolume> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}", encode_path_segment(name)),
             body,
         )
     }
     /// `GET /api/v1/persistentvolumes/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<PersistentVolume> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}/status", encode_path_segment(name)),
         )
     }
@@ -1137,7 +1137,7 @@ impl PersistentVolume {
         name: &str,
         body: &PersistentVolume,
     ) -> ReplaceRequest<PersistentVolume> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/api/v1/persistentvolumes/{}/status", encode_path_segment(name)),
             body,
         )

@@ -210,7 +210,7 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims`
     pub fn list(namespace: &str) -> ListRequest<PersistentVolumeClaim> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -220,7 +220,7 @@ impl PersistentVolumeClaim {
     /// watch changes to PersistentVolumeClaim (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PersistentVolumeClaim> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -232,7 +232,7 @@ impl PersistentVolumeClaim {
         namespace: &str,
         body: &PersistentVolumeClaim,
     ) -> CreateRequest<PersistentVolumeClaim> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims",
                 encode_path_segment(namespace)
@@ -251,7 +251,7 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PersistentVolumeClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -278,7 +278,7 @@ impl PersistentVolumeClaim {
         name: &str,
         body: &PersistentVolumeClaim,
     ) -> ReplaceRequest<PersistentVolumeClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -291,7 +291,7 @@ impl PersistentVolumeClaim {
         namespace: &str,
         name: &str,
     ) -> GetRequest<PersistentVolumeClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -318,7 +318,7 @@ impl PersistentVolumeClaim {
         name: &str,
         body: &PersistentVolumeClaim,
     ) -> ReplaceRequest<PersistentVolumeClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/persistentvolumeclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -328,12 +328,12 @@ impl PersistentVolumeClaim {
     }
     /// `GET /api/v1/persistentvolumeclaims`
     pub fn list_all_namespaces() -> ListRequest<PersistentVolumeClaim> {
-        ListRequest::new("/api/v1/persistentvolumeclaims".to_owned())
+        ListRequest::for_kind("/api/v1/persistentvolumeclaims".to_owned())
     }
     /// watch changes to PersistentVolumeClaim (the list operation's watch form)
     /// `GET /api/v1/persistentvolumeclaims?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PersistentVolumeClaim> {
-        WatchRequest::new("/api/v1/persistentvolumeclaims".to_owned())
+        WatchRequest::for_kind("/api/v1/persistentvolumeclaims".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -125,20 +125,20 @@ impl PodTemplate {
     }
     /// `GET /api/v1/namespaces/{namespace}/podtemplates`
     pub fn list(namespace: &str) -> ListRequest<PodTemplate> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)),
         )
     }
     /// watch changes to PodTemplate (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/podtemplates?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodTemplate> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/podtemplates`
     pub fn create(namespace: &str, body: &PodTemplate) -> CreateRequest<PodTemplate> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates", encode_path_segment(namespace)
             ),
@@ -156,7 +156,7 @@ impl PodTemplate {
     }
     /// `GET /api/v1/namespaces/{namespace}/podtemplates/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodTemplate> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -183,7 +183,7 @@ impl PodTemplate {
         name: &str,
         body: &PodTemplate,
     ) -> ReplaceRequest<PodTemplate> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/podtemplates/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -193,11 +193,11 @@ impl PodTemplate {
     }
     /// `GET /api/v1/podtemplates`
     pub fn list_all_namespaces() -> ListRequest<PodTemplate> {
-        ListRequest::new("/api/v1/podtemplates".to_owned())
+        ListRequest::for_kind("/api/v1/podtemplates".to_owned())
     }
     /// watch changes to PodTemplate (the list operation's watch form)
     /// `GET /api/v1/podtemplates?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodTemplate> {
-        WatchRequest::new("/api/v1/podtemplates".to_owned())
+        WatchRequest::for_kind("/api/v1/podtemplates".to_owned())
     }
 }

@@ -145,7 +145,7 @@ impl ReplicationController {
     }
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers`
     pub fn list(namespace: &str) -> ListRequest<ReplicationController> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -155,7 +155,7 @@ impl ReplicationController {
     /// watch changes to ReplicationController (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ReplicationController> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -167,7 +167,7 @@ impl ReplicationController {
         namespace: &str,
         body: &ReplicationController,
     ) -> CreateRequest<ReplicationController> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers",
                 encode_path_segment(namespace)
@@ -186,7 +186,7 @@ impl ReplicationController {
     }
     /// `GET /api/v1/namespaces/{namespace}/replicationcontrollers/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ReplicationController> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -213,7 +213,7 @@ impl ReplicationController {
         name: &str,
         body: &ReplicationController,
     ) -> ReplaceRequest<ReplicationController> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -227,7 +227,7 @@ impl ReplicationController {
         namespace: &str,
         name: &str,
     ) -> GetRequest<crate::v1_37::autoscaling::v1::Scale> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -256,7 +256,7 @@ impl ReplicationController {
         name: &str,
         body: &crate::v1_37::autoscaling::v1::Scale,
     ) -> ReplaceRequest<crate::v1_37::autoscaling::v1::Scale> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/scale",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -269,7 +269,7 @@ impl ReplicationController {
         namespace: &str,
         name: &str,
     ) -> GetRequest<ReplicationController> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -296,7 +296,7 @@ impl ReplicationController {
         name: &str,
         body: &ReplicationController,
     ) -> ReplaceRequest<ReplicationController> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/replicationcontrollers/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -306,12 +306,12 @@ impl ReplicationController {
     }
     /// `GET /api/v1/replicationcontrollers`
     pub fn list_all_namespaces() -> ListRequest<ReplicationController> {
-        ListRequest::new("/api/v1/replicationcontrollers".to_owned())
+        ListRequest::for_kind("/api/v1/replicationcontrollers".to_owned())
     }
     /// watch changes to ReplicationController (the list operation's watch form)
     /// `GET /api/v1/replicationcontrollers?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ReplicationController> {
-        WatchRequest::new("/api/v1/replicationcontrollers".to_owned())
+        WatchRequest::for_kind("/api/v1/replicationcontrollers".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -142,7 +142,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas`
     pub fn list(namespace: &str) -> ListRequest<ResourceQuota> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -151,7 +151,7 @@ impl ResourceQuota {
     /// watch changes to ResourceQuota (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceQuota> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -162,7 +162,7 @@ impl ResourceQuota {
         namespace: &str,
         body: &ResourceQuota,
     ) -> CreateRequest<ResourceQuota> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas", encode_path_segment(namespace)
             ),
@@ -180,7 +180,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceQuota> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -207,7 +207,7 @@ impl ResourceQuota {
         name: &str,
         body: &ResourceQuota,
     ) -> ReplaceRequest<ResourceQuota> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -217,7 +217,7 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/namespaces/{namespace}/resourcequotas/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ResourceQuota> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -244,7 +244,7 @@ impl ResourceQuota {
         name: &str,
         body: &ResourceQuota,
     ) -> ReplaceRequest<ResourceQuota> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/resourcequotas/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -254,12 +254,12 @@ impl ResourceQuota {
     }
     /// `GET /api/v1/resourcequotas`
     pub fn list_all_namespaces() -> ListRequest<ResourceQuota> {
-        ListRequest::new("/api/v1/resourcequotas".to_owned())
+        ListRequest::for_kind("/api/v1/resourcequotas".to_owned())
     }
     /// watch changes to ResourceQuota (the list operation's watch form)
     /// `GET /api/v1/resourcequotas?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceQuota> {
-        WatchRequest::new("/api/v1/resourcequotas".to_owned())
+        WatchRequest::for_kind("/api/v1/resourcequotas".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -416,20 +416,20 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services`
     pub fn list(namespace: &str) -> ListRequest<Service> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
         )
     }
     /// watch changes to Service (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/services?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Service> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
         )
     }
     /// `POST /api/v1/namespaces/{namespace}/services`
     pub fn create(namespace: &str, body: &Service) -> CreateRequest<Service> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!("/api/v1/namespaces/{}/services", encode_path_segment(namespace)),
             body,
         )
@@ -445,7 +445,7 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Service> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -468,7 +468,7 @@ impl Service {
         name: &str,
         body: &Service,
     ) -> ReplaceRequest<Service> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}", encode_path_segment(namespace),
                 encode_path_segment(name)
@@ -687,7 +687,7 @@ impl Service {
     }
     /// `GET /api/v1/namespaces/{namespace}/services/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Service> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -714,7 +714,7 @@ impl Service {
         name: &str,
         body: &Service,
     ) -> ReplaceRequest<Service> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/services/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -724,12 +724,12 @@ impl Service {
     }
     /// `GET /api/v1/services`
     pub fn list_all_namespaces() -> ListRequest<Service> {
-        ListRequest::new("/api/v1/services".to_owned())
+        ListRequest::for_kind("/api/v1/services".to_owned())
     }
     /// watch changes to Service (the list operation's watch form)
     /// `GET /api/v1/services?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Service> {
-        WatchRequest::new("/api/v1/services".to_owned())
+        WatchRequest::for_kind("/api/v1/services".to_owned())
     }
 }
 /// Request of [`connect_delete_proxy`](Service::connect_delete_proxy); decodes bytes.

@@ -161,7 +161,7 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts`
     pub fn list(namespace: &str) -> ListRequest<ServiceAccount> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -170,7 +170,7 @@ impl ServiceAccount {
     /// watch changes to ServiceAccount (the list operation's watch form)
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ServiceAccount> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -181,7 +181,7 @@ impl ServiceAccount {
         namespace: &str,
         body: &ServiceAccount,
     ) -> CreateRequest<ServiceAccount> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts", encode_path_segment(namespace)
             ),
@@ -199,7 +199,7 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/namespaces/{namespace}/serviceaccounts/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ServiceAccount> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -226,7 +226,7 @@ impl ServiceAccount {
         name: &str,
         body: &ServiceAccount,
     ) -> ReplaceRequest<ServiceAccount> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -241,7 +241,7 @@ impl ServiceAccount {
         name: &str,
         body: &crate::v1_37::authentication::v1::TokenRequest,
     ) -> CreateRequest<crate::v1_37::authentication::v1::TokenRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/api/v1/namespaces/{}/serviceaccounts/{}/token",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -251,11 +251,11 @@ impl ServiceAccount {
     }
     /// `GET /api/v1/serviceaccounts`
     pub fn list_all_namespaces() -> ListRequest<ServiceAccount> {
-        ListRequest::new("/api/v1/serviceaccounts".to_owned())
+        ListRequest::for_kind("/api/v1/serviceaccounts".to_owned())
     }
     /// watch changes to ServiceAccount (the list operation's watch form)
     /// `GET /api/v1/serviceaccounts?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ServiceAccount> {
-        WatchRequest::new("/api/v1/serviceaccounts".to_owned())
+        WatchRequest::for_kind("/api/v1/serviceaccounts".to_owned())
     }
 }

@@ -541,12 +541,12 @@ impl k8s_core::Object for EndpointSlice {
 impl EndpointSlice {
     /// `GET /apis/discovery.k8s.io/v1/endpointslices`
     pub fn list_all_namespaces() -> ListRequest<EndpointSlice> {
-        ListRequest::new("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
+        ListRequest::for_kind("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
     }
     /// watch changes to EndpointSlice (the list operation's watch form)
     /// `GET /apis/discovery.k8s.io/v1/endpointslices?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<EndpointSlice> {
-        WatchRequest::new("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
+        WatchRequest::for_kind("/apis/discovery.k8s.io/v1/endpointslices".to_owned())
     }
     /// `DELETE /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<EndpointSlice> {
@@ -559,7 +559,7 @@ impl EndpointSlice {
     }
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices`
     pub fn list(namespace: &str) -> ListRequest<EndpointSlice> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -569,7 +569,7 @@ impl EndpointSlice {
     /// watch changes to EndpointSlice (the list operation's watch form)
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<EndpointSlice> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -581,7 +581,7 @@ impl EndpointSlice {
         namespace: &str,
         body: &EndpointSlice,
     ) -> CreateRequest<EndpointSlice> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices",
                 encode_path_segment(namespace)
@@ -600,7 +600,7 @@ impl EndpointSlice {
     }
     /// `GET /apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<EndpointSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -627,7 +627,7 @@ impl EndpointSlice {
         name: &str,
         body: &EndpointSlice,
     ) -> ReplaceRequest<EndpointSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -187,16 +187,20 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas`
     pub fn list() -> ListRequest<FlowSchema> {
-        ListRequest::new("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned())
+        ListRequest::for_kind(
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
+        )
     }
     /// watch changes to FlowSchema (the list operation's watch form)
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas?watch=1`
     pub fn watch() -> WatchRequest<FlowSchema> {
-        WatchRequest::new("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned())
+        WatchRequest::for_kind(
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
+        )
     }
     /// `POST /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas`
     pub fn create(body: &FlowSchema) -> CreateRequest<FlowSchema> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas".to_owned(),
             body,
         )
@@ -212,7 +216,7 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}`
     pub fn read(name: &str) -> GetRequest<FlowSchema> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}",
                 encode_path_segment(name)
@@ -231,7 +235,7 @@ impl FlowSchema {
     }
     /// `PUT /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}`
     pub fn replace(name: &str, body: &FlowSchema) -> ReplaceRequest<FlowSchema> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}",
                 encode_path_segment(name)
@@ -241,7 +245,7 @@ impl FlowSchema {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<FlowSchema> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}/status",
                 encode_path_segment(name)
@@ -260,7 +264,7 @@ impl FlowSchema {
     }
     /// `PUT /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}/status`
     pub fn replace_status(name: &str, body: &FlowSchema) -> ReplaceRequest<FlowSchema> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{}/status",
                 encode_path_segment(name)

@@ -364,7 +364,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations`
     pub fn list() -> ListRequest<PriorityLevelConfiguration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
         )
@@ -372,7 +372,7 @@ impl PriorityLevelConfiguration {
     /// watch changes to PriorityLevelConfiguration (the list operation's watch form)
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations?watch=1`
     pub fn watch() -> WatchRequest<PriorityLevelConfiguration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
         )
@@ -381,7 +381,7 @@ impl PriorityLevelConfiguration {
     pub fn create(
         body: &PriorityLevelConfiguration,
     ) -> CreateRequest<PriorityLevelConfiguration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations"
                 .to_owned(),
             body,
@@ -398,7 +398,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{name}`
     pub fn read(name: &str) -> GetRequest<PriorityLevelConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}",
                 encode_path_segment(name)
@@ -420,7 +420,7 @@ impl PriorityLevelConfiguration {
         name: &str,
         body: &PriorityLevelConfiguration,
     ) -> ReplaceRequest<PriorityLevelConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}",
                 encode_path_segment(name)
@@ -430,7 +430,7 @@ impl PriorityLevelConfiguration {
     }
     /// `GET /apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<PriorityLevelConfiguration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}/status",
                 encode_path_segment(name)
@@ -455,7 +455,7 @@ impl PriorityLevelConfiguration {
         name: &str,
         body: &PriorityLevelConfiguration,
     ) -> ReplaceRequest<PriorityLevelConfiguration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/{}/status",
                 encode_path_segment(name)

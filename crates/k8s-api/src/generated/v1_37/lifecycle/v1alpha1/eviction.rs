@@ -131,12 +131,12 @@ impl k8s_core::Object for Eviction {
 impl Eviction {
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/evictions`
     pub fn list_all_namespaces() -> ListRequest<Eviction> {
-        ListRequest::new("/apis/lifecycle.k8s.io/v1alpha1/evictions".to_owned())
+        ListRequest::for_kind("/apis/lifecycle.k8s.io/v1alpha1/evictions".to_owned())
     }
     /// watch changes to Eviction (the list operation's watch form)
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/evictions?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Eviction> {
-        WatchRequest::new("/apis/lifecycle.k8s.io/v1alpha1/evictions".to_owned())
+        WatchRequest::for_kind("/apis/lifecycle.k8s.io/v1alpha1/evictions".to_owned())
     }
     /// `DELETE /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Eviction> {
@@ -149,7 +149,7 @@ impl Eviction {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions`
     pub fn list(namespace: &str) -> ListRequest<Eviction> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions",
                 encode_path_segment(namespace)
@@ -159,7 +159,7 @@ impl Eviction {
     /// watch changes to Eviction (the list operation's watch form)
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Eviction> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions",
                 encode_path_segment(namespace)
@@ -168,7 +168,7 @@ impl Eviction {
     }
     /// `POST /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions`
     pub fn create(namespace: &str, body: &Eviction) -> CreateRequest<Eviction> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions",
                 encode_path_segment(namespace)
@@ -187,7 +187,7 @@ impl Eviction {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Eviction> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -210,7 +210,7 @@ impl Eviction {
         name: &str,
         body: &Eviction,
     ) -> ReplaceRequest<Eviction> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -220,7 +220,7 @@ impl Eviction {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictions/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Eviction> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -247,7 +247,7 @@ impl Eviction {
         name: &str,
         body: &Eviction,
     ) -> ReplaceRequest<Eviction> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictions/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -131,12 +131,16 @@ impl k8s_core::Object for EvictionRequest {
 impl EvictionRequest {
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/evictionrequests`
     pub fn list_all_namespaces() -> ListRequest<EvictionRequest> {
-        ListRequest::new("/apis/lifecycle.k8s.io/v1alpha1/evictionrequests".to_owned())
+        ListRequest::for_kind(
+            "/apis/lifecycle.k8s.io/v1alpha1/evictionrequests".to_owned(),
+        )
     }
     /// watch changes to EvictionRequest (the list operation's watch form)
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/evictionrequests?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<EvictionRequest> {
-        WatchRequest::new("/apis/lifecycle.k8s.io/v1alpha1/evictionrequests".to_owned())
+        WatchRequest::for_kind(
+            "/apis/lifecycle.k8s.io/v1alpha1/evictionrequests".to_owned(),
+        )
     }
     /// `DELETE /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictionrequests`
     pub fn delete_collection(
@@ -151,7 +155,7 @@ impl EvictionRequest {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictionrequests`
     pub fn list(namespace: &str) -> ListRequest<EvictionRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests",
                 encode_path_segment(namespace)
@@ -161,7 +165,7 @@ impl EvictionRequest {
     /// watch changes to EvictionRequest (the list operation's watch form)
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictionrequests?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<EvictionRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests",
                 encode_path_segment(namespace)
@@ -173,7 +177,7 @@ impl EvictionRequest {
         namespace: &str,
         body: &EvictionRequest,
     ) -> CreateRequest<EvictionRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests",
                 encode_path_segment(namespace)
@@ -192,7 +196,7 @@ impl EvictionRequest {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictionrequests/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<EvictionRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -219,7 +223,7 @@ impl EvictionRequest {
         name: &str,
         body: &EvictionRequest,
     ) -> ReplaceRequest<EvictionRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -229,7 +233,7 @@ impl EvictionRequest {
     }
     /// `GET /apis/lifecycle.k8s.io/v1alpha1/namespaces/{namespace}/evictionrequests/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<EvictionRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -256,7 +260,7 @@ impl EvictionRequest {
         name: &str,
         body: &EvictionRequest,
     ) -> ReplaceRequest<EvictionRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/lifecycle.k8s.io/v1alpha1/namespaces/{}/evictionrequests/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

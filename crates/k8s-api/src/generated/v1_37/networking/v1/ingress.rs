@@ -259,12 +259,12 @@ impl k8s_core::Object for Ingress {
 impl Ingress {
     /// `GET /apis/networking.k8s.io/v1/ingresses`
     pub fn list_all_namespaces() -> ListRequest<Ingress> {
-        ListRequest::new("/apis/networking.k8s.io/v1/ingresses".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/ingresses".to_owned())
     }
     /// watch changes to Ingress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/ingresses?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Ingress> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/ingresses".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/ingresses".to_owned())
     }
     /// `DELETE /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn delete_collection(namespace: &str) -> DeleteCollectionRequest<Ingress> {
@@ -277,7 +277,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn list(namespace: &str) -> ListRequest<Ingress> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -287,7 +287,7 @@ impl Ingress {
     /// watch changes to Ingress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Ingress> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -296,7 +296,7 @@ impl Ingress {
     }
     /// `POST /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses`
     pub fn create(namespace: &str, body: &Ingress) -> CreateRequest<Ingress> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses",
                 encode_path_segment(namespace)
@@ -315,7 +315,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Ingress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -338,7 +338,7 @@ impl Ingress {
         name: &str,
         body: &Ingress,
     ) -> ReplaceRequest<Ingress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -348,7 +348,7 @@ impl Ingress {
     }
     /// `GET /apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<Ingress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -375,7 +375,7 @@ impl Ingress {
         name: &str,
         body: &Ingress,
     ) -> ReplaceRequest<Ingress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -120,16 +120,19 @@ impl IPAddress {
     }
     /// `GET /apis/networking.k8s.io/v1/ipaddresses`
     pub fn list() -> ListRequest<IPAddress> {
-        ListRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
     }
     /// watch changes to IPAddress (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/ipaddresses?watch=1`
     pub fn watch() -> WatchRequest<IPAddress> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/ipaddresses".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1/ipaddresses`
     pub fn create(body: &IPAddress) -> CreateRequest<IPAddress> {
-        CreateRequest::new("/apis/networking.k8s.io/v1/ipaddresses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/networking.k8s.io/v1/ipaddresses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<IPAddress> {
@@ -141,7 +144,7 @@ impl IPAddress {
     }
     /// `GET /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn read(name: &str) -> GetRequest<IPAddress> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ipaddresses/{}", encode_path_segment(name)
             ),
@@ -158,7 +161,7 @@ impl IPAddress {
     }
     /// `PUT /apis/networking.k8s.io/v1/ipaddresses/{name}`
     pub fn replace(name: &str, body: &IPAddress) -> ReplaceRequest<IPAddress> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/ipaddresses/{}", encode_path_segment(name)
             ),

@@ -140,16 +140,19 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs`
     pub fn list() -> ListRequest<ServiceCIDR> {
-        ListRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
+        ListRequest::for_kind("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
     }
     /// watch changes to ServiceCIDR (the list operation's watch form)
     /// `GET /apis/networking.k8s.io/v1/servicecidrs?watch=1`
     pub fn watch() -> WatchRequest<ServiceCIDR> {
-        WatchRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
+        WatchRequest::for_kind("/apis/networking.k8s.io/v1/servicecidrs".to_owned())
     }
     /// `POST /apis/networking.k8s.io/v1/servicecidrs`
     pub fn create(body: &ServiceCIDR) -> CreateRequest<ServiceCIDR> {
-        CreateRequest::new("/apis/networking.k8s.io/v1/servicecidrs".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/networking.k8s.io/v1/servicecidrs".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn delete(name: &str) -> DeleteRequest<ServiceCIDR> {
@@ -161,7 +164,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn read(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}", encode_path_segment(name)
             ),
@@ -178,7 +181,7 @@ impl ServiceCIDR {
     }
     /// `PUT /apis/networking.k8s.io/v1/servicecidrs/{name}`
     pub fn replace(name: &str, body: &ServiceCIDR) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}", encode_path_segment(name)
             ),
@@ -187,7 +190,7 @@ impl ServiceCIDR {
     }
     /// `GET /apis/networking.k8s.io/v1/servicecidrs/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ServiceCIDR> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}/status",
                 encode_path_segment(name)
@@ -209,7 +212,7 @@ impl ServiceCIDR {
         name: &str,
         body: &ServiceCIDR,
     ) -> ReplaceRequest<ServiceCIDR> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/networking.k8s.io/v1/servicecidrs/{}/status",
                 encode_path_segment(name)

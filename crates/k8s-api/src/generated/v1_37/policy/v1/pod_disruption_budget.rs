@@ -145,7 +145,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets`
     pub fn list(namespace: &str) -> ListRequest<PodDisruptionBudget> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -155,7 +155,7 @@ impl PodDisruptionBudget {
     /// watch changes to PodDisruptionBudget (the list operation's watch form)
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodDisruptionBudget> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -167,7 +167,7 @@ impl PodDisruptionBudget {
         namespace: &str,
         body: &PodDisruptionBudget,
     ) -> CreateRequest<PodDisruptionBudget> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets",
                 encode_path_segment(namespace)
@@ -186,7 +186,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodDisruptionBudget> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -213,7 +213,7 @@ impl PodDisruptionBudget {
         name: &str,
         body: &PodDisruptionBudget,
     ) -> ReplaceRequest<PodDisruptionBudget> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -223,7 +223,7 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<PodDisruptionBudget> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -250,7 +250,7 @@ impl PodDisruptionBudget {
         name: &str,
         body: &PodDisruptionBudget,
     ) -> ReplaceRequest<PodDisruptionBudget> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/policy/v1/namespaces/{}/poddisruptionbudgets/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -260,12 +260,12 @@ impl PodDisruptionBudget {
     }
     /// `GET /apis/policy/v1/poddisruptionbudgets`
     pub fn list_all_namespaces() -> ListRequest<PodDisruptionBudget> {
-        ListRequest::new("/apis/policy/v1/poddisruptionbudgets".to_owned())
+        ListRequest::for_kind("/apis/policy/v1/poddisruptionbudgets".to_owned())
     }
     /// watch changes to PodDisruptionBudget (the list operation's watch form)
     /// `GET /apis/policy/v1/poddisruptionbudgets?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodDisruptionBudget> {
-        WatchRequest::new("/apis/policy/v1/poddisruptionbudgets".to_owned())
+        WatchRequest::for_kind("/apis/policy/v1/poddisruptionbudgets".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -137,20 +137,20 @@ impl ClusterRoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings`
     pub fn list() -> ListRequest<ClusterRoleBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
         )
     }
     /// watch changes to ClusterRoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings?watch=1`
     pub fn watch() -> WatchRequest<ClusterRoleBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
         )
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/clusterrolebindings`
     pub fn create(body: &ClusterRoleBinding) -> CreateRequest<ClusterRoleBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings".to_owned(),
             body,
         )
@@ -166,7 +166,7 @@ impl ClusterRoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}`
     pub fn read(name: &str) -> GetRequest<ClusterRoleBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{}",
                 encode_path_segment(name)
@@ -188,7 +188,7 @@ impl ClusterRoleBinding {
         name: &str,
         body: &ClusterRoleBinding,
     ) -> ReplaceRequest<ClusterRoleBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{}",
                 encode_path_segment(name)

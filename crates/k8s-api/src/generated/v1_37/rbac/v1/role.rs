@@ -128,7 +128,7 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles`
     pub fn list(namespace: &str) -> ListRequest<Role> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -138,7 +138,7 @@ impl Role {
     /// watch changes to Role (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Role> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -147,7 +147,7 @@ impl Role {
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles`
     pub fn create(namespace: &str, body: &Role) -> CreateRequest<Role> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles",
                 encode_path_segment(namespace)
@@ -166,7 +166,7 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Role> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -185,7 +185,7 @@ impl Role {
     }
     /// `PUT /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}`
     pub fn replace(namespace: &str, name: &str, body: &Role) -> ReplaceRequest<Role> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -195,11 +195,11 @@ impl Role {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/roles`
     pub fn list_all_namespaces() -> ListRequest<Role> {
-        ListRequest::new("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
+        ListRequest::for_kind("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
     }
     /// watch changes to Role (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/roles?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Role> {
-        WatchRequest::new("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
+        WatchRequest::for_kind("/apis/rbac.authorization.k8s.io/v1/roles".to_owned())
     }
 }

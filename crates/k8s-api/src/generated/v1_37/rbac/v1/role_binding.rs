@@ -140,7 +140,7 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings`
     pub fn list(namespace: &str) -> ListRequest<RoleBinding> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -150,7 +150,7 @@ impl RoleBinding {
     /// watch changes to RoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<RoleBinding> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -159,7 +159,7 @@ impl RoleBinding {
     }
     /// `POST /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings`
     pub fn create(namespace: &str, body: &RoleBinding) -> CreateRequest<RoleBinding> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings",
                 encode_path_segment(namespace)
@@ -178,7 +178,7 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<RoleBinding> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -205,7 +205,7 @@ impl RoleBinding {
         name: &str,
         body: &RoleBinding,
     ) -> ReplaceRequest<RoleBinding> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -215,11 +215,15 @@ impl RoleBinding {
     }
     /// `GET /apis/rbac.authorization.k8s.io/v1/rolebindings`
     pub fn list_all_namespaces() -> ListRequest<RoleBinding> {
-        ListRequest::new("/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned())
+        ListRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned(),
+        )
     }
     /// watch changes to RoleBinding (the list operation's watch form)
     /// `GET /apis/rbac.authorization.k8s.io/v1/rolebindings?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<RoleBinding> {
-        WatchRequest::new("/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned())
+        WatchRequest::for_kind(
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings".to_owned(),
+        )
     }
 }

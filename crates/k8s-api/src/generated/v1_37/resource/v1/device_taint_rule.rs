@@ -137,16 +137,19 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1/devicetaintrules`
     pub fn list() -> ListRequest<DeviceTaintRule> {
-        ListRequest::new("/apis/resource.k8s.io/v1/devicetaintrules".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1/devicetaintrules".to_owned())
     }
     /// watch changes to DeviceTaintRule (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1/devicetaintrules?watch=1`
     pub fn watch() -> WatchRequest<DeviceTaintRule> {
-        WatchRequest::new("/apis/resource.k8s.io/v1/devicetaintrules".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1/devicetaintrules".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1/devicetaintrules`
     pub fn create(body: &DeviceTaintRule) -> CreateRequest<DeviceTaintRule> {
-        CreateRequest::new("/apis/resource.k8s.io/v1/devicetaintrules".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/resource.k8s.io/v1/devicetaintrules".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/resource.k8s.io/v1/devicetaintrules/{name}`
     pub fn delete(name: &str) -> DeleteRequest<DeviceTaintRule> {
@@ -158,7 +161,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1/devicetaintrules/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/devicetaintrules/{}", encode_path_segment(name)
             ),
@@ -178,7 +181,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/devicetaintrules/{}", encode_path_segment(name)
             ),
@@ -187,7 +190,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1/devicetaintrules/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/devicetaintrules/{}/status",
                 encode_path_segment(name)
@@ -209,7 +212,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/devicetaintrules/{}/status",
                 encode_path_segment(name)

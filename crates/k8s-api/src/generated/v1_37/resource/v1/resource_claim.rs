@@ -775,7 +775,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims`
     pub fn list(namespace: &str) -> ListRequest<ResourceClaim> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -785,7 +785,7 @@ impl ResourceClaim {
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<ResourceClaim> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -797,7 +797,7 @@ impl ResourceClaim {
         namespace: &str,
         body: &ResourceClaim,
     ) -> CreateRequest<ResourceClaim> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims",
                 encode_path_segment(namespace)
@@ -816,7 +816,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -843,7 +843,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -853,7 +853,7 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<ResourceClaim> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -880,7 +880,7 @@ impl ResourceClaim {
         name: &str,
         body: &ResourceClaim,
     ) -> ReplaceRequest<ResourceClaim> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/namespaces/{}/resourceclaims/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -890,12 +890,12 @@ impl ResourceClaim {
     }
     /// `GET /apis/resource.k8s.io/v1/resourceclaims`
     pub fn list_all_namespaces() -> ListRequest<ResourceClaim> {
-        ListRequest::new("/apis/resource.k8s.io/v1/resourceclaims".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1/resourceclaims".to_owned())
     }
     /// watch changes to ResourceClaim (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1/resourceclaims?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<ResourceClaim> {
-        WatchRequest::new("/apis/resource.k8s.io/v1/resourceclaims".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1/resourceclaims".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

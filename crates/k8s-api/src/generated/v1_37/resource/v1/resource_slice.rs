@@ -1201,16 +1201,19 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1/resourceslices`
     pub fn list() -> ListRequest<ResourceSlice> {
-        ListRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1/resourceslices".to_owned())
     }
     /// watch changes to ResourceSlice (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1/resourceslices?watch=1`
     pub fn watch() -> WatchRequest<ResourceSlice> {
-        WatchRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1/resourceslices".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1/resourceslices`
     pub fn create(body: &ResourceSlice) -> CreateRequest<ResourceSlice> {
-        CreateRequest::new("/apis/resource.k8s.io/v1/resourceslices".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/resource.k8s.io/v1/resourceslices".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn delete(name: &str) -> DeleteRequest<ResourceSlice> {
@@ -1222,7 +1225,7 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn read(name: &str) -> GetRequest<ResourceSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/resourceslices/{}", encode_path_segment(name)
             ),
@@ -1239,7 +1242,7 @@ impl ResourceSlice {
     }
     /// `PUT /apis/resource.k8s.io/v1/resourceslices/{name}`
     pub fn replace(name: &str, body: &ResourceSlice) -> ReplaceRequest<ResourceSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1/resourceslices/{}", encode_path_segment(name)
             ),

@@ -227,16 +227,20 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules`
     pub fn list() -> ListRequest<DeviceTaintRule> {
-        ListRequest::new("/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned())
+        ListRequest::for_kind(
+            "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
+        )
     }
     /// watch changes to DeviceTaintRule (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules?watch=1`
     pub fn watch() -> WatchRequest<DeviceTaintRule> {
-        WatchRequest::new("/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned())
+        WatchRequest::for_kind(
+            "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
+        )
     }
     /// `POST /apis/resource.k8s.io/v1alpha3/devicetaintrules`
     pub fn create(body: &DeviceTaintRule) -> CreateRequest<DeviceTaintRule> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/devicetaintrules".to_owned(),
             body,
         )
@@ -252,7 +256,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -274,7 +278,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -284,7 +288,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/devicetaintrules/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}/status",
                 encode_path_segment(name)
@@ -306,7 +310,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/devicetaintrules/{}/status",
                 encode_path_segment(name)

@@ -419,14 +419,14 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests`
     pub fn list() -> ListRequest<ResourcePoolStatusRequest> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
         )
     }
     /// watch changes to ResourcePoolStatusRequest (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests?watch=1`
     pub fn watch() -> WatchRequest<ResourcePoolStatusRequest> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
         )
     }
@@ -434,7 +434,7 @@ impl ResourcePoolStatusRequest {
     pub fn create(
         body: &ResourcePoolStatusRequest,
     ) -> CreateRequest<ResourcePoolStatusRequest> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests".to_owned(),
             body,
         )
@@ -450,7 +450,7 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{name}`
     pub fn read(name: &str) -> GetRequest<ResourcePoolStatusRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}",
                 encode_path_segment(name)
@@ -472,7 +472,7 @@ impl ResourcePoolStatusRequest {
         name: &str,
         body: &ResourcePoolStatusRequest,
     ) -> ReplaceRequest<ResourcePoolStatusRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}",
                 encode_path_segment(name)
@@ -482,7 +482,7 @@ impl ResourcePoolStatusRequest {
     }
     /// `GET /apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<ResourcePoolStatusRequest> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}/status",
                 encode_path_segment(name)
@@ -507,7 +507,7 @@ impl ResourcePoolStatusRequest {
         name: &str,
         body: &ResourcePoolStatusRequest,
     ) -> ReplaceRequest<ResourcePoolStatusRequest> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1alpha3/resourcepoolstatusrequests/{}/status",
                 encode_path_segment(name)

@@ -1343,16 +1343,16 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices`
     pub fn list() -> ListRequest<ResourceSlice> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
+        ListRequest::for_kind("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
     }
     /// watch changes to ResourceSlice (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices?watch=1`
     pub fn watch() -> WatchRequest<ResourceSlice> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
+        WatchRequest::for_kind("/apis/resource.k8s.io/v1beta1/resourceslices".to_owned())
     }
     /// `POST /apis/resource.k8s.io/v1beta1/resourceslices`
     pub fn create(body: &ResourceSlice) -> CreateRequest<ResourceSlice> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1beta1/resourceslices".to_owned(),
             body,
         )
@@ -1368,7 +1368,7 @@ impl ResourceSlice {
     }
     /// `GET /apis/resource.k8s.io/v1beta1/resourceslices/{name}`
     pub fn read(name: &str) -> GetRequest<ResourceSlice> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta1/resourceslices/{}",
                 encode_path_segment(name)
@@ -1387,7 +1387,7 @@ impl ResourceSlice {
     }
     /// `PUT /apis/resource.k8s.io/v1beta1/resourceslices/{name}`
     pub fn replace(name: &str, body: &ResourceSlice) -> ReplaceRequest<ResourceSlice> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta1/resourceslices/{}",
                 encode_path_segment(name)

@@ -137,16 +137,20 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules`
     pub fn list() -> ListRequest<DeviceTaintRule> {
-        ListRequest::new("/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned())
+        ListRequest::for_kind(
+            "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
+        )
     }
     /// watch changes to DeviceTaintRule (the list operation's watch form)
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules?watch=1`
     pub fn watch() -> WatchRequest<DeviceTaintRule> {
-        WatchRequest::new("/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned())
+        WatchRequest::for_kind(
+            "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
+        )
     }
     /// `POST /apis/resource.k8s.io/v1beta2/devicetaintrules`
     pub fn create(body: &DeviceTaintRule) -> CreateRequest<DeviceTaintRule> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/resource.k8s.io/v1beta2/devicetaintrules".to_owned(),
             body,
         )
@@ -162,7 +166,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules/{name}`
     pub fn read(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -184,7 +188,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}",
                 encode_path_segment(name)
@@ -194,7 +198,7 @@ impl DeviceTaintRule {
     }
     /// `GET /apis/resource.k8s.io/v1beta2/devicetaintrules/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<DeviceTaintRule> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}/status",
                 encode_path_segment(name)
@@ -216,7 +220,7 @@ impl DeviceTaintRule {
         name: &str,
         body: &DeviceTaintRule,
     ) -> ReplaceRequest<DeviceTaintRule> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/resource.k8s.io/v1beta2/devicetaintrules/{}/status",
                 encode_path_segment(name)

@@ -167,16 +167,19 @@ impl PriorityClass {
     }
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses`
     pub fn list() -> ListRequest<PriorityClass> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
     }
     /// watch changes to PriorityClass (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses?watch=1`
     pub fn watch() -> WatchRequest<PriorityClass> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned())
     }
     /// `POST /apis/scheduling.k8s.io/v1/priorityclasses`
     pub fn create(body: &PriorityClass) -> CreateRequest<PriorityClass> {
-        CreateRequest::new("/apis/scheduling.k8s.io/v1/priorityclasses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/scheduling.k8s.io/v1/priorityclasses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<PriorityClass> {
@@ -189,7 +192,7 @@ impl PriorityClass {
     }
     /// `GET /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn read(name: &str) -> GetRequest<PriorityClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1/priorityclasses/{}",
                 encode_path_segment(name)
@@ -208,7 +211,7 @@ impl PriorityClass {
     }
     /// `PUT /apis/scheduling.k8s.io/v1/priorityclasses/{name}`
     pub fn replace(name: &str, body: &PriorityClass) -> ReplaceRequest<PriorityClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1/priorityclasses/{}",
                 encode_path_segment(name)

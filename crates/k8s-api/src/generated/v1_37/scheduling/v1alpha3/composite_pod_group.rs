@@ -131,14 +131,14 @@ impl k8s_core::Object for CompositePodGroup {
 impl CompositePodGroup {
     /// `GET /apis/scheduling.k8s.io/v1alpha3/compositepodgroups`
     pub fn list_all_namespaces() -> ListRequest<CompositePodGroup> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/scheduling.k8s.io/v1alpha3/compositepodgroups".to_owned(),
         )
     }
     /// watch changes to CompositePodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha3/compositepodgroups?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<CompositePodGroup> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/scheduling.k8s.io/v1alpha3/compositepodgroups".to_owned(),
         )
     }
@@ -155,7 +155,7 @@ impl CompositePodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/compositepodgroups`
     pub fn list(namespace: &str) -> ListRequest<CompositePodGroup> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups",
                 encode_path_segment(namespace)
@@ -165,7 +165,7 @@ impl CompositePodGroup {
     /// watch changes to CompositePodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/compositepodgroups?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<CompositePodGroup> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups",
                 encode_path_segment(namespace)
@@ -177,7 +177,7 @@ impl CompositePodGroup {
         namespace: &str,
         body: &CompositePodGroup,
     ) -> CreateRequest<CompositePodGroup> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups",
                 encode_path_segment(namespace)
@@ -196,7 +196,7 @@ impl CompositePodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/compositepodgroups/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<CompositePodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -223,7 +223,7 @@ impl CompositePodGroup {
         name: &str,
         body: &CompositePodGroup,
     ) -> ReplaceRequest<CompositePodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -233,7 +233,7 @@ impl CompositePodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/compositepodgroups/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<CompositePodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -260,7 +260,7 @@ impl CompositePodGroup {
         name: &str,
         body: &CompositePodGroup,
     ) -> ReplaceRequest<CompositePodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/compositepodgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -140,7 +140,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/podgroups`
     pub fn list(namespace: &str) -> ListRequest<PodGroup> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -150,7 +150,7 @@ impl PodGroup {
     /// watch changes to PodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/podgroups?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<PodGroup> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -159,7 +159,7 @@ impl PodGroup {
     }
     /// `POST /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/podgroups`
     pub fn create(namespace: &str, body: &PodGroup) -> CreateRequest<PodGroup> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups",
                 encode_path_segment(namespace)
@@ -178,7 +178,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/podgroups/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<PodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -201,7 +201,7 @@ impl PodGroup {
         name: &str,
         body: &PodGroup,
     ) -> ReplaceRequest<PodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -211,7 +211,7 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/namespaces/{namespace}/podgroups/{name}/status`
     pub fn read_status(namespace: &str, name: &str) -> GetRequest<PodGroup> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -238,7 +238,7 @@ impl PodGroup {
         name: &str,
         body: &PodGroup,
     ) -> ReplaceRequest<PodGroup> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1alpha3/namespaces/{}/podgroups/{}/status",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -248,12 +248,12 @@ impl PodGroup {
     }
     /// `GET /apis/scheduling.k8s.io/v1alpha3/podgroups`
     pub fn list_all_namespaces() -> ListRequest<PodGroup> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1alpha3/podgroups".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1alpha3/podgroups".to_owned())
     }
     /// watch changes to PodGroup (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1alpha3/podgroups?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<PodGroup> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1alpha3/podgroups".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1alpha3/podgroups".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -772,7 +772,7 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1beta1/namespaces/{namespace}/workloads`
     pub fn list(namespace: &str) -> ListRequest<Workload> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1beta1/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -782,7 +782,7 @@ impl Workload {
     /// watch changes to Workload (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1beta1/namespaces/{namespace}/workloads?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<Workload> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1beta1/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -791,7 +791,7 @@ impl Workload {
     }
     /// `POST /apis/scheduling.k8s.io/v1beta1/namespaces/{namespace}/workloads`
     pub fn create(namespace: &str, body: &Workload) -> CreateRequest<Workload> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1beta1/namespaces/{}/workloads",
                 encode_path_segment(namespace)
@@ -810,7 +810,7 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1beta1/namespaces/{namespace}/workloads/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<Workload> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1beta1/namespaces/{}/workloads/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -833,7 +833,7 @@ impl Workload {
         name: &str,
         body: &Workload,
     ) -> ReplaceRequest<Workload> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/scheduling.k8s.io/v1beta1/namespaces/{}/workloads/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -843,12 +843,12 @@ impl Workload {
     }
     /// `GET /apis/scheduling.k8s.io/v1beta1/workloads`
     pub fn list_all_namespaces() -> ListRequest<Workload> {
-        ListRequest::new("/apis/scheduling.k8s.io/v1beta1/workloads".to_owned())
+        ListRequest::for_kind("/apis/scheduling.k8s.io/v1beta1/workloads".to_owned())
     }
     /// watch changes to Workload (the list operation's watch form)
     /// `GET /apis/scheduling.k8s.io/v1beta1/workloads?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<Workload> {
-        WatchRequest::new("/apis/scheduling.k8s.io/v1beta1/workloads".to_owned())
+        WatchRequest::for_kind("/apis/scheduling.k8s.io/v1beta1/workloads".to_owned())
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -120,16 +120,16 @@ impl CSIDriver {
     }
     /// `GET /apis/storage.k8s.io/v1/csidrivers`
     pub fn list() -> ListRequest<CSIDriver> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned())
     }
     /// watch changes to CSIDriver (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csidrivers?watch=1`
     pub fn watch() -> WatchRequest<CSIDriver> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/csidrivers`
     pub fn create(body: &CSIDriver) -> CreateRequest<CSIDriver> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/csidrivers".to_owned(), body)
+        CreateRequest::for_kind("/apis/storage.k8s.io/v1/csidrivers".to_owned(), body)
     }
     /// `DELETE /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn delete(name: &str) -> DeleteRequest<CSIDriver> {
@@ -139,7 +139,7 @@ impl CSIDriver {
     }
     /// `GET /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn read(name: &str) -> GetRequest<CSIDriver> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csidrivers/{}", encode_path_segment(name)),
         )
     }
@@ -152,7 +152,7 @@ impl CSIDriver {
     }
     /// `PUT /apis/storage.k8s.io/v1/csidrivers/{name}`
     pub fn replace(name: &str, body: &CSIDriver) -> ReplaceRequest<CSIDriver> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csidrivers/{}", encode_path_segment(name)),
             body,
         )

@@ -135,16 +135,16 @@ impl CSINode {
     }
     /// `GET /apis/storage.k8s.io/v1/csinodes`
     pub fn list() -> ListRequest<CSINode> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned())
     }
     /// watch changes to CSINode (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csinodes?watch=1`
     pub fn watch() -> WatchRequest<CSINode> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/csinodes`
     pub fn create(body: &CSINode) -> CreateRequest<CSINode> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/csinodes".to_owned(), body)
+        CreateRequest::for_kind("/apis/storage.k8s.io/v1/csinodes".to_owned(), body)
     }
     /// `DELETE /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn delete(name: &str) -> DeleteRequest<CSINode> {
@@ -154,7 +154,7 @@ impl CSINode {
     }
     /// `GET /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn read(name: &str) -> GetRequest<CSINode> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csinodes/{}", encode_path_segment(name)),
         )
     }
@@ -167,14 +167,14 @@ impl CSINode {
     }
     /// `PUT /apis/storage.k8s.io/v1/csinodes/{name}`
     pub fn replace(name: &str, body: &CSINode) -> ReplaceRequest<CSINode> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!("/apis/storage.k8s.io/v1/csinodes/{}", encode_path_segment(name)),
             body,
         )
     }
     /// `GET /apis/storage.k8s.io/v1/csinodes/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<CSINode> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/csinodes/{}/status", encode_path_segment(name)
             ),
@@ -191,7 +191,7 @@ impl CSINode {
     }
     /// `PUT /apis/storage.k8s.io/v1/csinodes/{name}/status`
     pub fn replace_status(name: &str, body: &CSINode) -> ReplaceRequest<CSINode> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/csinodes/{}/status", encode_path_segment(name)
             ),

@@ -160,12 +160,12 @@ impl k8s_core::Object for CSIStorageCapacity {
 impl CSIStorageCapacity {
     /// `GET /apis/storage.k8s.io/v1/csistoragecapacities`
     pub fn list_all_namespaces() -> ListRequest<CSIStorageCapacity> {
-        ListRequest::new("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
     }
     /// watch changes to CSIStorageCapacity (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/csistoragecapacities?watch=1`
     pub fn watch_all_namespaces() -> WatchRequest<CSIStorageCapacity> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/csistoragecapacities".to_owned())
     }
     /// `DELETE /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities`
     pub fn delete_collection(
@@ -180,7 +180,7 @@ impl CSIStorageCapacity {
     }
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities`
     pub fn list(namespace: &str) -> ListRequest<CSIStorageCapacity> {
-        ListRequest::new(
+        ListRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -190,7 +190,7 @@ impl CSIStorageCapacity {
     /// watch changes to CSIStorageCapacity (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities?watch=1`
     pub fn watch(namespace: &str) -> WatchRequest<CSIStorageCapacity> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -202,7 +202,7 @@ impl CSIStorageCapacity {
         namespace: &str,
         body: &CSIStorageCapacity,
     ) -> CreateRequest<CSIStorageCapacity> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities",
                 encode_path_segment(namespace)
@@ -221,7 +221,7 @@ impl CSIStorageCapacity {
     }
     /// `GET /apis/storage.k8s.io/v1/namespaces/{namespace}/csistoragecapacities/{name}`
     pub fn read(namespace: &str, name: &str) -> GetRequest<CSIStorageCapacity> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities/{}",
                 encode_path_segment(namespace), encode_path_segment(name)
@@ -248,7 +248,7 @@ impl CSIStorageCapacity {
         name: &str,
         body: &CSIStorageCapacity,
     ) -> ReplaceRequest<CSIStorageCapacity> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/namespaces/{}/csistoragecapacities/{}",
                 encode_path_segment(namespace), encode_path_segment(name)

@@ -210,16 +210,19 @@ impl StorageClass {
     }
     /// `GET /apis/storage.k8s.io/v1/storageclasses`
     pub fn list() -> ListRequest<StorageClass> {
-        ListRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/storageclasses".to_owned())
     }
     /// watch changes to StorageClass (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/storageclasses?watch=1`
     pub fn watch() -> WatchRequest<StorageClass> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/storageclasses".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/storageclasses`
     pub fn create(body: &StorageClass) -> CreateRequest<StorageClass> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/storageclasses".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/storage.k8s.io/v1/storageclasses".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn delete(name: &str) -> DeleteRequest<StorageClass> {
@@ -231,7 +234,7 @@ impl StorageClass {
     }
     /// `GET /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn read(name: &str) -> GetRequest<StorageClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/storageclasses/{}", encode_path_segment(name)
             ),
@@ -248,7 +251,7 @@ impl StorageClass {
     }
     /// `PUT /apis/storage.k8s.io/v1/storageclasses/{name}`
     pub fn replace(name: &str, body: &StorageClass) -> ReplaceRequest<StorageClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/storageclasses/{}", encode_path_segment(name)
             ),

@@ -137,16 +137,19 @@ impl VolumeAttachment {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattachments`
     pub fn list() -> ListRequest<VolumeAttachment> {
-        ListRequest::new("/apis/storage.k8s.io/v1/volumeattachments".to_owned())
+        ListRequest::for_kind("/apis/storage.k8s.io/v1/volumeattachments".to_owned())
     }
     /// watch changes to VolumeAttachment (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/volumeattachments?watch=1`
     pub fn watch() -> WatchRequest<VolumeAttachment> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/volumeattachments".to_owned())
+        WatchRequest::for_kind("/apis/storage.k8s.io/v1/volumeattachments".to_owned())
     }
     /// `POST /apis/storage.k8s.io/v1/volumeattachments`
     pub fn create(body: &VolumeAttachment) -> CreateRequest<VolumeAttachment> {
-        CreateRequest::new("/apis/storage.k8s.io/v1/volumeattachments".to_owned(), body)
+        CreateRequest::for_kind(
+            "/apis/storage.k8s.io/v1/volumeattachments".to_owned(),
+            body,
+        )
     }
     /// `DELETE /apis/storage.k8s.io/v1/volumeattachments/{name}`
     pub fn delete(name: &str) -> DeleteRequest<VolumeAttachment> {
@@ -158,7 +161,7 @@ impl VolumeAttachment {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattachments/{name}`
     pub fn read(name: &str) -> GetRequest<VolumeAttachment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattachments/{}", encode_path_segment(name)
             ),
@@ -178,7 +181,7 @@ impl VolumeAttachment {
         name: &str,
         body: &VolumeAttachment,
     ) -> ReplaceRequest<VolumeAttachment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattachments/{}", encode_path_segment(name)
             ),
@@ -187,7 +190,7 @@ impl VolumeAttachment {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattachments/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<VolumeAttachment> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattachments/{}/status",
                 encode_path_segment(name)
@@ -209,7 +212,7 @@ impl VolumeAttachment {
         name: &str,
         body: &VolumeAttachment,
     ) -> ReplaceRequest<VolumeAttachment> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattachments/{}/status",
                 encode_path_segment(name)

@@ -138,16 +138,20 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses`
     pub fn list() -> ListRequest<VolumeAttributesClass> {
-        ListRequest::new("/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned())
+        ListRequest::for_kind(
+            "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
+        )
     }
     /// watch changes to VolumeAttributesClass (the list operation's watch form)
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses?watch=1`
     pub fn watch() -> WatchRequest<VolumeAttributesClass> {
-        WatchRequest::new("/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned())
+        WatchRequest::for_kind(
+            "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
+        )
     }
     /// `POST /apis/storage.k8s.io/v1/volumeattributesclasses`
     pub fn create(body: &VolumeAttributesClass) -> CreateRequest<VolumeAttributesClass> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storage.k8s.io/v1/volumeattributesclasses".to_owned(),
             body,
         )
@@ -163,7 +167,7 @@ impl VolumeAttributesClass {
     }
     /// `GET /apis/storage.k8s.io/v1/volumeattributesclasses/{name}`
     pub fn read(name: &str) -> GetRequest<VolumeAttributesClass> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattributesclasses/{}",
                 encode_path_segment(name)
@@ -185,7 +189,7 @@ impl VolumeAttributesClass {
         name: &str,
         body: &VolumeAttributesClass,
     ) -> ReplaceRequest<VolumeAttributesClass> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storage.k8s.io/v1/volumeattributesclasses/{}",
                 encode_path_segment(name)

@@ -140,14 +140,14 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1/storageversionmigrations`
     pub fn list() -> ListRequest<StorageVersionMigration> {
-        ListRequest::new(
+        ListRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1/storageversionmigrations".to_owned(),
         )
     }
     /// watch changes to StorageVersionMigration (the list operation's watch form)
     /// `GET /apis/storagemigration.k8s.io/v1/storageversionmigrations?watch=1`
     pub fn watch() -> WatchRequest<StorageVersionMigration> {
-        WatchRequest::new(
+        WatchRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1/storageversionmigrations".to_owned(),
         )
     }
@@ -155,7 +155,7 @@ impl StorageVersionMigration {
     pub fn create(
         body: &StorageVersionMigration,
     ) -> CreateRequest<StorageVersionMigration> {
-        CreateRequest::new(
+        CreateRequest::for_kind(
             "/apis/storagemigration.k8s.io/v1/storageversionmigrations".to_owned(),
             body,
         )
@@ -171,7 +171,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1/storageversionmigrations/{name}`
     pub fn read(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -193,7 +193,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1/storageversionmigrations/{}",
                 encode_path_segment(name)
@@ -203,7 +203,7 @@ impl StorageVersionMigration {
     }
     /// `GET /apis/storagemigration.k8s.io/v1/storageversionmigrations/{name}/status`
     pub fn read_status(name: &str) -> GetRequest<StorageVersionMigration> {
-        GetRequest::new(
+        GetRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1/storageversionmigrations/{}/status",
                 encode_path_segment(name)
@@ -228,7 +228,7 @@ impl StorageVersionMigration {
         name: &str,
         body: &StorageVersionMigration,
     ) -> ReplaceRequest<StorageVersionMigration> {
-        ReplaceRequest::new(
+        ReplaceRequest::for_kind(
             format!(
                 "/apis/storagemigration.k8s.io/v1/storageversionmigrations/{}/status",
                 encode_path_segment(name)
