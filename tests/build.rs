@@ -45,7 +45,7 @@ fn run() -> Result<(), String> {
         println!("cargo::rerun-if-changed={}", path.display());
         let (model, facts) = load(&path)?;
         dispatch.push_str(&dispatch_fn(&model, &facts, module, "Visit", "dispatch"));
-        if *module == "v1_36" {
+        if matches!(*module, "v1_36" | "v1_37") {
             // The same table for the protobuf tests (`T: k8s_core::protobuf::Message`).
             dispatch.push_str(&dispatch_fn(
                 &model,
@@ -54,6 +54,8 @@ fn run() -> Result<(), String> {
                 "VisitProto",
                 "dispatch_proto",
             ));
+        }
+        if *module == "v1_36" {
             let plan = k8s_codegen::plan::plan(&model, &facts)
                 .map_err(|e| format!("{}: planning failed: {e}", path.display()))?;
             write(

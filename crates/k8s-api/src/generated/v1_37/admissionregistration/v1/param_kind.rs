@@ -68,3 +68,23 @@ impl<'de> serde::Deserialize<'de> for ParamKind {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ParamKind {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_version, 1, w);
+        Field::encode_value(&self.kind, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.api_version, value),
+            2 => Field::merge_value(&mut self.kind, value),
+            _ => Ok(()),
+        }
+    }
+}

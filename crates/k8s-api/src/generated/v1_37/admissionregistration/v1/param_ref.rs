@@ -96,3 +96,27 @@ impl<'de> serde::Deserialize<'de> for ParamRef {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ParamRef {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode_value(&self.namespace, 2, w);
+        Field::encode(&self.selector, 3, w);
+        Field::encode(&self.parameter_not_found_action, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge_value(&mut self.namespace, value),
+            3 => Field::merge(&mut self.selector, value),
+            4 => Field::merge(&mut self.parameter_not_found_action, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -114,3 +114,42 @@ impl<'de> serde::Deserialize<'de> for RuleWithOperations {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RuleWithOperations {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.operations, 1, w);
+        w.nested(
+            2,
+            |w| {
+                Field::encode(&self.api_groups, 1, w);
+                Field::encode(&self.api_versions, 2, w);
+                Field::encode(&self.resources, 3, w);
+                Field::encode(&self.scope, 4, w);
+            },
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.operations, value),
+            2 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.api_groups, value),
+                        2 => Field::merge(&mut self.api_versions, value),
+                        3 => Field::merge(&mut self.resources, value),
+                        4 => Field::merge(&mut self.scope, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}

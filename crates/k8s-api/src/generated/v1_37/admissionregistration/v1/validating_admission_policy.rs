@@ -66,6 +66,26 @@ impl<'de> serde::Deserialize<'de> for AuditAnnotation {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AuditAnnotation {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode(&self.value_expression, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge(&mut self.value_expression, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExpressionWarning {
     /// Server default: "".
@@ -128,6 +148,26 @@ impl<'de> serde::Deserialize<'de> for ExpressionWarning {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExpressionWarning {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.field_ref, 2, w);
+        Field::encode(&self.warning, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.field_ref, value),
+            3 => Field::merge(&mut self.warning, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TypeChecking {
     /// List type: atomic (replaced whole).
@@ -179,6 +219,24 @@ impl<'de> serde::Deserialize<'de> for TypeChecking {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TypeChecking {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.expression_warnings, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.expression_warnings, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -281,6 +339,36 @@ impl<'de> serde::Deserialize<'de> for ValidatingAdmissionPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidatingAdmissionPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ValidatingAdmissionPolicy {
@@ -561,6 +649,36 @@ impl<'de> serde::Deserialize<'de> for ValidatingAdmissionPolicySpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidatingAdmissionPolicySpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.param_kind, 1, w);
+        Field::encode(&self.match_constraints, 2, w);
+        Field::encode(&self.validations, 3, w);
+        Field::encode(&self.failure_policy, 4, w);
+        Field::encode(&self.audit_annotations, 5, w);
+        Field::encode(&self.match_conditions, 6, w);
+        Field::encode(&self.variables, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.param_kind, value),
+            2 => Field::merge(&mut self.match_constraints, value),
+            3 => Field::merge(&mut self.validations, value),
+            4 => Field::merge(&mut self.failure_policy, value),
+            5 => Field::merge(&mut self.audit_annotations, value),
+            6 => Field::merge(&mut self.match_conditions, value),
+            7 => Field::merge(&mut self.variables, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ValidatingAdmissionPolicyStatus {
     /// List type: map, keyed by type.
@@ -641,6 +759,28 @@ impl<'de> serde::Deserialize<'de> for ValidatingAdmissionPolicyStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidatingAdmissionPolicyStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.observed_generation, 1, w);
+        Field::encode(&self.type_checking, 2, w);
+        Field::encode(&self.conditions, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.observed_generation, value),
+            2 => Field::merge(&mut self.type_checking, value),
+            3 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -733,5 +873,29 @@ impl<'de> serde::Deserialize<'de> for Validation {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Validation {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.expression, 1, w);
+        Field::encode_value(&self.message, 2, w);
+        Field::encode(&self.reason, 3, w);
+        Field::encode_value(&self.message_expression, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.expression, value),
+            2 => Field::merge_value(&mut self.message, value),
+            3 => Field::merge(&mut self.reason, value),
+            4 => Field::merge_value(&mut self.message_expression, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -193,6 +193,44 @@ impl<'de> serde::Deserialize<'de> for ValidatingWebhook {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidatingWebhook {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.client_config, 2, w);
+        Field::encode(&self.rules, 3, w);
+        Field::encode(&self.failure_policy, 4, w);
+        Field::encode(&self.namespace_selector, 5, w);
+        Field::encode(&self.side_effects, 6, w);
+        Field::encode(&self.timeout_seconds, 7, w);
+        Field::encode(&self.admission_review_versions, 8, w);
+        Field::encode(&self.match_policy, 9, w);
+        Field::encode(&self.object_selector, 10, w);
+        Field::encode(&self.match_conditions, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.client_config, value),
+            3 => Field::merge(&mut self.rules, value),
+            4 => Field::merge(&mut self.failure_policy, value),
+            5 => Field::merge(&mut self.namespace_selector, value),
+            6 => Field::merge(&mut self.side_effects, value),
+            7 => Field::merge(&mut self.timeout_seconds, value),
+            8 => Field::merge(&mut self.admission_review_versions, value),
+            9 => Field::merge(&mut self.match_policy, value),
+            10 => Field::merge(&mut self.object_selector, value),
+            11 => Field::merge(&mut self.match_conditions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ValidatingWebhookConfiguration {
     /// Server default: {}.
@@ -279,6 +317,34 @@ impl<'de> serde::Deserialize<'de> for ValidatingWebhookConfiguration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidatingWebhookConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.webhooks, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.webhooks, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ValidatingWebhookConfiguration {

@@ -92,6 +92,30 @@ impl<'de> serde::Deserialize<'de> for ServiceReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServiceReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.namespace, 1, w);
+        Field::encode(&self.name, 2, w);
+        Field::encode(&self.path, 3, w);
+        Field::encode(&self.port, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.namespace, value),
+            2 => Field::merge(&mut self.name, value),
+            3 => Field::merge(&mut self.path, value),
+            4 => Field::merge(&mut self.port, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WebhookClientConfig {
     pub ca_bundle: Option<ByteString>,
@@ -170,5 +194,27 @@ impl<'de> serde::Deserialize<'de> for WebhookClientConfig {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WebhookClientConfig {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.service, 1, w);
+        Field::encode(&self.ca_bundle, 2, w);
+        Field::encode(&self.url, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.service, value),
+            2 => Field::merge(&mut self.ca_bundle, value),
+            3 => Field::merge(&mut self.url, value),
+            _ => Ok(()),
+        }
     }
 }

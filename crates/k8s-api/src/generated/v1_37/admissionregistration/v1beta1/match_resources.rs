@@ -114,6 +114,32 @@ impl<'de> serde::Deserialize<'de> for MatchResources {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MatchResources {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.namespace_selector, 1, w);
+        Field::encode(&self.object_selector, 2, w);
+        Field::encode(&self.resource_rules, 3, w);
+        Field::encode(&self.exclude_resource_rules, 4, w);
+        Field::encode(&self.match_policy, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.namespace_selector, value),
+            2 => Field::merge(&mut self.object_selector, value),
+            3 => Field::merge(&mut self.resource_rules, value),
+            4 => Field::merge(&mut self.exclude_resource_rules, value),
+            7 => Field::merge(&mut self.match_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NamedRuleWithOperations {
     /// List type: atomic (replaced whole).
@@ -239,5 +265,59 @@ impl<'de> serde::Deserialize<'de> for NamedRuleWithOperations {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NamedRuleWithOperations {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.resource_names, 1, w);
+        w.nested(
+            2,
+            |w| {
+                Field::encode(&self.operations, 1, w);
+                w.nested(
+                    2,
+                    |w| {
+                        Field::encode(&self.api_groups, 1, w);
+                        Field::encode(&self.api_versions, 2, w);
+                        Field::encode(&self.resources, 3, w);
+                        Field::encode(&self.scope, 4, w);
+                    },
+                );
+            },
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.resource_names, value),
+            2 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.operations, value),
+                        2 => {
+                            k8s_core::protobuf::merge_embedded(
+                                value,
+                                |field, value| match field {
+                                    1 => Field::merge(&mut self.api_groups, value),
+                                    2 => Field::merge(&mut self.api_versions, value),
+                                    3 => Field::merge(&mut self.resources, value),
+                                    4 => Field::merge(&mut self.scope, value),
+                                    _ => Ok(()),
+                                },
+                            )
+                        }
+                        _ => Ok(()),
+                    },
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -119,6 +119,34 @@ impl<'de> serde::Deserialize<'de> for CustomResourceColumnDefinition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceColumnDefinition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.type_, 2, w);
+        Field::encode_value(&self.format, 3, w);
+        Field::encode_value(&self.description, 4, w);
+        Field::encode_value(&self.priority, 5, w);
+        Field::encode(&self.json_path, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.type_, value),
+            3 => Field::merge_value(&mut self.format, value),
+            4 => Field::merge_value(&mut self.description, value),
+            5 => Field::merge_value(&mut self.priority, value),
+            6 => Field::merge(&mut self.json_path, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceConversion {
     /// Server default: "".
@@ -181,6 +209,26 @@ impl<'de> serde::Deserialize<'de> for CustomResourceConversion {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceConversion {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.strategy, 1, w);
+        Field::encode(&self.webhook, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.strategy, value),
+            2 => Field::merge(&mut self.webhook, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -280,6 +328,36 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinition {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for CustomResourceDefinition {
@@ -534,6 +612,34 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinitionCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinitionCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+        Field::encode_value(&self.observed_generation, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            6 => Field::merge_value(&mut self.observed_generation, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceDefinitionNames {
     /// List type: atomic (replaced whole).
@@ -655,6 +761,34 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinitionNames {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinitionNames {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.plural, 1, w);
+        Field::encode_value(&self.singular, 2, w);
+        Field::encode(&self.short_names, 3, w);
+        Field::encode(&self.kind, 4, w);
+        Field::encode_value(&self.list_kind, 5, w);
+        Field::encode(&self.categories, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.plural, value),
+            2 => Field::merge_value(&mut self.singular, value),
+            3 => Field::merge(&mut self.short_names, value),
+            4 => Field::merge(&mut self.kind, value),
+            5 => Field::merge_value(&mut self.list_kind, value),
+            6 => Field::merge(&mut self.categories, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceDefinitionSpec {
     pub conversion: Option<CustomResourceConversion>,
@@ -772,6 +906,34 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinitionSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinitionSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.group, 1, w);
+        Field::encode(&self.names, 3, w);
+        Field::encode(&self.scope, 4, w);
+        Field::encode(&self.versions, 7, w);
+        Field::encode(&self.conversion, 9, w);
+        Field::encode_value(&self.preserve_unknown_fields, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.group, value),
+            3 => Field::merge(&mut self.names, value),
+            4 => Field::merge(&mut self.scope, value),
+            7 => Field::merge(&mut self.versions, value),
+            9 => Field::merge(&mut self.conversion, value),
+            10 => Field::merge_value(&mut self.preserve_unknown_fields, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceDefinitionStatus {
     /// Server default: {}.
@@ -872,6 +1034,30 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinitionStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinitionStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+        Field::encode_value(&self.accepted_names, 2, w);
+        Field::encode(&self.stored_versions, 3, w);
+        Field::encode_value(&self.observed_generation, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            2 => Field::merge(&mut self.accepted_names, value),
+            3 => Field::merge(&mut self.stored_versions, value),
+            4 => Field::merge_value(&mut self.observed_generation, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1037,6 +1223,40 @@ impl<'de> serde::Deserialize<'de> for CustomResourceDefinitionVersion {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceDefinitionVersion {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.served, 2, w);
+        Field::encode(&self.storage, 3, w);
+        Field::encode(&self.schema, 4, w);
+        Field::encode(&self.subresources, 5, w);
+        Field::encode(&self.additional_printer_columns, 6, w);
+        Field::encode_value(&self.deprecated, 7, w);
+        Field::encode(&self.deprecation_warning, 8, w);
+        Field::encode(&self.selectable_fields, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.served, value),
+            3 => Field::merge(&mut self.storage, value),
+            4 => Field::merge(&mut self.schema, value),
+            5 => Field::merge(&mut self.subresources, value),
+            6 => Field::merge(&mut self.additional_printer_columns, value),
+            7 => Field::merge_value(&mut self.deprecated, value),
+            8 => Field::merge(&mut self.deprecation_warning, value),
+            9 => Field::merge(&mut self.selectable_fields, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceSubresourceScale {
     pub label_selector_path: Option<String>,
@@ -1118,9 +1338,48 @@ impl<'de> serde::Deserialize<'de> for CustomResourceSubresourceScale {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceSubresourceScale {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.spec_replicas_path, 1, w);
+        Field::encode(&self.status_replicas_path, 2, w);
+        Field::encode(&self.label_selector_path, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.spec_replicas_path, value),
+            2 => Field::merge(&mut self.status_replicas_path, value),
+            3 => Field::merge(&mut self.label_selector_path, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct CustomResourceSubresourceStatus(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for CustomResourceSubresourceStatus {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceSubresources {
     pub scale: Option<CustomResourceSubresourceScale>,
@@ -1187,6 +1446,26 @@ impl<'de> serde::Deserialize<'de> for CustomResourceSubresources {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceSubresources {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.status, 1, w);
+        Field::encode(&self.scale, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.status, value),
+            2 => Field::merge(&mut self.scale, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomResourceValidation {
     pub open_apiv_3schema: Option<JSONSchemaProps>,
@@ -1237,6 +1516,24 @@ impl<'de> serde::Deserialize<'de> for CustomResourceValidation {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CustomResourceValidation {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.open_apiv_3schema, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.open_apiv_3schema, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1303,6 +1600,26 @@ impl<'de> serde::Deserialize<'de> for ExternalDocumentation {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExternalDocumentation {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.description, 1, w);
+        Field::encode_value(&self.url, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.description, value),
+            2 => Field::merge_value(&mut self.url, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1980,6 +2297,110 @@ impl<'de> serde::Deserialize<'de> for JSONSchemaProps {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JSONSchemaProps {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.id, 1, w);
+        Field::encode_value(&self.schema, 2, w);
+        Field::encode(&self.ref_, 3, w);
+        Field::encode_value(&self.description, 4, w);
+        Field::encode_value(&self.type_, 5, w);
+        Field::encode_value(&self.format, 6, w);
+        Field::encode_value(&self.title, 7, w);
+        Field::encode(&self.default, 8, w);
+        Field::encode(&self.maximum, 9, w);
+        Field::encode_value(&self.exclusive_maximum, 10, w);
+        Field::encode(&self.minimum, 11, w);
+        Field::encode_value(&self.exclusive_minimum, 12, w);
+        Field::encode(&self.max_length, 13, w);
+        Field::encode(&self.min_length, 14, w);
+        Field::encode_value(&self.pattern, 15, w);
+        Field::encode(&self.max_items, 16, w);
+        Field::encode(&self.min_items, 17, w);
+        Field::encode_value(&self.unique_items, 18, w);
+        Field::encode(&self.multiple_of, 19, w);
+        Field::encode(&self.enum_, 20, w);
+        Field::encode(&self.max_properties, 21, w);
+        Field::encode(&self.min_properties, 22, w);
+        Field::encode(&self.required, 23, w);
+        Field::encode(&self.items, 24, w);
+        Field::encode(&self.all_of, 25, w);
+        Field::encode(&self.one_of, 26, w);
+        Field::encode(&self.any_of, 27, w);
+        Field::encode(&self.not, 28, w);
+        Field::encode(&self.properties, 29, w);
+        Field::encode(&self.additional_properties, 30, w);
+        Field::encode(&self.pattern_properties, 31, w);
+        Field::encode_value(&self.dependencies, 32, w);
+        Field::encode(&self.additional_items, 33, w);
+        Field::encode_value(&self.definitions, 34, w);
+        Field::encode(&self.external_docs, 35, w);
+        Field::encode(&self.example, 36, w);
+        Field::encode_value(&self.nullable, 37, w);
+        Field::encode(&self.x_kubernetes_preserve_unknown_fields, 38, w);
+        Field::encode_value(&self.x_kubernetes_embedded_resource, 39, w);
+        Field::encode_value(&self.x_kubernetes_int_or_string, 40, w);
+        Field::encode(&self.x_kubernetes_list_map_keys, 41, w);
+        Field::encode(&self.x_kubernetes_list_type, 42, w);
+        Field::encode(&self.x_kubernetes_map_type, 43, w);
+        Field::encode_value(&self.x_kubernetes_validations, 44, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.id, value),
+            2 => Field::merge_value(&mut self.schema, value),
+            3 => Field::merge(&mut self.ref_, value),
+            4 => Field::merge_value(&mut self.description, value),
+            5 => Field::merge_value(&mut self.type_, value),
+            6 => Field::merge_value(&mut self.format, value),
+            7 => Field::merge_value(&mut self.title, value),
+            8 => Field::merge(&mut self.default, value),
+            9 => Field::merge(&mut self.maximum, value),
+            10 => Field::merge_value(&mut self.exclusive_maximum, value),
+            11 => Field::merge(&mut self.minimum, value),
+            12 => Field::merge_value(&mut self.exclusive_minimum, value),
+            13 => Field::merge(&mut self.max_length, value),
+            14 => Field::merge(&mut self.min_length, value),
+            15 => Field::merge_value(&mut self.pattern, value),
+            16 => Field::merge(&mut self.max_items, value),
+            17 => Field::merge(&mut self.min_items, value),
+            18 => Field::merge_value(&mut self.unique_items, value),
+            19 => Field::merge(&mut self.multiple_of, value),
+            20 => Field::merge(&mut self.enum_, value),
+            21 => Field::merge(&mut self.max_properties, value),
+            22 => Field::merge(&mut self.min_properties, value),
+            23 => Field::merge(&mut self.required, value),
+            24 => Field::merge(&mut self.items, value),
+            25 => Field::merge(&mut self.all_of, value),
+            26 => Field::merge(&mut self.one_of, value),
+            27 => Field::merge(&mut self.any_of, value),
+            28 => Field::merge(&mut self.not, value),
+            29 => Field::merge(&mut self.properties, value),
+            30 => Field::merge(&mut self.additional_properties, value),
+            31 => Field::merge(&mut self.pattern_properties, value),
+            32 => Field::merge_value(&mut self.dependencies, value),
+            33 => Field::merge(&mut self.additional_items, value),
+            34 => Field::merge_value(&mut self.definitions, value),
+            35 => Field::merge(&mut self.external_docs, value),
+            36 => Field::merge(&mut self.example, value),
+            37 => Field::merge_value(&mut self.nullable, value),
+            38 => Field::merge(&mut self.x_kubernetes_preserve_unknown_fields, value),
+            39 => Field::merge_value(&mut self.x_kubernetes_embedded_resource, value),
+            40 => Field::merge_value(&mut self.x_kubernetes_int_or_string, value),
+            41 => Field::merge(&mut self.x_kubernetes_list_map_keys, value),
+            42 => Field::merge(&mut self.x_kubernetes_list_type, value),
+            43 => Field::merge(&mut self.x_kubernetes_map_type, value),
+            44 => Field::merge_value(&mut self.x_kubernetes_validations, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum JSONSchemaPropsOrArray {
@@ -2007,6 +2428,50 @@ impl<'de> serde::Deserialize<'de> for JSONSchemaPropsOrArray {
         }
     }
 }
+/// What an empty protobuf message reads as.
+#[cfg(feature = "protobuf")]
+impl Default for JSONSchemaPropsOrArray {
+    fn default() -> Self {
+        Self::Schemas(Vec::new())
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JSONSchemaPropsOrArray {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        match self {
+            Self::Schema(s) => s.encode(1, w),
+            Self::Schemas(v) => v.encode(2, w),
+        }
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                let mut s = Box::default();
+                Field::merge(&mut s, value)?;
+                *self = Self::Schema(s);
+                Ok(())
+            }
+            2 => {
+                match self {
+                    Self::Schemas(v) => Field::merge(v, value),
+                    Self::Schema(_) => {
+                        let mut v = Vec::new();
+                        Field::merge(&mut v, value)?;
+                        *self = Self::Schemas(v);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum JSONSchemaPropsOrBool {
@@ -2027,6 +2492,48 @@ impl<'de> serde::Deserialize<'de> for JSONSchemaPropsOrBool {
                     .map(|s| JSONSchemaPropsOrBool::Schema(Box::new(s)))
                     .map_err(D::Error::custom)
             }
+        }
+    }
+}
+/// What an empty protobuf message reads as.
+#[cfg(feature = "protobuf")]
+impl Default for JSONSchemaPropsOrBool {
+    fn default() -> Self {
+        Self::Bool(false)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JSONSchemaPropsOrBool {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        match self {
+            Self::Bool(b) => b.encode(1, w),
+            Self::Schema(s) => {
+                true.encode(1, w);
+                s.encode(2, w);
+            }
+        }
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                match self {
+                    Self::Bool(b) => Field::merge(b, value),
+                    Self::Schema(_) => Ok(()),
+                }
+            }
+            2 => {
+                let mut s = Box::default();
+                Field::merge(&mut s, value)?;
+                *self = Self::Schema(s);
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -2054,6 +2561,50 @@ impl<'de> serde::Deserialize<'de> for JSONSchemaPropsOrStringArray {
                     .map(|s| JSONSchemaPropsOrStringArray::Schema(Box::new(s)))
                     .map_err(D::Error::custom)
             }
+        }
+    }
+}
+/// What an empty protobuf message reads as.
+#[cfg(feature = "protobuf")]
+impl Default for JSONSchemaPropsOrStringArray {
+    fn default() -> Self {
+        Self::Strings(Vec::new())
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JSONSchemaPropsOrStringArray {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        match self {
+            Self::Schema(s) => s.encode(1, w),
+            Self::Strings(v) => v.encode(2, w),
+        }
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                let mut s = Box::default();
+                Field::merge(&mut s, value)?;
+                *self = Self::Schema(s);
+                Ok(())
+            }
+            2 => {
+                match self {
+                    Self::Strings(v) => Field::merge(v, value),
+                    Self::Schema(_) => {
+                        let mut v = Vec::new();
+                        Field::merge(&mut v, value)?;
+                        *self = Self::Strings(v);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -2105,6 +2656,24 @@ impl<'de> serde::Deserialize<'de> for SelectableField {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SelectableField {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.json_path, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.json_path, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2195,6 +2764,30 @@ impl<'de> serde::Deserialize<'de> for ServiceReference {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServiceReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.namespace, 1, w);
+        Field::encode(&self.name, 2, w);
+        Field::encode(&self.path, 3, w);
+        Field::encode(&self.port, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.namespace, value),
+            2 => Field::merge(&mut self.name, value),
+            3 => Field::merge(&mut self.path, value),
+            4 => Field::merge(&mut self.port, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2317,6 +2910,34 @@ impl<'de> serde::Deserialize<'de> for ValidationRule {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ValidationRule {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.rule, 1, w);
+        Field::encode_value(&self.message, 2, w);
+        Field::encode_value(&self.message_expression, 3, w);
+        Field::encode(&self.reason, 4, w);
+        Field::encode_value(&self.field_path, 5, w);
+        Field::encode(&self.optional_old_self, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.rule, value),
+            2 => Field::merge_value(&mut self.message, value),
+            3 => Field::merge_value(&mut self.message_expression, value),
+            4 => Field::merge(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.field_path, value),
+            6 => Field::merge(&mut self.optional_old_self, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WebhookClientConfig {
     pub ca_bundle: Option<ByteString>,
@@ -2397,6 +3018,28 @@ impl<'de> serde::Deserialize<'de> for WebhookClientConfig {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WebhookClientConfig {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.service, 1, w);
+        Field::encode(&self.ca_bundle, 2, w);
+        Field::encode(&self.url, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.service, value),
+            2 => Field::merge(&mut self.ca_bundle, value),
+            3 => Field::merge(&mut self.url, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WebhookConversion {
     pub client_config: Option<WebhookClientConfig>,
@@ -2464,5 +3107,25 @@ impl<'de> serde::Deserialize<'de> for WebhookConversion {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WebhookConversion {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.client_config, 2, w);
+        Field::encode(&self.conversion_review_versions, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.client_config, value),
+            3 => Field::merge(&mut self.conversion_review_versions, value),
+            _ => Ok(()),
+        }
     }
 }

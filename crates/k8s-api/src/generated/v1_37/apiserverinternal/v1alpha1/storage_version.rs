@@ -95,6 +95,30 @@ impl<'de> serde::Deserialize<'de> for ServerStorageVersion {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServerStorageVersion {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.api_server_id, 1, w);
+        Field::encode(&self.encoding_version, 2, w);
+        Field::encode(&self.decodable_versions, 3, w);
+        Field::encode(&self.served_versions, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.api_server_id, value),
+            2 => Field::merge(&mut self.encoding_version, value),
+            3 => Field::merge(&mut self.decodable_versions, value),
+            4 => Field::merge(&mut self.served_versions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageVersion {
     /// Server default: {}.
@@ -195,6 +219,36 @@ impl<'de> serde::Deserialize<'de> for StorageVersion {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageVersion {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for StorageVersion {
@@ -435,9 +489,54 @@ impl<'de> serde::Deserialize<'de> for StorageVersionCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageVersionCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.observed_generation, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode(&self.reason, 5, w);
+        Field::encode(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.observed_generation, value),
+            4 => Field::merge_value(&mut self.last_transition_time, value),
+            5 => Field::merge(&mut self.reason, value),
+            6 => Field::merge(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct StorageVersionSpec(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for StorageVersionSpec {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageVersionStatus {
     pub common_encoding_version: Option<String>,
@@ -518,5 +617,27 @@ impl<'de> serde::Deserialize<'de> for StorageVersionStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageVersionStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.storage_versions, 1, w);
+        Field::encode(&self.common_encoding_version, 2, w);
+        Field::encode(&self.conditions, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.storage_versions, value),
+            2 => Field::merge(&mut self.common_encoding_version, value),
+            3 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for DaemonSet {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonSet {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for DaemonSet {
     const API_VERSION: &'static str = "apps/v1";
     const GROUP: &'static str = "apps";
@@ -362,6 +392,32 @@ impl<'de> serde::Deserialize<'de> for DaemonSetCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonSetCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DaemonSetSpec {
     pub min_ready_seconds: Option<i32>,
@@ -464,6 +520,32 @@ impl<'de> serde::Deserialize<'de> for DaemonSetSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonSetSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.selector, 1, w);
+        Field::encode(&self.template, 2, w);
+        Field::encode_value(&self.update_strategy, 3, w);
+        Field::encode_value(&self.min_ready_seconds, 4, w);
+        Field::encode(&self.revision_history_limit, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.selector, value),
+            2 => Field::merge(&mut self.template, value),
+            3 => Field::merge_value(&mut self.update_strategy, value),
+            4 => Field::merge_value(&mut self.min_ready_seconds, value),
+            6 => Field::merge(&mut self.revision_history_limit, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -645,6 +727,42 @@ impl<'de> serde::Deserialize<'de> for DaemonSetStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonSetStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.current_number_scheduled, 1, w);
+        Field::encode(&self.number_misscheduled, 2, w);
+        Field::encode(&self.desired_number_scheduled, 3, w);
+        Field::encode(&self.number_ready, 4, w);
+        Field::encode_value(&self.observed_generation, 5, w);
+        Field::encode_value(&self.updated_number_scheduled, 6, w);
+        Field::encode_value(&self.number_available, 7, w);
+        Field::encode_value(&self.number_unavailable, 8, w);
+        Field::encode(&self.collision_count, 9, w);
+        Field::encode(&self.conditions, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.current_number_scheduled, value),
+            2 => Field::merge(&mut self.number_misscheduled, value),
+            3 => Field::merge(&mut self.desired_number_scheduled, value),
+            4 => Field::merge(&mut self.number_ready, value),
+            5 => Field::merge_value(&mut self.observed_generation, value),
+            6 => Field::merge_value(&mut self.updated_number_scheduled, value),
+            7 => Field::merge_value(&mut self.number_available, value),
+            8 => Field::merge_value(&mut self.number_unavailable, value),
+            9 => Field::merge(&mut self.collision_count, value),
+            10 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DaemonSetUpdateStrategy {
     pub rolling_update: Option<RollingUpdateDaemonSet>,
@@ -711,6 +829,26 @@ impl<'de> serde::Deserialize<'de> for DaemonSetUpdateStrategy {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonSetUpdateStrategy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode(&self.rolling_update, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.type_, value),
+            2 => Field::merge(&mut self.rolling_update, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RollingUpdateDaemonSet {
     pub max_surge: Option<IntOrString>,
@@ -775,5 +913,25 @@ impl<'de> serde::Deserialize<'de> for RollingUpdateDaemonSet {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RollingUpdateDaemonSet {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.max_unavailable, 1, w);
+        Field::encode(&self.max_surge, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.max_unavailable, value),
+            2 => Field::merge(&mut self.max_surge, value),
+            _ => Ok(()),
+        }
     }
 }

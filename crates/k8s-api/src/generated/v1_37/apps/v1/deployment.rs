@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for Deployment {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Deployment {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for Deployment {
     const API_VERSION: &'static str = "apps/v1";
     const GROUP: &'static str = "apps";
@@ -419,6 +449,34 @@ impl<'de> serde::Deserialize<'de> for DeploymentCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeploymentCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+        Field::encode_value(&self.last_update_time, 6, w);
+        Field::encode_value(&self.last_transition_time, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            6 => Field::merge_value(&mut self.last_update_time, value),
+            7 => Field::merge_value(&mut self.last_transition_time, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeploymentSpec {
     pub min_ready_seconds: Option<i32>,
@@ -563,6 +621,38 @@ impl<'de> serde::Deserialize<'de> for DeploymentSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeploymentSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.replicas, 1, w);
+        Field::encode(&self.selector, 2, w);
+        Field::encode(&self.template, 3, w);
+        Field::encode_value(&self.strategy, 4, w);
+        Field::encode_value(&self.min_ready_seconds, 5, w);
+        Field::encode(&self.revision_history_limit, 6, w);
+        Field::encode_value(&self.paused, 7, w);
+        Field::encode(&self.progress_deadline_seconds, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.replicas, value),
+            2 => Field::merge(&mut self.selector, value),
+            3 => Field::merge(&mut self.template, value),
+            4 => Field::merge_value(&mut self.strategy, value),
+            5 => Field::merge_value(&mut self.min_ready_seconds, value),
+            6 => Field::merge(&mut self.revision_history_limit, value),
+            7 => Field::merge_value(&mut self.paused, value),
+            9 => Field::merge(&mut self.progress_deadline_seconds, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -730,6 +820,40 @@ impl<'de> serde::Deserialize<'de> for DeploymentStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeploymentStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.observed_generation, 1, w);
+        Field::encode_value(&self.replicas, 2, w);
+        Field::encode_value(&self.updated_replicas, 3, w);
+        Field::encode_value(&self.available_replicas, 4, w);
+        Field::encode_value(&self.unavailable_replicas, 5, w);
+        Field::encode(&self.conditions, 6, w);
+        Field::encode_value(&self.ready_replicas, 7, w);
+        Field::encode(&self.collision_count, 8, w);
+        Field::encode(&self.terminating_replicas, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.observed_generation, value),
+            2 => Field::merge_value(&mut self.replicas, value),
+            3 => Field::merge_value(&mut self.updated_replicas, value),
+            4 => Field::merge_value(&mut self.available_replicas, value),
+            5 => Field::merge_value(&mut self.unavailable_replicas, value),
+            6 => Field::merge(&mut self.conditions, value),
+            7 => Field::merge_value(&mut self.ready_replicas, value),
+            8 => Field::merge(&mut self.collision_count, value),
+            9 => Field::merge(&mut self.terminating_replicas, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeploymentStrategy {
     pub rolling_update: Option<RollingUpdateDeployment>,
@@ -796,6 +920,26 @@ impl<'de> serde::Deserialize<'de> for DeploymentStrategy {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeploymentStrategy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode(&self.rolling_update, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.type_, value),
+            2 => Field::merge(&mut self.rolling_update, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RollingUpdateDeployment {
     pub max_surge: Option<IntOrString>,
@@ -860,5 +1004,25 @@ impl<'de> serde::Deserialize<'de> for RollingUpdateDeployment {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RollingUpdateDeployment {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.max_unavailable, 1, w);
+        Field::encode(&self.max_surge, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.max_unavailable, value),
+            2 => Field::merge(&mut self.max_surge, value),
+            _ => Ok(()),
+        }
     }
 }

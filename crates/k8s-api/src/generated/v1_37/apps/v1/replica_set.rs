@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for ReplicaSet {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ReplicaSet {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for ReplicaSet {
     const API_VERSION: &'static str = "apps/v1";
     const GROUP: &'static str = "apps";
@@ -405,6 +435,32 @@ impl<'de> serde::Deserialize<'de> for ReplicaSetCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ReplicaSetCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReplicaSetSpec {
     pub min_ready_seconds: Option<i32>,
@@ -495,6 +551,30 @@ impl<'de> serde::Deserialize<'de> for ReplicaSetSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ReplicaSetSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.replicas, 1, w);
+        Field::encode(&self.selector, 2, w);
+        Field::encode_value(&self.template, 3, w);
+        Field::encode_value(&self.min_ready_seconds, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.replicas, value),
+            2 => Field::merge(&mut self.selector, value),
+            3 => Field::merge_value(&mut self.template, value),
+            4 => Field::merge_value(&mut self.min_ready_seconds, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -630,5 +710,35 @@ impl<'de> serde::Deserialize<'de> for ReplicaSetStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ReplicaSetStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.replicas, 1, w);
+        Field::encode_value(&self.fully_labeled_replicas, 2, w);
+        Field::encode_value(&self.observed_generation, 3, w);
+        Field::encode_value(&self.ready_replicas, 4, w);
+        Field::encode_value(&self.available_replicas, 5, w);
+        Field::encode(&self.conditions, 6, w);
+        Field::encode(&self.terminating_replicas, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.replicas, value),
+            2 => Field::merge_value(&mut self.fully_labeled_replicas, value),
+            3 => Field::merge_value(&mut self.observed_generation, value),
+            4 => Field::merge_value(&mut self.ready_replicas, value),
+            5 => Field::merge_value(&mut self.available_replicas, value),
+            6 => Field::merge(&mut self.conditions, value),
+            7 => Field::merge(&mut self.terminating_replicas, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -69,6 +69,26 @@ impl<'de> serde::Deserialize<'de> for RollingUpdateStatefulSetStrategy {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RollingUpdateStatefulSetStrategy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.partition, 1, w);
+        Field::encode(&self.max_unavailable, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.partition, value),
+            2 => Field::merge(&mut self.max_unavailable, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatefulSet {
     /// Server default: {}.
@@ -166,6 +186,36 @@ impl<'de> serde::Deserialize<'de> for StatefulSet {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSet {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for StatefulSet {
@@ -480,6 +530,32 @@ impl<'de> serde::Deserialize<'de> for StatefulSetCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatefulSetOrdinals {
     /// Server default: 0.
@@ -531,6 +607,24 @@ impl<'de> serde::Deserialize<'de> for StatefulSetOrdinals {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetOrdinals {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.start, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.start, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -601,6 +695,26 @@ impl<'de> serde::Deserialize<'de> for StatefulSetPersistentVolumeClaimRetentionP
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetPersistentVolumeClaimRetentionPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.when_deleted, 1, w);
+        Field::encode_value(&self.when_scaled, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.when_deleted, value),
+            2 => Field::merge_value(&mut self.when_scaled, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -800,6 +914,44 @@ impl<'de> serde::Deserialize<'de> for StatefulSetSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.replicas, 1, w);
+        Field::encode(&self.selector, 2, w);
+        Field::encode(&self.template, 3, w);
+        Field::encode(&self.volume_claim_templates, 4, w);
+        Field::encode_value(&self.service_name, 5, w);
+        Field::encode_value(&self.pod_management_policy, 6, w);
+        Field::encode_value(&self.update_strategy, 7, w);
+        Field::encode(&self.revision_history_limit, 8, w);
+        Field::encode_value(&self.min_ready_seconds, 9, w);
+        Field::encode(&self.persistent_volume_claim_retention_policy, 10, w);
+        Field::encode(&self.ordinals, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.replicas, value),
+            2 => Field::merge(&mut self.selector, value),
+            3 => Field::merge(&mut self.template, value),
+            4 => Field::merge(&mut self.volume_claim_templates, value),
+            5 => Field::merge(&mut self.service_name, value),
+            6 => Field::merge_value(&mut self.pod_management_policy, value),
+            7 => Field::merge_value(&mut self.update_strategy, value),
+            8 => Field::merge(&mut self.revision_history_limit, value),
+            9 => Field::merge_value(&mut self.min_ready_seconds, value),
+            10 => Field::merge(&mut self.persistent_volume_claim_retention_policy, value),
+            11 => Field::merge(&mut self.ordinals, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatefulSetStatus {
     /// Server default: 0.
@@ -978,6 +1130,42 @@ impl<'de> serde::Deserialize<'de> for StatefulSetStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.observed_generation, 1, w);
+        Field::encode(&self.replicas, 2, w);
+        Field::encode_value(&self.ready_replicas, 3, w);
+        Field::encode_value(&self.current_replicas, 4, w);
+        Field::encode_value(&self.updated_replicas, 5, w);
+        Field::encode_value(&self.current_revision, 6, w);
+        Field::encode_value(&self.update_revision, 7, w);
+        Field::encode(&self.collision_count, 9, w);
+        Field::encode(&self.conditions, 10, w);
+        Field::encode_value(&self.available_replicas, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.observed_generation, value),
+            2 => Field::merge(&mut self.replicas, value),
+            3 => Field::merge_value(&mut self.ready_replicas, value),
+            4 => Field::merge_value(&mut self.current_replicas, value),
+            5 => Field::merge_value(&mut self.updated_replicas, value),
+            6 => Field::merge_value(&mut self.current_revision, value),
+            7 => Field::merge_value(&mut self.update_revision, value),
+            9 => Field::merge(&mut self.collision_count, value),
+            10 => Field::merge(&mut self.conditions, value),
+            11 => Field::merge(&mut self.available_replicas, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatefulSetUpdateStrategy {
     pub rolling_update: Option<RollingUpdateStatefulSetStrategy>,
@@ -1044,5 +1232,25 @@ impl<'de> serde::Deserialize<'de> for StatefulSetUpdateStrategy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StatefulSetUpdateStrategy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.type_, 1, w);
+        Field::encode(&self.rolling_update, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.type_, value),
+            2 => Field::merge(&mut self.rolling_update, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -96,6 +96,30 @@ impl<'de> serde::Deserialize<'de> for BoundObjectReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for BoundObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.kind, 1, w);
+        Field::encode_value(&self.api_version, 2, w);
+        Field::encode_value(&self.name, 3, w);
+        Field::encode_value(&self.uid, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.kind, value),
+            2 => Field::merge_value(&mut self.api_version, value),
+            3 => Field::merge_value(&mut self.name, value),
+            4 => Field::merge_value(&mut self.uid, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenRequest {
     /// Server default: {}.
@@ -196,6 +220,36 @@ impl<'de> serde::Deserialize<'de> for TokenRequest {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TokenRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for TokenRequest {
@@ -311,6 +365,37 @@ impl<'de> serde::Deserialize<'de> for TokenRequestSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TokenRequestSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.audiences, 1, w);
+        Field::encode(&self.bound_object_ref, 3, w);
+        Field::encode(&self.expiration_seconds, 4, w);
+        if let Some(v) = &self.attestations {
+            k8s_core::protobuf::encode_list_map(v, 5, w);
+        }
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.audiences, value),
+            3 => Field::merge(&mut self.bound_object_ref, value),
+            4 => Field::merge(&mut self.expiration_seconds, value),
+            5 => {
+                k8s_core::protobuf::merge_list_map_entry(
+                    self.attestations.get_or_insert_with(Default::default),
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenRequestStatus {
     pub expiration_timestamp: Option<Time>,
@@ -376,5 +461,25 @@ impl<'de> serde::Deserialize<'de> for TokenRequestStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TokenRequestStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.token, 1, w);
+        Field::encode_value(&self.expiration_timestamp, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.token, value),
+            2 => Field::merge(&mut self.expiration_timestamp, value),
+            _ => Ok(()),
+        }
     }
 }

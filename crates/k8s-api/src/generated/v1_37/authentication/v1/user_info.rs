@@ -97,3 +97,34 @@ impl<'de> serde::Deserialize<'de> for UserInfo {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for UserInfo {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.username, 1, w);
+        Field::encode_value(&self.uid, 2, w);
+        Field::encode(&self.groups, 3, w);
+        if let Some(v) = &self.extra {
+            k8s_core::protobuf::encode_list_map(v, 4, w);
+        }
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.username, value),
+            2 => Field::merge_value(&mut self.uid, value),
+            3 => Field::merge(&mut self.groups, value),
+            4 => {
+                k8s_core::protobuf::merge_list_map_entry(
+                    self.extra.get_or_insert_with(Default::default),
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}

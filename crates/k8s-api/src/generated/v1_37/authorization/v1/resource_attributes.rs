@@ -69,6 +69,26 @@ impl<'de> serde::Deserialize<'de> for FieldSelectorAttributes {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FieldSelectorAttributes {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.raw_selector, 1, w);
+        Field::encode(&self.requirements, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.raw_selector, value),
+            2 => Field::merge(&mut self.requirements, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LabelSelectorAttributes {
     pub raw_selector: Option<String>,
@@ -134,6 +154,26 @@ impl<'de> serde::Deserialize<'de> for LabelSelectorAttributes {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LabelSelectorAttributes {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.raw_selector, 1, w);
+        Field::encode(&self.requirements, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.raw_selector, value),
+            2 => Field::merge(&mut self.requirements, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -298,5 +338,39 @@ impl<'de> serde::Deserialize<'de> for ResourceAttributes {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceAttributes {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.namespace, 1, w);
+        Field::encode_value(&self.verb, 2, w);
+        Field::encode_value(&self.group, 3, w);
+        Field::encode_value(&self.version, 4, w);
+        Field::encode_value(&self.resource, 5, w);
+        Field::encode_value(&self.subresource, 6, w);
+        Field::encode_value(&self.name, 7, w);
+        Field::encode(&self.field_selector, 8, w);
+        Field::encode(&self.label_selector, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.namespace, value),
+            2 => Field::merge_value(&mut self.verb, value),
+            3 => Field::merge_value(&mut self.group, value),
+            4 => Field::merge_value(&mut self.version, value),
+            5 => Field::merge_value(&mut self.resource, value),
+            6 => Field::merge_value(&mut self.subresource, value),
+            7 => Field::merge_value(&mut self.name, value),
+            8 => Field::merge(&mut self.field_selector, value),
+            9 => Field::merge(&mut self.label_selector, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -127,3 +127,38 @@ impl<'de> serde::Deserialize<'de> for SubjectAccessReviewSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SubjectAccessReviewSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.resource_attributes, 1, w);
+        Field::encode(&self.non_resource_attributes, 2, w);
+        Field::encode_value(&self.user, 3, w);
+        Field::encode(&self.groups, 4, w);
+        if let Some(v) = &self.extra {
+            k8s_core::protobuf::encode_list_map(v, 5, w);
+        }
+        Field::encode_value(&self.uid, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.resource_attributes, value),
+            2 => Field::merge(&mut self.non_resource_attributes, value),
+            3 => Field::merge_value(&mut self.user, value),
+            4 => Field::merge(&mut self.groups, value),
+            5 => {
+                k8s_core::protobuf::merge_list_map_entry(
+                    self.extra.get_or_insert_with(Default::default),
+                    value,
+                )
+            }
+            6 => Field::merge_value(&mut self.uid, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -94,3 +94,27 @@ impl<'de> serde::Deserialize<'de> for SubjectAccessReviewStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SubjectAccessReviewStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.allowed, 1, w);
+        Field::encode_value(&self.reason, 2, w);
+        Field::encode_value(&self.evaluation_error, 3, w);
+        Field::encode_value(&self.denied, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.allowed, value),
+            2 => Field::merge_value(&mut self.reason, value),
+            3 => Field::merge_value(&mut self.evaluation_error, value),
+            4 => Field::merge_value(&mut self.denied, value),
+            _ => Ok(()),
+        }
+    }
+}

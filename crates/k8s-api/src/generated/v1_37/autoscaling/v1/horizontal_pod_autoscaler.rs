@@ -78,6 +78,28 @@ impl<'de> serde::Deserialize<'de> for CrossVersionObjectReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CrossVersionObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.kind, 1, w);
+        Field::encode(&self.name, 2, w);
+        Field::encode_value(&self.api_version, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.kind, value),
+            2 => Field::merge(&mut self.name, value),
+            3 => Field::merge_value(&mut self.api_version, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HorizontalPodAutoscaler {
     /// Server default: {}.
@@ -175,6 +197,36 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscaler {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscaler {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for HorizontalPodAutoscaler {
@@ -446,6 +498,30 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.scale_target_ref, 1, w);
+        Field::encode(&self.min_replicas, 2, w);
+        Field::encode(&self.max_replicas, 3, w);
+        Field::encode(&self.target_cpu_utilization_percentage, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.scale_target_ref, value),
+            2 => Field::merge(&mut self.min_replicas, value),
+            3 => Field::merge(&mut self.max_replicas, value),
+            4 => Field::merge(&mut self.target_cpu_utilization_percentage, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HorizontalPodAutoscalerStatus {
     pub current_cpu_utilization_percentage: Option<i32>,
@@ -554,5 +630,31 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.observed_generation, 1, w);
+        Field::encode(&self.last_scale_time, 2, w);
+        Field::encode(&self.current_replicas, 3, w);
+        Field::encode(&self.desired_replicas, 4, w);
+        Field::encode(&self.current_cpu_utilization_percentage, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.observed_generation, value),
+            2 => Field::merge(&mut self.last_scale_time, value),
+            3 => Field::merge(&mut self.current_replicas, value),
+            4 => Field::merge(&mut self.desired_replicas, value),
+            5 => Field::merge(&mut self.current_cpu_utilization_percentage, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -77,6 +77,28 @@ impl<'de> serde::Deserialize<'de> for ContainerResourceMetricSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerResourceMetricSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.target, 2, w);
+        Field::encode(&self.container, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.target, value),
+            3 => Field::merge(&mut self.container, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerResourceMetricStatus {
     /// Server default: "".
@@ -150,6 +172,28 @@ impl<'de> serde::Deserialize<'de> for ContainerResourceMetricStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerResourceMetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.current, 2, w);
+        Field::encode(&self.container, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.current, value),
+            3 => Field::merge(&mut self.container, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -228,6 +272,28 @@ impl<'de> serde::Deserialize<'de> for CrossVersionObjectReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CrossVersionObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.kind, 1, w);
+        Field::encode(&self.name, 2, w);
+        Field::encode_value(&self.api_version, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.kind, value),
+            2 => Field::merge(&mut self.name, value),
+            3 => Field::merge_value(&mut self.api_version, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExternalMetricSource {
     /// Server default: {}.
@@ -290,6 +356,26 @@ impl<'de> serde::Deserialize<'de> for ExternalMetricSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExternalMetricSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metric, 1, w);
+        Field::encode(&self.target, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metric, value),
+            2 => Field::merge(&mut self.target, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExternalMetricStatus {
     /// Server default: {}.
@@ -350,6 +436,26 @@ impl<'de> serde::Deserialize<'de> for ExternalMetricStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExternalMetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metric, 1, w);
+        Field::encode(&self.current, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metric, value),
+            2 => Field::merge(&mut self.current, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -426,6 +532,28 @@ impl<'de> serde::Deserialize<'de> for HPAScalingPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HPAScalingPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.value, 2, w);
+        Field::encode(&self.period_seconds, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.value, value),
+            3 => Field::merge(&mut self.period_seconds, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -522,6 +650,30 @@ impl<'de> serde::Deserialize<'de> for HPAScalingRules {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HPAScalingRules {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.select_policy, 1, w);
+        Field::encode(&self.policies, 2, w);
+        Field::encode(&self.stabilization_window_seconds, 3, w);
+        Field::encode(&self.tolerance, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.select_policy, value),
+            2 => Field::merge(&mut self.policies, value),
+            3 => Field::merge(&mut self.stabilization_window_seconds, value),
+            4 => Field::merge(&mut self.tolerance, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -621,6 +773,36 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscaler {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscaler {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for HorizontalPodAutoscaler {
@@ -862,6 +1044,26 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerBehavior {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerBehavior {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.scale_up, 1, w);
+        Field::encode(&self.scale_down, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.scale_up, value),
+            2 => Field::merge(&mut self.scale_down, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HorizontalPodAutoscalerCondition {
     pub last_transition_time: Option<Time>,
@@ -981,6 +1183,34 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+        Field::encode(&self.observed_generation, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            6 => Field::merge(&mut self.observed_generation, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HorizontalPodAutoscalerSpec {
     pub behavior: Option<HorizontalPodAutoscalerBehavior>,
@@ -1090,6 +1320,32 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.scale_target_ref, 1, w);
+        Field::encode(&self.min_replicas, 2, w);
+        Field::encode(&self.max_replicas, 3, w);
+        Field::encode(&self.metrics, 4, w);
+        Field::encode(&self.behavior, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.scale_target_ref, value),
+            2 => Field::merge(&mut self.min_replicas, value),
+            3 => Field::merge(&mut self.max_replicas, value),
+            4 => Field::merge(&mut self.metrics, value),
+            5 => Field::merge(&mut self.behavior, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1219,6 +1475,34 @@ impl<'de> serde::Deserialize<'de> for HorizontalPodAutoscalerStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HorizontalPodAutoscalerStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.observed_generation, 1, w);
+        Field::encode(&self.last_scale_time, 2, w);
+        Field::encode_value(&self.current_replicas, 3, w);
+        Field::encode(&self.desired_replicas, 4, w);
+        Field::encode(&self.current_metrics, 5, w);
+        Field::encode(&self.conditions, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.observed_generation, value),
+            2 => Field::merge(&mut self.last_scale_time, value),
+            3 => Field::merge_value(&mut self.current_replicas, value),
+            4 => Field::merge(&mut self.desired_replicas, value),
+            5 => Field::merge(&mut self.current_metrics, value),
+            6 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricIdentifier {
     /// Server default: "".
@@ -1281,6 +1565,26 @@ impl<'de> serde::Deserialize<'de> for MetricIdentifier {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MetricIdentifier {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.selector, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.selector, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1405,6 +1709,34 @@ impl<'de> serde::Deserialize<'de> for MetricSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MetricSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.object, 2, w);
+        Field::encode(&self.pods, 3, w);
+        Field::encode(&self.resource, 4, w);
+        Field::encode(&self.external, 5, w);
+        Field::encode(&self.container_resource, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.object, value),
+            3 => Field::merge(&mut self.pods, value),
+            4 => Field::merge(&mut self.resource, value),
+            5 => Field::merge(&mut self.external, value),
+            7 => Field::merge(&mut self.container_resource, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricStatus {
     pub container_resource: Option<ContainerResourceMetricStatus>,
@@ -1527,6 +1859,34 @@ impl<'de> serde::Deserialize<'de> for MetricStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.object, 2, w);
+        Field::encode(&self.pods, 3, w);
+        Field::encode(&self.resource, 4, w);
+        Field::encode(&self.external, 5, w);
+        Field::encode(&self.container_resource, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.object, value),
+            3 => Field::merge(&mut self.pods, value),
+            4 => Field::merge(&mut self.resource, value),
+            5 => Field::merge(&mut self.external, value),
+            7 => Field::merge(&mut self.container_resource, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricTarget {
     pub average_utilization: Option<i32>,
@@ -1619,6 +1979,30 @@ impl<'de> serde::Deserialize<'de> for MetricTarget {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MetricTarget {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.value, 2, w);
+        Field::encode(&self.average_value, 3, w);
+        Field::encode(&self.average_utilization, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.value, value),
+            3 => Field::merge(&mut self.average_value, value),
+            4 => Field::merge(&mut self.average_utilization, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricValueStatus {
     pub average_utilization: Option<i32>,
@@ -1699,6 +2083,28 @@ impl<'de> serde::Deserialize<'de> for MetricValueStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for MetricValueStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.value, 1, w);
+        Field::encode(&self.average_value, 2, w);
+        Field::encode(&self.average_utilization, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.value, value),
+            2 => Field::merge(&mut self.average_value, value),
+            3 => Field::merge(&mut self.average_utilization, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObjectMetricSource {
     /// Server default: {}.
@@ -1775,6 +2181,28 @@ impl<'de> serde::Deserialize<'de> for ObjectMetricSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ObjectMetricSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.described_object, 1, w);
+        Field::encode(&self.target, 2, w);
+        Field::encode(&self.metric, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.described_object, value),
+            2 => Field::merge(&mut self.target, value),
+            3 => Field::merge(&mut self.metric, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1855,6 +2283,28 @@ impl<'de> serde::Deserialize<'de> for ObjectMetricStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ObjectMetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metric, 1, w);
+        Field::encode(&self.current, 2, w);
+        Field::encode(&self.described_object, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metric, value),
+            2 => Field::merge(&mut self.current, value),
+            3 => Field::merge(&mut self.described_object, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodsMetricSource {
     /// Server default: {}.
@@ -1915,6 +2365,26 @@ impl<'de> serde::Deserialize<'de> for PodsMetricSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodsMetricSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metric, 1, w);
+        Field::encode(&self.target, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metric, value),
+            2 => Field::merge(&mut self.target, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1979,6 +2449,26 @@ impl<'de> serde::Deserialize<'de> for PodsMetricStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodsMetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metric, 1, w);
+        Field::encode(&self.current, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metric, value),
+            2 => Field::merge(&mut self.current, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceMetricSource {
     /// Server default: "".
@@ -2041,6 +2531,26 @@ impl<'de> serde::Deserialize<'de> for ResourceMetricSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceMetricSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.target, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.target, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceMetricStatus {
     /// Server default: {}.
@@ -2101,5 +2611,25 @@ impl<'de> serde::Deserialize<'de> for ResourceMetricStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceMetricStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.current, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.current, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for CronJob {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CronJob {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for CronJob {
     const API_VERSION: &'static str = "batch/v1";
     const GROUP: &'static str = "batch";
@@ -401,6 +431,38 @@ impl<'de> serde::Deserialize<'de> for CronJobSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CronJobSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.schedule, 1, w);
+        Field::encode(&self.starting_deadline_seconds, 2, w);
+        Field::encode_value(&self.concurrency_policy, 3, w);
+        Field::encode(&self.suspend, 4, w);
+        Field::encode(&self.job_template, 5, w);
+        Field::encode(&self.successful_jobs_history_limit, 6, w);
+        Field::encode(&self.failed_jobs_history_limit, 7, w);
+        Field::encode(&self.time_zone, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.schedule, value),
+            2 => Field::merge(&mut self.starting_deadline_seconds, value),
+            3 => Field::merge_value(&mut self.concurrency_policy, value),
+            4 => Field::merge(&mut self.suspend, value),
+            5 => Field::merge(&mut self.job_template, value),
+            6 => Field::merge(&mut self.successful_jobs_history_limit, value),
+            7 => Field::merge(&mut self.failed_jobs_history_limit, value),
+            8 => Field::merge(&mut self.time_zone, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CronJobStatus {
     /// List type: atomic (replaced whole).
@@ -482,6 +544,28 @@ impl<'de> serde::Deserialize<'de> for CronJobStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CronJobStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.active, 1, w);
+        Field::encode(&self.last_schedule_time, 4, w);
+        Field::encode(&self.last_successful_time, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.active, value),
+            4 => Field::merge(&mut self.last_schedule_time, value),
+            5 => Field::merge(&mut self.last_successful_time, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobTemplateSpec {
     /// Server default: {}.
@@ -548,5 +632,25 @@ impl<'de> serde::Deserialize<'de> for JobTemplateSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JobTemplateSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            _ => Ok(()),
+        }
     }
 }

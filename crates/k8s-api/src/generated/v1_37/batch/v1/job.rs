@@ -104,6 +104,36 @@ impl<'de> serde::Deserialize<'de> for Job {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Job {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for Job {
     const API_VERSION: &'static str = "batch/v1";
     const GROUP: &'static str = "batch";
@@ -357,6 +387,34 @@ impl<'de> serde::Deserialize<'de> for JobCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JobCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_probe_time, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode_value(&self.reason, 5, w);
+        Field::encode_value(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_probe_time, value),
+            4 => Field::merge_value(&mut self.last_transition_time, value),
+            5 => Field::merge_value(&mut self.reason, value),
+            6 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobStatus {
     pub active: Option<i32>,
@@ -552,6 +610,44 @@ impl<'de> serde::Deserialize<'de> for JobStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JobStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+        Field::encode(&self.start_time, 2, w);
+        Field::encode(&self.completion_time, 3, w);
+        Field::encode_value(&self.active, 4, w);
+        Field::encode_value(&self.succeeded, 5, w);
+        Field::encode_value(&self.failed, 6, w);
+        Field::encode_value(&self.completed_indexes, 7, w);
+        Field::encode(&self.uncounted_terminated_pods, 8, w);
+        Field::encode(&self.ready, 9, w);
+        Field::encode(&self.failed_indexes, 10, w);
+        Field::encode(&self.terminating, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            2 => Field::merge(&mut self.start_time, value),
+            3 => Field::merge(&mut self.completion_time, value),
+            4 => Field::merge_value(&mut self.active, value),
+            5 => Field::merge_value(&mut self.succeeded, value),
+            6 => Field::merge_value(&mut self.failed, value),
+            7 => Field::merge_value(&mut self.completed_indexes, value),
+            8 => Field::merge(&mut self.uncounted_terminated_pods, value),
+            9 => Field::merge(&mut self.ready, value),
+            10 => Field::merge(&mut self.failed_indexes, value),
+            11 => Field::merge(&mut self.terminating, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UncountedTerminatedPods {
     /// List type: set.
@@ -618,5 +714,25 @@ impl<'de> serde::Deserialize<'de> for UncountedTerminatedPods {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for UncountedTerminatedPods {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.succeeded, 1, w);
+        Field::encode(&self.failed, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.succeeded, value),
+            2 => Field::merge(&mut self.failed, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -105,6 +105,30 @@ impl<'de> serde::Deserialize<'de> for JobSchedulingConfiguration {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JobSchedulingConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.scheduling_policy, 1, w);
+        Field::encode(&self.scheduling_constraints, 2, w);
+        Field::encode(&self.disruption_mode, 3, w);
+        Field::encode(&self.resource_claims, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.scheduling_policy, value),
+            2 => Field::merge(&mut self.scheduling_constraints, value),
+            3 => Field::merge(&mut self.disruption_mode, value),
+            4 => Field::merge(&mut self.resource_claims, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobSpec {
     pub active_deadline_seconds: Option<i64>,
@@ -379,6 +403,56 @@ impl<'de> serde::Deserialize<'de> for JobSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for JobSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.parallelism, 1, w);
+        Field::encode(&self.completions, 2, w);
+        Field::encode(&self.active_deadline_seconds, 3, w);
+        Field::encode(&self.selector, 4, w);
+        Field::encode(&self.manual_selector, 5, w);
+        Field::encode(&self.template, 6, w);
+        Field::encode(&self.backoff_limit, 7, w);
+        Field::encode(&self.ttl_seconds_after_finished, 8, w);
+        Field::encode(&self.completion_mode, 9, w);
+        Field::encode(&self.suspend, 10, w);
+        Field::encode(&self.pod_failure_policy, 11, w);
+        Field::encode(&self.backoff_limit_per_index, 12, w);
+        Field::encode(&self.max_failed_indexes, 13, w);
+        Field::encode(&self.pod_replacement_policy, 14, w);
+        Field::encode(&self.managed_by, 15, w);
+        Field::encode(&self.success_policy, 16, w);
+        Field::encode(&self.scheduling, 17, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.parallelism, value),
+            2 => Field::merge(&mut self.completions, value),
+            3 => Field::merge(&mut self.active_deadline_seconds, value),
+            4 => Field::merge(&mut self.selector, value),
+            5 => Field::merge(&mut self.manual_selector, value),
+            6 => Field::merge(&mut self.template, value),
+            7 => Field::merge(&mut self.backoff_limit, value),
+            8 => Field::merge(&mut self.ttl_seconds_after_finished, value),
+            9 => Field::merge(&mut self.completion_mode, value),
+            10 => Field::merge(&mut self.suspend, value),
+            11 => Field::merge(&mut self.pod_failure_policy, value),
+            12 => Field::merge(&mut self.backoff_limit_per_index, value),
+            13 => Field::merge(&mut self.max_failed_indexes, value),
+            14 => Field::merge(&mut self.pod_replacement_policy, value),
+            15 => Field::merge(&mut self.managed_by, value),
+            16 => Field::merge(&mut self.success_policy, value),
+            17 => Field::merge(&mut self.scheduling, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodFailurePolicy {
     /// List type: atomic (replaced whole).
@@ -427,6 +501,24 @@ impl<'de> serde::Deserialize<'de> for PodFailurePolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodFailurePolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.rules, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.rules, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -506,6 +598,28 @@ impl<'de> serde::Deserialize<'de> for PodFailurePolicyOnExitCodesRequirement {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodFailurePolicyOnExitCodesRequirement {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.container_name, 1, w);
+        Field::encode(&self.operator, 2, w);
+        Field::encode(&self.values, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.container_name, value),
+            2 => Field::merge(&mut self.operator, value),
+            3 => Field::merge(&mut self.values, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodFailurePolicyOnPodConditionsPattern {
     /// Server default: "".
@@ -570,6 +684,26 @@ impl<'de> serde::Deserialize<'de> for PodFailurePolicyOnPodConditionsPattern {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodFailurePolicyOnPodConditionsPattern {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -655,6 +789,28 @@ impl<'de> serde::Deserialize<'de> for PodFailurePolicyRule {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodFailurePolicyRule {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.action, 1, w);
+        Field::encode(&self.on_exit_codes, 2, w);
+        Field::encode(&self.on_pod_conditions, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.action, value),
+            2 => Field::merge(&mut self.on_exit_codes, value),
+            3 => Field::merge(&mut self.on_pod_conditions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SuccessPolicy {
     /// List type: atomic (replaced whole).
@@ -703,6 +859,24 @@ impl<'de> serde::Deserialize<'de> for SuccessPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SuccessPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.rules, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.rules, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -769,5 +943,25 @@ impl<'de> serde::Deserialize<'de> for SuccessPolicyRule {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SuccessPolicyRule {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.succeeded_indexes, 1, w);
+        Field::encode(&self.succeeded_count, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.succeeded_indexes, value),
+            2 => Field::merge(&mut self.succeeded_count, value),
+            _ => Ok(()),
+        }
     }
 }

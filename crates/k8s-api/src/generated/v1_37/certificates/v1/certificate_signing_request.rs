@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for CertificateSigningRequest {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CertificateSigningRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for CertificateSigningRequest {
     const API_VERSION: &'static str = "certificates.k8s.io/v1";
     const GROUP: &'static str = "certificates.k8s.io";
@@ -388,6 +418,34 @@ impl<'de> serde::Deserialize<'de> for CertificateSigningRequestCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CertificateSigningRequestCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode_value(&self.reason, 2, w);
+        Field::encode_value(&self.message, 3, w);
+        Field::encode_value(&self.last_update_time, 4, w);
+        Field::encode_value(&self.last_transition_time, 5, w);
+        Field::encode(&self.status, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge_value(&mut self.reason, value),
+            3 => Field::merge_value(&mut self.message, value),
+            4 => Field::merge_value(&mut self.last_update_time, value),
+            5 => Field::merge_value(&mut self.last_transition_time, value),
+            6 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CertificateSigningRequestSpec {
     pub expiration_seconds: Option<i32>,
@@ -538,6 +596,45 @@ impl<'de> serde::Deserialize<'de> for CertificateSigningRequestSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CertificateSigningRequestSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.request, 1, w);
+        Field::encode_value(&self.username, 2, w);
+        Field::encode_value(&self.uid, 3, w);
+        Field::encode(&self.groups, 4, w);
+        Field::encode(&self.usages, 5, w);
+        if let Some(v) = &self.extra {
+            k8s_core::protobuf::encode_list_map(v, 6, w);
+        }
+        Field::encode(&self.signer_name, 7, w);
+        Field::encode(&self.expiration_seconds, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.request, value),
+            2 => Field::merge_value(&mut self.username, value),
+            3 => Field::merge_value(&mut self.uid, value),
+            4 => Field::merge(&mut self.groups, value),
+            5 => Field::merge(&mut self.usages, value),
+            6 => {
+                k8s_core::protobuf::merge_list_map_entry(
+                    self.extra.get_or_insert_with(Default::default),
+                    value,
+                )
+            }
+            7 => Field::merge(&mut self.signer_name, value),
+            8 => Field::merge(&mut self.expiration_seconds, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CertificateSigningRequestStatus {
     pub certificate: Option<ByteString>,
@@ -606,5 +703,25 @@ impl<'de> serde::Deserialize<'de> for CertificateSigningRequestStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CertificateSigningRequestStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+        Field::encode(&self.certificate, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            2 => Field::merge(&mut self.certificate, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for PodCertificateRequest {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodCertificateRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for PodCertificateRequest {
     const API_VERSION: &'static str = "certificates.k8s.io/v1";
     const GROUP: &'static str = "certificates.k8s.io";
@@ -444,6 +474,42 @@ impl<'de> serde::Deserialize<'de> for PodCertificateRequestSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodCertificateRequestSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.signer_name, 1, w);
+        Field::encode(&self.pod_name, 2, w);
+        Field::encode(&self.pod_uid, 3, w);
+        Field::encode(&self.service_account_name, 4, w);
+        Field::encode(&self.service_account_uid, 5, w);
+        Field::encode(&self.node_name, 6, w);
+        Field::encode(&self.node_uid, 7, w);
+        Field::encode(&self.max_expiration_seconds, 8, w);
+        Field::encode(&self.unverified_user_annotations, 11, w);
+        Field::encode(&self.stub_pkcs_10request, 12, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.signer_name, value),
+            2 => Field::merge(&mut self.pod_name, value),
+            3 => Field::merge(&mut self.pod_uid, value),
+            4 => Field::merge(&mut self.service_account_name, value),
+            5 => Field::merge(&mut self.service_account_uid, value),
+            6 => Field::merge(&mut self.node_name, value),
+            7 => Field::merge(&mut self.node_uid, value),
+            8 => Field::merge(&mut self.max_expiration_seconds, value),
+            11 => Field::merge(&mut self.unverified_user_annotations, value),
+            12 => Field::merge(&mut self.stub_pkcs_10request, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodCertificateRequestStatus {
     pub begin_refresh_at: Option<Time>,
@@ -551,5 +617,31 @@ impl<'de> serde::Deserialize<'de> for PodCertificateRequestStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodCertificateRequestStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+        Field::encode_value(&self.certificate_chain, 2, w);
+        Field::encode(&self.not_before, 4, w);
+        Field::encode(&self.begin_refresh_at, 5, w);
+        Field::encode(&self.not_after, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            2 => Field::merge_value(&mut self.certificate_chain, value),
+            4 => Field::merge(&mut self.not_before, value),
+            5 => Field::merge(&mut self.begin_refresh_at, value),
+            6 => Field::merge(&mut self.not_after, value),
+            _ => Ok(()),
+        }
     }
 }

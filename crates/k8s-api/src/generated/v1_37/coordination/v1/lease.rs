@@ -89,6 +89,34 @@ impl<'de> serde::Deserialize<'de> for Lease {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Lease {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for Lease {
     const API_VERSION: &'static str = "coordination.k8s.io/v1";
     const GROUP: &'static str = "coordination.k8s.io";
@@ -337,5 +365,35 @@ impl<'de> serde::Deserialize<'de> for LeaseSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LeaseSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.holder_identity, 1, w);
+        Field::encode(&self.lease_duration_seconds, 2, w);
+        Field::encode(&self.acquire_time, 3, w);
+        Field::encode(&self.renew_time, 4, w);
+        Field::encode(&self.lease_transitions, 5, w);
+        Field::encode(&self.strategy, 6, w);
+        Field::encode(&self.preferred_holder, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.holder_identity, value),
+            2 => Field::merge(&mut self.lease_duration_seconds, value),
+            3 => Field::merge(&mut self.acquire_time, value),
+            4 => Field::merge(&mut self.renew_time, value),
+            5 => Field::merge(&mut self.lease_transitions, value),
+            6 => Field::merge(&mut self.strategy, value),
+            7 => Field::merge(&mut self.preferred_holder, value),
+            _ => Ok(()),
+        }
     }
 }

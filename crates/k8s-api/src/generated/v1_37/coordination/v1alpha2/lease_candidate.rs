@@ -86,6 +86,34 @@ impl<'de> serde::Deserialize<'de> for LeaseCandidate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LeaseCandidate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for LeaseCandidate {
     const API_VERSION: &'static str = "coordination.k8s.io/v1alpha2";
     const GROUP: &'static str = "coordination.k8s.io";
@@ -332,5 +360,33 @@ impl<'de> serde::Deserialize<'de> for LeaseCandidateSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LeaseCandidateSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.lease_name, 1, w);
+        Field::encode(&self.ping_time, 2, w);
+        Field::encode(&self.renew_time, 3, w);
+        Field::encode(&self.binary_version, 4, w);
+        Field::encode_value(&self.emulation_version, 5, w);
+        Field::encode(&self.strategy, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.lease_name, value),
+            2 => Field::merge(&mut self.ping_time, value),
+            3 => Field::merge(&mut self.renew_time, value),
+            4 => Field::merge(&mut self.binary_version, value),
+            5 => Field::merge_value(&mut self.emulation_version, value),
+            6 => Field::merge(&mut self.strategy, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -124,3 +124,31 @@ impl<'de> serde::Deserialize<'de> for AzureDiskVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AzureDiskVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.disk_name, 1, w);
+        Field::encode(&self.disk_uri, 2, w);
+        Field::encode(&self.caching_mode, 3, w);
+        Field::encode(&self.fs_type, 4, w);
+        Field::encode(&self.read_only, 5, w);
+        Field::encode(&self.kind, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.disk_name, value),
+            2 => Field::merge(&mut self.disk_uri, value),
+            3 => Field::merge(&mut self.caching_mode, value),
+            4 => Field::merge(&mut self.fs_type, value),
+            5 => Field::merge(&mut self.read_only, value),
+            6 => Field::merge(&mut self.kind, value),
+            _ => Ok(()),
+        }
+    }
+}

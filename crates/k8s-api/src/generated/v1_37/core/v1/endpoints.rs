@@ -94,6 +94,30 @@ impl<'de> serde::Deserialize<'de> for EndpointAddress {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointAddress {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ip, 1, w);
+        Field::encode(&self.target_ref, 2, w);
+        Field::encode_value(&self.hostname, 3, w);
+        Field::encode(&self.node_name, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ip, value),
+            2 => Field::merge(&mut self.target_ref, value),
+            3 => Field::merge_value(&mut self.hostname, value),
+            4 => Field::merge(&mut self.node_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointPort {
     pub app_protocol: Option<String>,
@@ -186,6 +210,30 @@ impl<'de> serde::Deserialize<'de> for EndpointPort {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointPort {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode(&self.port, 2, w);
+        Field::encode_value(&self.protocol, 3, w);
+        Field::encode(&self.app_protocol, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge(&mut self.port, value),
+            3 => Field::merge_value(&mut self.protocol, value),
+            4 => Field::merge(&mut self.app_protocol, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointSubset {
     /// List type: atomic (replaced whole).
@@ -267,6 +315,28 @@ impl<'de> serde::Deserialize<'de> for EndpointSubset {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointSubset {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.addresses, 1, w);
+        Field::encode(&self.not_ready_addresses, 2, w);
+        Field::encode(&self.ports, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.addresses, value),
+            2 => Field::merge(&mut self.not_ready_addresses, value),
+            3 => Field::merge(&mut self.ports, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -354,6 +424,34 @@ impl<'de> serde::Deserialize<'de> for Endpoints {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Endpoints {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.subsets, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.subsets, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Endpoints {

@@ -273,6 +273,60 @@ impl<'de> serde::Deserialize<'de> for Event {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Event {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.involved_object, 2, w);
+        Field::encode_value(&self.reason, 3, w);
+        Field::encode_value(&self.message, 4, w);
+        Field::encode_value(&self.source, 5, w);
+        Field::encode_value(&self.first_timestamp, 6, w);
+        Field::encode_value(&self.last_timestamp, 7, w);
+        Field::encode_value(&self.count, 8, w);
+        Field::encode_value(&self.type_, 9, w);
+        Field::encode_value(&self.event_time, 10, w);
+        Field::encode(&self.series, 11, w);
+        Field::encode_value(&self.action, 12, w);
+        Field::encode(&self.related, 13, w);
+        Field::encode_value(&self.reporting_component, 14, w);
+        Field::encode_value(&self.reporting_instance, 15, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.involved_object, value),
+            3 => Field::merge_value(&mut self.reason, value),
+            4 => Field::merge_value(&mut self.message, value),
+            5 => Field::merge_value(&mut self.source, value),
+            6 => Field::merge_value(&mut self.first_timestamp, value),
+            7 => Field::merge_value(&mut self.last_timestamp, value),
+            8 => Field::merge_value(&mut self.count, value),
+            9 => Field::merge_value(&mut self.type_, value),
+            10 => Field::merge_value(&mut self.event_time, value),
+            11 => Field::merge(&mut self.series, value),
+            12 => Field::merge_value(&mut self.action, value),
+            13 => Field::merge(&mut self.related, value),
+            14 => Field::merge(&mut self.reporting_component, value),
+            15 => Field::merge(&mut self.reporting_instance, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for Event {
     const API_VERSION: &'static str = "v1";
     const GROUP: &'static str = "";
@@ -441,6 +495,26 @@ impl<'de> serde::Deserialize<'de> for EventSeries {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EventSeries {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.count, 1, w);
+        Field::encode_value(&self.last_observed_time, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.count, value),
+            2 => Field::merge_value(&mut self.last_observed_time, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventSource {
     pub component: Option<String>,
@@ -505,5 +579,25 @@ impl<'de> serde::Deserialize<'de> for EventSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EventSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.component, 1, w);
+        Field::encode_value(&self.host, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.component, value),
+            2 => Field::merge_value(&mut self.host, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -112,3 +112,29 @@ impl<'de> serde::Deserialize<'de> for FCVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FCVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.target_wwns, 1, w);
+        Field::encode(&self.lun, 2, w);
+        Field::encode_value(&self.fs_type, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+        Field::encode(&self.wwids, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.target_wwns, value),
+            2 => Field::merge(&mut self.lun, value),
+            3 => Field::merge_value(&mut self.fs_type, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            5 => Field::merge(&mut self.wwids, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -68,3 +68,23 @@ impl<'de> serde::Deserialize<'de> for FlockerVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FlockerVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.dataset_name, 1, w);
+        Field::encode_value(&self.dataset_uuid, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.dataset_name, value),
+            2 => Field::merge_value(&mut self.dataset_uuid, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -95,3 +95,27 @@ impl<'de> serde::Deserialize<'de> for GCEPersistentDiskVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GCEPersistentDiskVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.pd_name, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode_value(&self.partition, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.pd_name, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge_value(&mut self.partition, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -66,3 +66,23 @@ impl<'de> serde::Deserialize<'de> for HostPathVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HostPathVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.path, 1, w);
+        Field::encode(&self.type_, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.path, value),
+            2 => Field::merge(&mut self.type_, value),
+            _ => Ok(()),
+        }
+    }
+}

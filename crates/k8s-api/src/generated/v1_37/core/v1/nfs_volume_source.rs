@@ -78,3 +78,25 @@ impl<'de> serde::Deserialize<'de> for NFSVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NFSVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.server, 1, w);
+        Field::encode(&self.path, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.server, value),
+            2 => Field::merge(&mut self.path, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -66,6 +66,26 @@ impl<'de> serde::Deserialize<'de> for AttachedVolume {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AttachedVolume {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.device_path, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.device_path, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConfigMapNodeConfigSource {
     /// Server default: "".
@@ -170,6 +190,32 @@ impl<'de> serde::Deserialize<'de> for ConfigMapNodeConfigSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ConfigMapNodeConfigSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.namespace, 1, w);
+        Field::encode(&self.name, 2, w);
+        Field::encode_value(&self.uid, 3, w);
+        Field::encode_value(&self.resource_version, 4, w);
+        Field::encode(&self.kubelet_config_key, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.namespace, value),
+            2 => Field::merge(&mut self.name, value),
+            3 => Field::merge_value(&mut self.uid, value),
+            4 => Field::merge_value(&mut self.resource_version, value),
+            5 => Field::merge(&mut self.kubelet_config_key, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerImage {
     /// List type: atomic (replaced whole).
@@ -237,6 +283,26 @@ impl<'de> serde::Deserialize<'de> for ContainerImage {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerImage {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.names, 1, w);
+        Field::encode_value(&self.size_bytes, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.names, value),
+            2 => Field::merge_value(&mut self.size_bytes, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DaemonEndpoint {
     /// Server default: 0.
@@ -285,6 +351,24 @@ impl<'de> serde::Deserialize<'de> for DaemonEndpoint {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DaemonEndpoint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.port, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.port, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -387,6 +471,36 @@ impl<'de> serde::Deserialize<'de> for Node {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Node {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Node {
@@ -956,6 +1070,26 @@ impl<'de> serde::Deserialize<'de> for NodeAddress {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAddress {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.address, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.address, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeCondition {
     pub last_heartbeat_time: Option<Time>,
@@ -1074,6 +1208,34 @@ impl<'de> serde::Deserialize<'de> for NodeCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_heartbeat_time, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode_value(&self.reason, 5, w);
+        Field::encode_value(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_heartbeat_time, value),
+            4 => Field::merge_value(&mut self.last_transition_time, value),
+            5 => Field::merge_value(&mut self.reason, value),
+            6 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeConfigSource {
     pub config_map: Option<ConfigMapNodeConfigSource>,
@@ -1124,6 +1286,24 @@ impl<'de> serde::Deserialize<'de> for NodeConfigSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeConfigSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.config_map, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.config_map, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1220,6 +1400,30 @@ impl<'de> serde::Deserialize<'de> for NodeConfigStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeConfigStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.assigned, 1, w);
+        Field::encode(&self.active, 2, w);
+        Field::encode(&self.last_known_good, 3, w);
+        Field::encode_value(&self.error, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.assigned, value),
+            2 => Field::merge(&mut self.active, value),
+            3 => Field::merge(&mut self.last_known_good, value),
+            4 => Field::merge_value(&mut self.error, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeDaemonEndpoints {
     /// Server default: {}.
@@ -1271,6 +1475,24 @@ impl<'de> serde::Deserialize<'de> for NodeDaemonEndpoints {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeDaemonEndpoints {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.kubelet_endpoint, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.kubelet_endpoint, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1325,6 +1547,24 @@ impl<'de> serde::Deserialize<'de> for NodeFeatures {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeFeatures {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.supplemental_groups_policy, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.supplemental_groups_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodePodPreemptionPolicy {
     /// List type: set.
@@ -1376,6 +1616,24 @@ impl<'de> serde::Deserialize<'de> for NodePodPreemptionPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodePodPreemptionPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.disable_resize_preemption, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.disable_resize_preemption, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1445,6 +1703,26 @@ impl<'de> serde::Deserialize<'de> for NodeRuntimeHandler {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeRuntimeHandler {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode(&self.features, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.features, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeRuntimeHandlerFeatures {
     pub recursive_read_only_mounts: Option<bool>,
@@ -1509,6 +1787,26 @@ impl<'de> serde::Deserialize<'de> for NodeRuntimeHandlerFeatures {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeRuntimeHandlerFeatures {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.recursive_read_only_mounts, 1, w);
+        Field::encode(&self.user_namespaces, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.recursive_read_only_mounts, value),
+            2 => Field::merge(&mut self.user_namespaces, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1663,6 +1961,38 @@ impl<'de> serde::Deserialize<'de> for NodeSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.pod_cidr, 1, w);
+        Field::encode_value(&self.external_id, 2, w);
+        Field::encode_value(&self.provider_id, 3, w);
+        Field::encode_value(&self.unschedulable, 4, w);
+        Field::encode(&self.taints, 5, w);
+        Field::encode(&self.config_source, 6, w);
+        Field::encode(&self.pod_cidrs, 7, w);
+        Field::encode(&self.pod_preemption_policy, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.pod_cidr, value),
+            2 => Field::merge_value(&mut self.external_id, value),
+            3 => Field::merge_value(&mut self.provider_id, value),
+            4 => Field::merge_value(&mut self.unschedulable, value),
+            5 => Field::merge(&mut self.taints, value),
+            6 => Field::merge(&mut self.config_source, value),
+            7 => Field::merge(&mut self.pod_cidrs, value),
+            8 => Field::merge(&mut self.pod_preemption_policy, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1908,6 +2238,50 @@ impl<'de> serde::Deserialize<'de> for NodeStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.capacity, 1, w);
+        Field::encode_value(&self.allocatable, 2, w);
+        Field::encode_value(&self.phase, 3, w);
+        Field::encode(&self.conditions, 4, w);
+        Field::encode(&self.addresses, 5, w);
+        Field::encode_value(&self.daemon_endpoints, 6, w);
+        Field::encode_value(&self.node_info, 7, w);
+        Field::encode(&self.images, 8, w);
+        Field::encode(&self.volumes_in_use, 9, w);
+        Field::encode(&self.volumes_attached, 10, w);
+        Field::encode(&self.config, 11, w);
+        Field::encode(&self.runtime_handlers, 12, w);
+        Field::encode(&self.features, 13, w);
+        Field::encode(&self.declared_features, 14, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.capacity, value),
+            2 => Field::merge_value(&mut self.allocatable, value),
+            3 => Field::merge_value(&mut self.phase, value),
+            4 => Field::merge(&mut self.conditions, value),
+            5 => Field::merge(&mut self.addresses, value),
+            6 => Field::merge_value(&mut self.daemon_endpoints, value),
+            7 => Field::merge_value(&mut self.node_info, value),
+            8 => Field::merge(&mut self.images, value),
+            9 => Field::merge(&mut self.volumes_in_use, value),
+            10 => Field::merge(&mut self.volumes_attached, value),
+            11 => Field::merge(&mut self.config, value),
+            12 => Field::merge(&mut self.runtime_handlers, value),
+            13 => Field::merge(&mut self.features, value),
+            14 => Field::merge(&mut self.declared_features, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeSwapStatus {
     pub capacity: Option<i64>,
@@ -1958,6 +2332,24 @@ impl<'de> serde::Deserialize<'de> for NodeSwapStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeSwapStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.capacity, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.capacity, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2158,6 +2550,46 @@ impl<'de> serde::Deserialize<'de> for NodeSystemInfo {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeSystemInfo {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.machine_id, 1, w);
+        Field::encode(&self.system_uuid, 2, w);
+        Field::encode(&self.boot_id, 3, w);
+        Field::encode(&self.kernel_version, 4, w);
+        Field::encode(&self.os_image, 5, w);
+        Field::encode(&self.container_runtime_version, 6, w);
+        Field::encode(&self.kubelet_version, 7, w);
+        Field::encode(&self.kube_proxy_version, 8, w);
+        Field::encode(&self.operating_system, 9, w);
+        Field::encode(&self.architecture, 10, w);
+        Field::encode(&self.swap, 11, w);
+        Field::encode(&self.running_in_user_namespace, 12, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.machine_id, value),
+            2 => Field::merge(&mut self.system_uuid, value),
+            3 => Field::merge(&mut self.boot_id, value),
+            4 => Field::merge(&mut self.kernel_version, value),
+            5 => Field::merge(&mut self.os_image, value),
+            6 => Field::merge(&mut self.container_runtime_version, value),
+            7 => Field::merge(&mut self.kubelet_version, value),
+            8 => Field::merge(&mut self.kube_proxy_version, value),
+            9 => Field::merge(&mut self.operating_system, value),
+            10 => Field::merge(&mut self.architecture, value),
+            11 => Field::merge(&mut self.swap, value),
+            12 => Field::merge(&mut self.running_in_user_namespace, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Taint {
     /// Server default: "".
@@ -2246,5 +2678,29 @@ impl<'de> serde::Deserialize<'de> for Taint {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Taint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode_value(&self.value, 2, w);
+        Field::encode(&self.effect, 3, w);
+        Field::encode(&self.time_added, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge_value(&mut self.value, value),
+            3 => Field::merge(&mut self.effect, value),
+            4 => Field::merge(&mut self.time_added, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -138,3 +138,33 @@ impl<'de> serde::Deserialize<'de> for ObjectReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.kind, 1, w);
+        Field::encode_value(&self.namespace, 2, w);
+        Field::encode_value(&self.name, 3, w);
+        Field::encode_value(&self.uid, 4, w);
+        Field::encode_value(&self.api_version, 5, w);
+        Field::encode_value(&self.resource_version, 6, w);
+        Field::encode_value(&self.field_path, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.kind, value),
+            2 => Field::merge_value(&mut self.namespace, value),
+            3 => Field::merge_value(&mut self.name, value),
+            4 => Field::merge_value(&mut self.uid, value),
+            5 => Field::merge_value(&mut self.api_version, value),
+            6 => Field::merge_value(&mut self.resource_version, value),
+            7 => Field::merge_value(&mut self.field_path, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -95,6 +95,30 @@ impl<'de> serde::Deserialize<'de> for AzureFilePersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AzureFilePersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.secret_name, 1, w);
+        Field::encode(&self.share_name, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode(&self.secret_namespace, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.secret_name, value),
+            2 => Field::merge(&mut self.share_name, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge(&mut self.secret_namespace, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CSIPersistentVolumeSource {
     pub controller_expand_secret_ref: Option<SecretReference>,
@@ -277,6 +301,42 @@ impl<'de> serde::Deserialize<'de> for CSIPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CSIPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.volume_handle, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode_value(&self.fs_type, 4, w);
+        Field::encode(&self.volume_attributes, 5, w);
+        Field::encode(&self.controller_publish_secret_ref, 6, w);
+        Field::encode(&self.node_stage_secret_ref, 7, w);
+        Field::encode(&self.node_publish_secret_ref, 8, w);
+        Field::encode(&self.controller_expand_secret_ref, 9, w);
+        Field::encode(&self.node_expand_secret_ref, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.volume_handle, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge_value(&mut self.fs_type, value),
+            5 => Field::merge(&mut self.volume_attributes, value),
+            6 => Field::merge(&mut self.controller_publish_secret_ref, value),
+            7 => Field::merge(&mut self.node_stage_secret_ref, value),
+            8 => Field::merge(&mut self.node_publish_secret_ref, value),
+            9 => Field::merge(&mut self.controller_expand_secret_ref, value),
+            10 => Field::merge(&mut self.node_expand_secret_ref, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CephFSPersistentVolumeSource {
     /// List type: atomic (replaced whole).
@@ -398,6 +458,34 @@ impl<'de> serde::Deserialize<'de> for CephFSPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CephFSPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.monitors, 1, w);
+        Field::encode_value(&self.path, 2, w);
+        Field::encode_value(&self.user, 3, w);
+        Field::encode_value(&self.secret_file, 4, w);
+        Field::encode(&self.secret_ref, 5, w);
+        Field::encode_value(&self.read_only, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.monitors, value),
+            2 => Field::merge_value(&mut self.path, value),
+            3 => Field::merge_value(&mut self.user, value),
+            4 => Field::merge_value(&mut self.secret_file, value),
+            5 => Field::merge(&mut self.secret_ref, value),
+            6 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CinderPersistentVolumeSource {
     pub fs_type: Option<String>,
@@ -489,6 +577,30 @@ impl<'de> serde::Deserialize<'de> for CinderPersistentVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CinderPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_id, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode(&self.secret_ref, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_id, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge(&mut self.secret_ref, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -597,6 +709,32 @@ impl<'de> serde::Deserialize<'de> for FlexPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FlexPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode(&self.secret_ref, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+        Field::encode(&self.options, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge(&mut self.secret_ref, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            5 => Field::merge(&mut self.options, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GlusterfsPersistentVolumeSource {
     /// Server default: "".
@@ -686,6 +824,30 @@ impl<'de> serde::Deserialize<'de> for GlusterfsPersistentVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GlusterfsPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.endpoints, 1, w);
+        Field::encode(&self.path, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode(&self.endpoints_namespace, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.endpoints, value),
+            2 => Field::merge(&mut self.path, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge(&mut self.endpoints_namespace, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -879,6 +1041,44 @@ impl<'de> serde::Deserialize<'de> for ISCSIPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ISCSIPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.target_portal, 1, w);
+        Field::encode(&self.iqn, 2, w);
+        Field::encode(&self.lun, 3, w);
+        Field::encode_value(&self.iscsi_interface, 4, w);
+        Field::encode_value(&self.fs_type, 5, w);
+        Field::encode_value(&self.read_only, 6, w);
+        Field::encode(&self.portals, 7, w);
+        Field::encode_value(&self.chap_auth_discovery, 8, w);
+        Field::encode(&self.secret_ref, 10, w);
+        Field::encode_value(&self.chap_auth_session, 11, w);
+        Field::encode(&self.initiator_name, 12, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.target_portal, value),
+            2 => Field::merge(&mut self.iqn, value),
+            3 => Field::merge(&mut self.lun, value),
+            4 => Field::merge_value(&mut self.iscsi_interface, value),
+            5 => Field::merge_value(&mut self.fs_type, value),
+            6 => Field::merge_value(&mut self.read_only, value),
+            7 => Field::merge(&mut self.portals, value),
+            8 => Field::merge_value(&mut self.chap_auth_discovery, value),
+            10 => Field::merge(&mut self.secret_ref, value),
+            11 => Field::merge_value(&mut self.chap_auth_session, value),
+            12 => Field::merge(&mut self.initiator_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LocalVolumeSource {
     pub fs_type: Option<String>,
@@ -941,6 +1141,26 @@ impl<'de> serde::Deserialize<'de> for LocalVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LocalVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.path, 1, w);
+        Field::encode(&self.fs_type, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.path, value),
+            2 => Field::merge(&mut self.fs_type, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1043,6 +1263,36 @@ impl<'de> serde::Deserialize<'de> for PersistentVolume {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolume {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for PersistentVolume {
@@ -1627,6 +1877,97 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.capacity, 1, w);
+        w.nested(
+            2,
+            |w| {
+                Field::encode(&self.gce_persistent_disk, 1, w);
+                Field::encode(&self.aws_elastic_block_store, 2, w);
+                Field::encode(&self.host_path, 3, w);
+                Field::encode(&self.glusterfs, 4, w);
+                Field::encode(&self.nfs, 5, w);
+                Field::encode(&self.rbd, 6, w);
+                Field::encode(&self.iscsi, 7, w);
+                Field::encode(&self.cinder, 8, w);
+                Field::encode(&self.cephfs, 9, w);
+                Field::encode(&self.fc, 10, w);
+                Field::encode(&self.flocker, 11, w);
+                Field::encode(&self.flex_volume, 12, w);
+                Field::encode(&self.azure_file, 13, w);
+                Field::encode(&self.vsphere_volume, 14, w);
+                Field::encode(&self.quobyte, 15, w);
+                Field::encode(&self.azure_disk, 16, w);
+                Field::encode(&self.photon_persistent_disk, 17, w);
+                Field::encode(&self.portworx_volume, 18, w);
+                Field::encode(&self.scale_io, 19, w);
+                Field::encode(&self.local, 20, w);
+                Field::encode(&self.storageos, 21, w);
+                Field::encode(&self.csi, 22, w);
+            },
+        );
+        Field::encode(&self.access_modes, 3, w);
+        Field::encode(&self.claim_ref, 4, w);
+        Field::encode_value(&self.persistent_volume_reclaim_policy, 5, w);
+        Field::encode_value(&self.storage_class_name, 6, w);
+        Field::encode(&self.mount_options, 7, w);
+        Field::encode(&self.volume_mode, 8, w);
+        Field::encode(&self.node_affinity, 9, w);
+        Field::encode(&self.volume_attributes_class_name, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.capacity, value),
+            2 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.gce_persistent_disk, value),
+                        2 => Field::merge(&mut self.aws_elastic_block_store, value),
+                        3 => Field::merge(&mut self.host_path, value),
+                        4 => Field::merge(&mut self.glusterfs, value),
+                        5 => Field::merge(&mut self.nfs, value),
+                        6 => Field::merge(&mut self.rbd, value),
+                        7 => Field::merge(&mut self.iscsi, value),
+                        8 => Field::merge(&mut self.cinder, value),
+                        9 => Field::merge(&mut self.cephfs, value),
+                        10 => Field::merge(&mut self.fc, value),
+                        11 => Field::merge(&mut self.flocker, value),
+                        12 => Field::merge(&mut self.flex_volume, value),
+                        13 => Field::merge(&mut self.azure_file, value),
+                        14 => Field::merge(&mut self.vsphere_volume, value),
+                        15 => Field::merge(&mut self.quobyte, value),
+                        16 => Field::merge(&mut self.azure_disk, value),
+                        17 => Field::merge(&mut self.photon_persistent_disk, value),
+                        18 => Field::merge(&mut self.portworx_volume, value),
+                        19 => Field::merge(&mut self.scale_io, value),
+                        20 => Field::merge(&mut self.local, value),
+                        21 => Field::merge(&mut self.storageos, value),
+                        22 => Field::merge(&mut self.csi, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            3 => Field::merge(&mut self.access_modes, value),
+            4 => Field::merge(&mut self.claim_ref, value),
+            5 => Field::merge_value(&mut self.persistent_volume_reclaim_policy, value),
+            6 => Field::merge_value(&mut self.storage_class_name, value),
+            7 => Field::merge(&mut self.mount_options, value),
+            8 => Field::merge(&mut self.volume_mode, value),
+            9 => Field::merge(&mut self.node_affinity, value),
+            10 => Field::merge(&mut self.volume_attributes_class_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersistentVolumeStatus {
     pub last_phase_transition_time: Option<Time>,
@@ -1719,6 +2060,30 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.phase, 1, w);
+        Field::encode_value(&self.message, 2, w);
+        Field::encode_value(&self.reason, 3, w);
+        Field::encode(&self.last_phase_transition_time, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.phase, value),
+            2 => Field::merge_value(&mut self.message, value),
+            3 => Field::merge_value(&mut self.reason, value),
+            4 => Field::merge(&mut self.last_phase_transition_time, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1868,6 +2233,38 @@ impl<'de> serde::Deserialize<'de> for RBDPersistentVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RBDPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.monitors, 1, w);
+        Field::encode(&self.image, 2, w);
+        Field::encode_value(&self.fs_type, 3, w);
+        Field::encode_value(&self.pool, 4, w);
+        Field::encode_value(&self.user, 5, w);
+        Field::encode_value(&self.keyring, 6, w);
+        Field::encode(&self.secret_ref, 7, w);
+        Field::encode_value(&self.read_only, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.monitors, value),
+            2 => Field::merge(&mut self.image, value),
+            3 => Field::merge_value(&mut self.fs_type, value),
+            4 => Field::merge_value(&mut self.pool, value),
+            5 => Field::merge_value(&mut self.user, value),
+            6 => Field::merge_value(&mut self.keyring, value),
+            7 => Field::merge(&mut self.secret_ref, value),
+            8 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2044,6 +2441,42 @@ impl<'de> serde::Deserialize<'de> for ScaleIOPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ScaleIOPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.gateway, 1, w);
+        Field::encode(&self.system, 2, w);
+        Field::encode(&self.secret_ref, 3, w);
+        Field::encode_value(&self.ssl_enabled, 4, w);
+        Field::encode_value(&self.protection_domain, 5, w);
+        Field::encode_value(&self.storage_pool, 6, w);
+        Field::encode_value(&self.storage_mode, 7, w);
+        Field::encode_value(&self.volume_name, 8, w);
+        Field::encode_value(&self.fs_type, 9, w);
+        Field::encode_value(&self.read_only, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.gateway, value),
+            2 => Field::merge(&mut self.system, value),
+            3 => Field::merge(&mut self.secret_ref, value),
+            4 => Field::merge_value(&mut self.ssl_enabled, value),
+            5 => Field::merge_value(&mut self.protection_domain, value),
+            6 => Field::merge_value(&mut self.storage_pool, value),
+            7 => Field::merge_value(&mut self.storage_mode, value),
+            8 => Field::merge_value(&mut self.volume_name, value),
+            9 => Field::merge_value(&mut self.fs_type, value),
+            10 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SecretReference {
     pub name: Option<String>,
@@ -2108,6 +2541,26 @@ impl<'de> serde::Deserialize<'de> for SecretReference {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecretReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode_value(&self.namespace, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge_value(&mut self.namespace, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2219,6 +2672,32 @@ impl<'de> serde::Deserialize<'de> for StorageOSPersistentVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageOSPersistentVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.volume_name, 1, w);
+        Field::encode_value(&self.volume_namespace, 2, w);
+        Field::encode_value(&self.fs_type, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+        Field::encode(&self.secret_ref, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.volume_name, value),
+            2 => Field::merge_value(&mut self.volume_namespace, value),
+            3 => Field::merge_value(&mut self.fs_type, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            5 => Field::merge(&mut self.secret_ref, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeNodeAffinity {
     pub required: Option<NodeSelector>,
@@ -2269,5 +2748,23 @@ impl<'de> serde::Deserialize<'de> for VolumeNodeAffinity {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeNodeAffinity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.required, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.required, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -67,6 +67,26 @@ impl<'de> serde::Deserialize<'de> for ModifyVolumeStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ModifyVolumeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.target_volume_attributes_class_name, 1, w);
+        Field::encode(&self.status, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.target_volume_attributes_class_name, value),
+            2 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersistentVolumeClaim {
     /// Server default: {}.
@@ -167,6 +187,36 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaim {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaim {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for PersistentVolumeClaim {
@@ -455,6 +505,34 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaimCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaimCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_probe_time, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode_value(&self.reason, 5, w);
+        Field::encode_value(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_probe_time, value),
+            4 => Field::merge_value(&mut self.last_transition_time, value),
+            5 => Field::merge_value(&mut self.reason, value),
+            6 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersistentVolumeClaimStatus {
     /// List type: atomic (replaced whole).
@@ -628,6 +706,40 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaimStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.phase, 1, w);
+        Field::encode(&self.access_modes, 2, w);
+        Field::encode_value(&self.capacity, 3, w);
+        Field::encode(&self.conditions, 4, w);
+        Field::encode_value(&self.allocated_resources, 5, w);
+        Field::encode(&self.allocated_resource_statuses, 7, w);
+        Field::encode(&self.current_volume_attributes_class_name, 8, w);
+        Field::encode(&self.modify_volume_status, 9, w);
+        Field::encode(&self.health_status, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.phase, value),
+            2 => Field::merge(&mut self.access_modes, value),
+            3 => Field::merge_value(&mut self.capacity, value),
+            4 => Field::merge(&mut self.conditions, value),
+            5 => Field::merge_value(&mut self.allocated_resources, value),
+            7 => Field::merge(&mut self.allocated_resource_statuses, value),
+            8 => Field::merge(&mut self.current_volume_attributes_class_name, value),
+            9 => Field::merge(&mut self.modify_volume_status, value),
+            10 => Field::merge(&mut self.health_status, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeHealthStatus {
     /// List type: map, keyed by status, reason. Strategic merge patch: merge, on key status.
@@ -695,5 +807,25 @@ impl<'de> serde::Deserialize<'de> for VolumeHealthStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeHealthStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.health_conditions, 1, w);
+        Field::encode_value(&self.last_transition_time, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.health_conditions, value),
+            2 => Field::merge_value(&mut self.last_transition_time, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -169,6 +169,40 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaimSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaimSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.access_modes, 1, w);
+        Field::encode_value(&self.resources, 2, w);
+        Field::encode_value(&self.volume_name, 3, w);
+        Field::encode(&self.selector, 4, w);
+        Field::encode(&self.storage_class_name, 5, w);
+        Field::encode(&self.volume_mode, 6, w);
+        Field::encode(&self.data_source, 7, w);
+        Field::encode(&self.data_source_ref, 8, w);
+        Field::encode(&self.volume_attributes_class_name, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.access_modes, value),
+            2 => Field::merge_value(&mut self.resources, value),
+            3 => Field::merge_value(&mut self.volume_name, value),
+            4 => Field::merge(&mut self.selector, value),
+            5 => Field::merge(&mut self.storage_class_name, value),
+            6 => Field::merge(&mut self.volume_mode, value),
+            7 => Field::merge(&mut self.data_source, value),
+            8 => Field::merge(&mut self.data_source_ref, value),
+            9 => Field::merge(&mut self.volume_attributes_class_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TypedLocalObjectReference {
     pub api_group: Option<String>,
@@ -243,6 +277,28 @@ impl<'de> serde::Deserialize<'de> for TypedLocalObjectReference {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TypedLocalObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.api_group, 1, w);
+        Field::encode(&self.kind, 2, w);
+        Field::encode(&self.name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.api_group, value),
+            2 => Field::merge(&mut self.kind, value),
+            3 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -335,6 +391,30 @@ impl<'de> serde::Deserialize<'de> for TypedObjectReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TypedObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.api_group, 1, w);
+        Field::encode(&self.kind, 2, w);
+        Field::encode(&self.name, 3, w);
+        Field::encode(&self.namespace, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.api_group, value),
+            2 => Field::merge(&mut self.kind, value),
+            3 => Field::merge(&mut self.name, value),
+            4 => Field::merge(&mut self.namespace, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeResourceRequirements {
     pub limits: Option<BTreeMap<String, Quantity>>,
@@ -399,5 +479,25 @@ impl<'de> serde::Deserialize<'de> for VolumeResourceRequirements {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeResourceRequirements {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.limits, 1, w);
+        Field::encode_value(&self.requests, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.limits, value),
+            2 => Field::merge_value(&mut self.requests, value),
+            _ => Ok(()),
+        }
     }
 }

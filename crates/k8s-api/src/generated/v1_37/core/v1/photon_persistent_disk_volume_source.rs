@@ -67,3 +67,23 @@ impl<'de> serde::Deserialize<'de> for PhotonPersistentDiskVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PhotonPersistentDiskVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.pd_id, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.pd_id, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            _ => Ok(()),
+        }
+    }
+}

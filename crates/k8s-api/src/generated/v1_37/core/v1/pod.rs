@@ -83,6 +83,28 @@ impl<'de> serde::Deserialize<'de> for ContainerExtendedResourceRequest {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerExtendedResourceRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.container_name, 1, w);
+        Field::encode(&self.resource_name, 2, w);
+        Field::encode(&self.request_name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.container_name, value),
+            2 => Field::merge(&mut self.resource_name, value),
+            3 => Field::merge(&mut self.request_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerState {
     pub running: Option<ContainerStateRunning>,
@@ -163,6 +185,28 @@ impl<'de> serde::Deserialize<'de> for ContainerState {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerState {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.waiting, 1, w);
+        Field::encode(&self.running, 2, w);
+        Field::encode(&self.terminated, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.waiting, value),
+            2 => Field::merge(&mut self.running, value),
+            3 => Field::merge(&mut self.terminated, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerStateRunning {
     pub started_at: Option<Time>,
@@ -213,6 +257,24 @@ impl<'de> serde::Deserialize<'de> for ContainerStateRunning {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerStateRunning {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.started_at, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.started_at, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -349,6 +411,36 @@ impl<'de> serde::Deserialize<'de> for ContainerStateTerminated {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerStateTerminated {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.exit_code, 1, w);
+        Field::encode_value(&self.signal, 2, w);
+        Field::encode_value(&self.reason, 3, w);
+        Field::encode_value(&self.message, 4, w);
+        Field::encode_value(&self.started_at, 5, w);
+        Field::encode_value(&self.finished_at, 6, w);
+        Field::encode_value(&self.container_id, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.exit_code, value),
+            2 => Field::merge_value(&mut self.signal, value),
+            3 => Field::merge_value(&mut self.reason, value),
+            4 => Field::merge_value(&mut self.message, value),
+            5 => Field::merge_value(&mut self.started_at, value),
+            6 => Field::merge_value(&mut self.finished_at, value),
+            7 => Field::merge_value(&mut self.container_id, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerStateWaiting {
     pub message: Option<String>,
@@ -413,6 +505,26 @@ impl<'de> serde::Deserialize<'de> for ContainerStateWaiting {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerStateWaiting {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.reason, 1, w);
+        Field::encode_value(&self.message, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.reason, value),
+            2 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -663,6 +775,52 @@ impl<'de> serde::Deserialize<'de> for ContainerStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode_value(&self.state, 2, w);
+        Field::encode_value(&self.last_state, 3, w);
+        Field::encode(&self.ready, 4, w);
+        Field::encode(&self.restart_count, 5, w);
+        Field::encode(&self.image, 6, w);
+        Field::encode(&self.image_id, 7, w);
+        Field::encode_value(&self.container_id, 8, w);
+        Field::encode(&self.started, 9, w);
+        Field::encode_value(&self.allocated_resources, 10, w);
+        Field::encode(&self.resources, 11, w);
+        Field::encode(&self.volume_mounts, 12, w);
+        Field::encode(&self.user, 13, w);
+        Field::encode(&self.allocated_resources_status, 14, w);
+        Field::encode(&self.stop_signal, 15, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge_value(&mut self.state, value),
+            3 => Field::merge_value(&mut self.last_state, value),
+            4 => Field::merge(&mut self.ready, value),
+            5 => Field::merge(&mut self.restart_count, value),
+            6 => Field::merge(&mut self.image, value),
+            7 => Field::merge(&mut self.image_id, value),
+            8 => Field::merge_value(&mut self.container_id, value),
+            9 => Field::merge(&mut self.started, value),
+            10 => Field::merge_value(&mut self.allocated_resources, value),
+            11 => Field::merge(&mut self.resources, value),
+            12 => Field::merge(&mut self.volume_mounts, value),
+            13 => Field::merge(&mut self.user, value),
+            14 => Field::merge(&mut self.allocated_resources_status, value),
+            15 => Field::merge(&mut self.stop_signal, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerUser {
     pub linux: Option<LinuxContainerUser>,
@@ -715,6 +873,24 @@ impl<'de> serde::Deserialize<'de> for ContainerUser {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerUser {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.linux, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.linux, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostIP {
     /// Server default: "".
@@ -765,6 +941,24 @@ impl<'de> serde::Deserialize<'de> for HostIP {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HostIP {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ip, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ip, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageVolumeStatus {
     pub image_ref: String,
@@ -812,6 +1006,24 @@ impl<'de> serde::Deserialize<'de> for ImageVolumeStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ImageVolumeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.image_ref, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.image_ref, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -891,6 +1103,28 @@ impl<'de> serde::Deserialize<'de> for LinuxContainerUser {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LinuxContainerUser {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.uid, 1, w);
+        Field::encode(&self.gid, 2, w);
+        Field::encode(&self.supplemental_groups, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.uid, value),
+            2 => Field::merge(&mut self.gid, value),
+            3 => Field::merge(&mut self.supplemental_groups, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeAllocatableMappedResources {
     /// Server default: "".
@@ -951,6 +1185,26 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableMappedResources {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableMappedResources {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.quantity, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.quantity, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1030,6 +1284,28 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableOverheadResources {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableOverheadResources {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.per_pod, 2, w);
+        Field::encode(&self.per_container, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.per_pod, value),
+            3 => Field::merge(&mut self.per_container, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1132,6 +1408,30 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableResourceClaimStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableResourceClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.resource_claim_name, 1, w);
+        Field::encode(&self.containers, 2, w);
+        Field::encode(&self.mapping, 4, w);
+        Field::encode(&self.overhead, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.resource_claim_name, value),
+            2 => Field::merge(&mut self.containers, value),
+            4 => Field::merge(&mut self.mapping, value),
+            5 => Field::merge(&mut self.overhead, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pod {
     /// Server default: {}.
@@ -1232,6 +1532,36 @@ impl<'de> serde::Deserialize<'de> for Pod {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Pod {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Pod {
@@ -2443,6 +2773,36 @@ impl<'de> serde::Deserialize<'de> for PodCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.last_probe_time, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode_value(&self.reason, 5, w);
+        Field::encode_value(&self.message, 6, w);
+        Field::encode_value(&self.observed_generation, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_probe_time, value),
+            4 => Field::merge_value(&mut self.last_transition_time, value),
+            5 => Field::merge_value(&mut self.reason, value),
+            6 => Field::merge_value(&mut self.message, value),
+            7 => Field::merge_value(&mut self.observed_generation, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodExtendedResourceClaimStatus {
     /// List type: atomic (replaced whole).
@@ -2512,6 +2872,26 @@ impl<'de> serde::Deserialize<'de> for PodExtendedResourceClaimStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodExtendedResourceClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.request_mappings, 1, w);
+        Field::encode(&self.resource_claim_name, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.request_mappings, value),
+            2 => Field::merge(&mut self.resource_claim_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodIP {
     /// Server default: "".
@@ -2560,6 +2940,24 @@ impl<'de> serde::Deserialize<'de> for PodIP {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodIP {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ip, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ip, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2624,6 +3022,26 @@ impl<'de> serde::Deserialize<'de> for PodResourceClaimStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodResourceClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.resource_claim_name, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.resource_claim_name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2998,6 +3416,66 @@ impl<'de> serde::Deserialize<'de> for PodStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.phase, 1, w);
+        Field::encode(&self.conditions, 2, w);
+        Field::encode_value(&self.message, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.host_ip, 5, w);
+        Field::encode_value(&self.pod_ip, 6, w);
+        Field::encode(&self.start_time, 7, w);
+        Field::encode(&self.container_statuses, 8, w);
+        Field::encode_value(&self.qos_class, 9, w);
+        Field::encode(&self.init_container_statuses, 10, w);
+        Field::encode_value(&self.nominated_node_name, 11, w);
+        Field::encode(&self.pod_ips, 12, w);
+        Field::encode(&self.ephemeral_container_statuses, 13, w);
+        Field::encode_value(&self.resize, 14, w);
+        Field::encode(&self.resource_claim_statuses, 15, w);
+        Field::encode(&self.host_ips, 16, w);
+        Field::encode_value(&self.observed_generation, 17, w);
+        Field::encode(&self.extended_resource_claim_status, 18, w);
+        Field::encode_value(&self.allocated_resources, 19, w);
+        Field::encode(&self.resources, 20, w);
+        Field::encode(&self.node_allocatable_resource_claim_statuses, 21, w);
+        Field::encode(&self.volume_health, 22, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.phase, value),
+            2 => Field::merge(&mut self.conditions, value),
+            3 => Field::merge_value(&mut self.message, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.host_ip, value),
+            6 => Field::merge_value(&mut self.pod_ip, value),
+            7 => Field::merge(&mut self.start_time, value),
+            8 => Field::merge(&mut self.container_statuses, value),
+            9 => Field::merge_value(&mut self.qos_class, value),
+            10 => Field::merge(&mut self.init_container_statuses, value),
+            11 => Field::merge_value(&mut self.nominated_node_name, value),
+            12 => Field::merge(&mut self.pod_ips, value),
+            13 => Field::merge(&mut self.ephemeral_container_statuses, value),
+            14 => Field::merge_value(&mut self.resize, value),
+            15 => Field::merge(&mut self.resource_claim_statuses, value),
+            16 => Field::merge(&mut self.host_ips, value),
+            17 => Field::merge_value(&mut self.observed_generation, value),
+            18 => Field::merge(&mut self.extended_resource_claim_status, value),
+            19 => Field::merge_value(&mut self.allocated_resources, value),
+            20 => Field::merge(&mut self.resources, value),
+            21 => Field::merge(&mut self.node_allocatable_resource_claim_statuses, value),
+            22 => Field::merge(&mut self.volume_health, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodVolumeHealth {
     /// List type: map, keyed by status, reason. Strategic merge patch: merge, on key status.
@@ -3079,6 +3557,28 @@ impl<'de> serde::Deserialize<'de> for PodVolumeHealth {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodVolumeHealth {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.health_conditions, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.health_conditions, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceHealth {
     pub health: Option<String>,
@@ -3157,6 +3657,28 @@ impl<'de> serde::Deserialize<'de> for ResourceHealth {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceHealth {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.resource_id, 1, w);
+        Field::encode_value(&self.health, 2, w);
+        Field::encode(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.resource_id, value),
+            2 => Field::merge_value(&mut self.health, value),
+            6 => Field::merge(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceStatus {
     /// Server default: "".
@@ -3220,6 +3742,26 @@ impl<'de> serde::Deserialize<'de> for ResourceStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.resources, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.resources, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3326,6 +3868,32 @@ impl<'de> serde::Deserialize<'de> for VolumeMountStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeMountStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.mount_path, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode(&self.recursive_read_only, 4, w);
+        Field::encode(&self.volume_status, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.mount_path, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge(&mut self.recursive_read_only, value),
+            5 => Field::merge(&mut self.volume_status, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeStatus {
     pub image: Option<ImageVolumeStatus>,
@@ -3376,5 +3944,23 @@ impl<'de> serde::Deserialize<'de> for VolumeStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.image, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.image, value),
+            _ => Ok(()),
+        }
     }
 }

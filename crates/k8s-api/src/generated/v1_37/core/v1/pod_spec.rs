@@ -82,6 +82,28 @@ impl<'de> serde::Deserialize<'de> for Affinity {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Affinity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.node_affinity, 1, w);
+        Field::encode(&self.pod_affinity, 2, w);
+        Field::encode(&self.pod_anti_affinity, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.node_affinity, value),
+            2 => Field::merge(&mut self.pod_affinity, value),
+            3 => Field::merge(&mut self.pod_anti_affinity, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppArmorProfile {
     pub localhost_profile: Option<String>,
@@ -144,6 +166,26 @@ impl<'de> serde::Deserialize<'de> for AppArmorProfile {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AppArmorProfile {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.localhost_profile, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.localhost_profile, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -222,6 +264,28 @@ impl<'de> serde::Deserialize<'de> for AzureFileVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AzureFileVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.secret_name, 1, w);
+        Field::encode(&self.share_name, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.secret_name, value),
+            2 => Field::merge(&mut self.share_name, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -332,6 +396,32 @@ impl<'de> serde::Deserialize<'de> for CSIVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CSIVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.read_only, 2, w);
+        Field::encode(&self.fs_type, 3, w);
+        Field::encode(&self.volume_attributes, 4, w);
+        Field::encode(&self.node_publish_secret_ref, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.read_only, value),
+            3 => Field::merge(&mut self.fs_type, value),
+            4 => Field::merge(&mut self.volume_attributes, value),
+            5 => Field::merge(&mut self.node_publish_secret_ref, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Capabilities {
     /// List type: atomic (replaced whole).
@@ -398,6 +488,26 @@ impl<'de> serde::Deserialize<'de> for Capabilities {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Capabilities {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.add, 1, w);
+        Field::encode(&self.drop, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.add, value),
+            2 => Field::merge(&mut self.drop, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -520,6 +630,34 @@ impl<'de> serde::Deserialize<'de> for CephFSVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CephFSVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.monitors, 1, w);
+        Field::encode_value(&self.path, 2, w);
+        Field::encode_value(&self.user, 3, w);
+        Field::encode_value(&self.secret_file, 4, w);
+        Field::encode(&self.secret_ref, 5, w);
+        Field::encode_value(&self.read_only, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.monitors, value),
+            2 => Field::merge_value(&mut self.path, value),
+            3 => Field::merge_value(&mut self.user, value),
+            4 => Field::merge_value(&mut self.secret_file, value),
+            5 => Field::merge(&mut self.secret_ref, value),
+            6 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CinderVolumeSource {
     pub fs_type: Option<String>,
@@ -610,6 +748,30 @@ impl<'de> serde::Deserialize<'de> for CinderVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CinderVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_id, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode(&self.secret_ref, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_id, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge(&mut self.secret_ref, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -733,6 +895,34 @@ impl<'de> serde::Deserialize<'de> for ClusterTrustBundleProjection {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ClusterTrustBundleProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.signer_name, 2, w);
+        Field::encode(&self.label_selector, 3, w);
+        Field::encode(&self.path, 4, w);
+        Field::encode(&self.optional, 5, w);
+        Field::encode(&self.user, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.signer_name, value),
+            3 => Field::merge(&mut self.label_selector, value),
+            4 => Field::merge(&mut self.path, value),
+            5 => Field::merge(&mut self.optional, value),
+            6 => Field::merge(&mut self.user, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConfigMapEnvSource {
     /// Server default: "".
@@ -798,6 +988,39 @@ impl<'de> serde::Deserialize<'de> for ConfigMapEnvSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ConfigMapEnvSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.optional, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -877,6 +1100,41 @@ impl<'de> serde::Deserialize<'de> for ConfigMapKeySelector {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ConfigMapKeySelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.key, 2, w);
+        Field::encode(&self.optional, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.key, value),
+            3 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -959,6 +1217,41 @@ impl<'de> serde::Deserialize<'de> for ConfigMapProjection {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ConfigMapProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.items, 2, w);
+        Field::encode(&self.optional, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.items, value),
+            4 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1069,6 +1362,45 @@ impl<'de> serde::Deserialize<'de> for ConfigMapVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ConfigMapVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.items, 2, w);
+        Field::encode(&self.default_mode, 3, w);
+        Field::encode(&self.optional, 4, w);
+        Field::encode(&self.default_user, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.items, value),
+            3 => Field::merge(&mut self.default_mode, value),
+            4 => Field::merge(&mut self.optional, value),
+            5 => Field::merge(&mut self.default_user, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1469,6 +1801,72 @@ impl<'de> serde::Deserialize<'de> for Container {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Container {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode_value(&self.image, 2, w);
+        Field::encode(&self.command, 3, w);
+        Field::encode(&self.args, 4, w);
+        Field::encode_value(&self.working_dir, 5, w);
+        Field::encode(&self.ports, 6, w);
+        Field::encode(&self.env, 7, w);
+        Field::encode_value(&self.resources, 8, w);
+        Field::encode(&self.volume_mounts, 9, w);
+        Field::encode(&self.liveness_probe, 10, w);
+        Field::encode(&self.readiness_probe, 11, w);
+        Field::encode(&self.lifecycle, 12, w);
+        Field::encode_value(&self.termination_message_path, 13, w);
+        Field::encode_value(&self.image_pull_policy, 14, w);
+        Field::encode(&self.security_context, 15, w);
+        Field::encode_value(&self.stdin, 16, w);
+        Field::encode_value(&self.stdin_once, 17, w);
+        Field::encode_value(&self.tty, 18, w);
+        Field::encode(&self.env_from, 19, w);
+        Field::encode_value(&self.termination_message_policy, 20, w);
+        Field::encode(&self.volume_devices, 21, w);
+        Field::encode(&self.startup_probe, 22, w);
+        Field::encode(&self.resize_policy, 23, w);
+        Field::encode(&self.restart_policy, 24, w);
+        Field::encode(&self.restart_policy_rules, 25, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge_value(&mut self.image, value),
+            3 => Field::merge(&mut self.command, value),
+            4 => Field::merge(&mut self.args, value),
+            5 => Field::merge_value(&mut self.working_dir, value),
+            6 => Field::merge(&mut self.ports, value),
+            7 => Field::merge(&mut self.env, value),
+            8 => Field::merge_value(&mut self.resources, value),
+            9 => Field::merge(&mut self.volume_mounts, value),
+            10 => Field::merge(&mut self.liveness_probe, value),
+            11 => Field::merge(&mut self.readiness_probe, value),
+            12 => Field::merge(&mut self.lifecycle, value),
+            13 => Field::merge_value(&mut self.termination_message_path, value),
+            14 => Field::merge_value(&mut self.image_pull_policy, value),
+            15 => Field::merge(&mut self.security_context, value),
+            16 => Field::merge_value(&mut self.stdin, value),
+            17 => Field::merge_value(&mut self.stdin_once, value),
+            18 => Field::merge_value(&mut self.tty, value),
+            19 => Field::merge(&mut self.env_from, value),
+            20 => Field::merge_value(&mut self.termination_message_policy, value),
+            21 => Field::merge(&mut self.volume_devices, value),
+            22 => Field::merge(&mut self.startup_probe, value),
+            23 => Field::merge(&mut self.resize_policy, value),
+            24 => Field::merge(&mut self.restart_policy, value),
+            25 => Field::merge(&mut self.restart_policy_rules, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerPort {
     /// Server default: 0.
@@ -1578,6 +1976,32 @@ impl<'de> serde::Deserialize<'de> for ContainerPort {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerPort {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode_value(&self.host_port, 2, w);
+        Field::encode(&self.container_port, 3, w);
+        Field::encode_value(&self.protocol, 4, w);
+        Field::encode_value(&self.host_ip, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge_value(&mut self.host_port, value),
+            3 => Field::merge(&mut self.container_port, value),
+            4 => Field::merge_value(&mut self.protocol, value),
+            5 => Field::merge_value(&mut self.host_ip, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerResizePolicy {
     /// Server default: "".
@@ -1644,6 +2068,26 @@ impl<'de> serde::Deserialize<'de> for ContainerResizePolicy {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerResizePolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.resource_name, 1, w);
+        Field::encode(&self.restart_policy, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.resource_name, value),
+            2 => Field::merge(&mut self.restart_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContainerRestartRule {
     pub action: String,
@@ -1705,6 +2149,26 @@ impl<'de> serde::Deserialize<'de> for ContainerRestartRule {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerRestartRule {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.action, 1, w);
+        Field::encode(&self.exit_codes, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.action, value),
+            2 => Field::merge(&mut self.exit_codes, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1772,6 +2236,26 @@ impl<'de> serde::Deserialize<'de> for ContainerRestartRuleOnExitCodes {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ContainerRestartRuleOnExitCodes {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.operator, 1, w);
+        Field::encode(&self.values, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.operator, value),
+            2 => Field::merge(&mut self.values, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DownwardAPIProjection {
     /// List type: atomic (replaced whole).
@@ -1823,6 +2307,24 @@ impl<'de> serde::Deserialize<'de> for DownwardAPIProjection {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DownwardAPIProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.items, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.items, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1931,6 +2433,32 @@ impl<'de> serde::Deserialize<'de> for DownwardAPIVolumeFile {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DownwardAPIVolumeFile {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.path, 1, w);
+        Field::encode(&self.field_ref, 2, w);
+        Field::encode(&self.resource_field_ref, 3, w);
+        Field::encode(&self.mode, 4, w);
+        Field::encode(&self.user, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.path, value),
+            2 => Field::merge(&mut self.field_ref, value),
+            3 => Field::merge(&mut self.resource_field_ref, value),
+            4 => Field::merge(&mut self.mode, value),
+            5 => Field::merge(&mut self.user, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DownwardAPIVolumeSource {
     pub default_mode: Option<i32>,
@@ -2010,6 +2538,28 @@ impl<'de> serde::Deserialize<'de> for DownwardAPIVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DownwardAPIVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.items, 1, w);
+        Field::encode(&self.default_mode, 2, w);
+        Field::encode(&self.default_user, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.items, value),
+            2 => Field::merge(&mut self.default_mode, value),
+            3 => Field::merge(&mut self.default_user, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2092,6 +2642,28 @@ impl<'de> serde::Deserialize<'de> for EmptyDirVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EmptyDirVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.medium, 1, w);
+        Field::encode(&self.size_limit, 2, w);
+        Field::encode(&self.mode, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.medium, value),
+            2 => Field::merge(&mut self.size_limit, value),
+            3 => Field::merge(&mut self.mode, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EnvFromSource {
     pub config_map_ref: Option<ConfigMapEnvSource>,
@@ -2172,6 +2744,28 @@ impl<'de> serde::Deserialize<'de> for EnvFromSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EnvFromSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.prefix, 1, w);
+        Field::encode(&self.config_map_ref, 2, w);
+        Field::encode(&self.secret_ref, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.prefix, value),
+            2 => Field::merge(&mut self.config_map_ref, value),
+            3 => Field::merge(&mut self.secret_ref, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EnvVar {
     /// Server default: "".
@@ -2248,6 +2842,28 @@ impl<'de> serde::Deserialize<'de> for EnvVar {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EnvVar {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode_value(&self.value, 2, w);
+        Field::encode(&self.value_from, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge_value(&mut self.value, value),
+            3 => Field::merge(&mut self.value_from, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2356,6 +2972,32 @@ impl<'de> serde::Deserialize<'de> for EnvVarSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EnvVarSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.field_ref, 1, w);
+        Field::encode(&self.resource_field_ref, 2, w);
+        Field::encode(&self.config_map_key_ref, 3, w);
+        Field::encode(&self.secret_key_ref, 4, w);
+        Field::encode(&self.file_key_ref, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.field_ref, value),
+            2 => Field::merge(&mut self.resource_field_ref, value),
+            3 => Field::merge(&mut self.config_map_key_ref, value),
+            4 => Field::merge(&mut self.secret_key_ref, value),
+            5 => Field::merge(&mut self.file_key_ref, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2770,6 +3412,94 @@ impl<'de> serde::Deserialize<'de> for EphemeralContainer {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EphemeralContainer {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode(&self.name, 1, w);
+                Field::encode_value(&self.image, 2, w);
+                Field::encode(&self.command, 3, w);
+                Field::encode(&self.args, 4, w);
+                Field::encode_value(&self.working_dir, 5, w);
+                Field::encode(&self.ports, 6, w);
+                Field::encode(&self.env, 7, w);
+                Field::encode_value(&self.resources, 8, w);
+                Field::encode(&self.volume_mounts, 9, w);
+                Field::encode(&self.liveness_probe, 10, w);
+                Field::encode(&self.readiness_probe, 11, w);
+                Field::encode(&self.lifecycle, 12, w);
+                Field::encode_value(&self.termination_message_path, 13, w);
+                Field::encode_value(&self.image_pull_policy, 14, w);
+                Field::encode(&self.security_context, 15, w);
+                Field::encode_value(&self.stdin, 16, w);
+                Field::encode_value(&self.stdin_once, 17, w);
+                Field::encode_value(&self.tty, 18, w);
+                Field::encode(&self.env_from, 19, w);
+                Field::encode_value(&self.termination_message_policy, 20, w);
+                Field::encode(&self.volume_devices, 21, w);
+                Field::encode(&self.startup_probe, 22, w);
+                Field::encode(&self.resize_policy, 23, w);
+                Field::encode(&self.restart_policy, 24, w);
+                Field::encode(&self.restart_policy_rules, 25, w);
+            },
+        );
+        Field::encode_value(&self.target_container_name, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.name, value),
+                        2 => Field::merge_value(&mut self.image, value),
+                        3 => Field::merge(&mut self.command, value),
+                        4 => Field::merge(&mut self.args, value),
+                        5 => Field::merge_value(&mut self.working_dir, value),
+                        6 => Field::merge(&mut self.ports, value),
+                        7 => Field::merge(&mut self.env, value),
+                        8 => Field::merge_value(&mut self.resources, value),
+                        9 => Field::merge(&mut self.volume_mounts, value),
+                        10 => Field::merge(&mut self.liveness_probe, value),
+                        11 => Field::merge(&mut self.readiness_probe, value),
+                        12 => Field::merge(&mut self.lifecycle, value),
+                        13 => {
+                            Field::merge_value(&mut self.termination_message_path, value)
+                        }
+                        14 => Field::merge_value(&mut self.image_pull_policy, value),
+                        15 => Field::merge(&mut self.security_context, value),
+                        16 => Field::merge_value(&mut self.stdin, value),
+                        17 => Field::merge_value(&mut self.stdin_once, value),
+                        18 => Field::merge_value(&mut self.tty, value),
+                        19 => Field::merge(&mut self.env_from, value),
+                        20 => {
+                            Field::merge_value(
+                                &mut self.termination_message_policy,
+                                value,
+                            )
+                        }
+                        21 => Field::merge(&mut self.volume_devices, value),
+                        22 => Field::merge(&mut self.startup_probe, value),
+                        23 => Field::merge(&mut self.resize_policy, value),
+                        24 => Field::merge(&mut self.restart_policy, value),
+                        25 => Field::merge(&mut self.restart_policy_rules, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge_value(&mut self.target_container_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EphemeralVolumeSource {
     pub volume_claim_template: Option<PersistentVolumeClaimTemplate>,
@@ -2822,6 +3552,24 @@ impl<'de> serde::Deserialize<'de> for EphemeralVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EphemeralVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_claim_template, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_claim_template, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2885,6 +3633,26 @@ impl<'de> serde::Deserialize<'de> for EvictionResponder {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EvictionResponder {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.priority, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.priority, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExecAction {
     /// List type: atomic (replaced whole).
@@ -2936,6 +3704,24 @@ impl<'de> serde::Deserialize<'de> for ExecAction {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExecAction {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.command, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.command, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3025,6 +3811,30 @@ impl<'de> serde::Deserialize<'de> for FileKeySelector {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FileKeySelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_name, 1, w);
+        Field::encode(&self.path, 2, w);
+        Field::encode(&self.key, 3, w);
+        Field::encode(&self.optional, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_name, value),
+            2 => Field::merge(&mut self.path, value),
+            3 => Field::merge(&mut self.key, value),
+            4 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3133,6 +3943,32 @@ impl<'de> serde::Deserialize<'de> for FlexVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FlexVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode(&self.secret_ref, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+        Field::encode(&self.options, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge(&mut self.secret_ref, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            5 => Field::merge(&mut self.options, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GRPCAction {
     pub mode: Option<String>,
@@ -3210,6 +4046,28 @@ impl<'de> serde::Deserialize<'de> for GRPCAction {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GRPCAction {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.port, 1, w);
+        Field::encode(&self.service, 2, w);
+        Field::encode(&self.mode, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.port, value),
+            2 => Field::merge(&mut self.service, value),
+            3 => Field::merge(&mut self.mode, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3290,6 +4148,28 @@ impl<'de> serde::Deserialize<'de> for GitRepoVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GitRepoVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.repository, 1, w);
+        Field::encode_value(&self.revision, 2, w);
+        Field::encode_value(&self.directory, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.repository, value),
+            2 => Field::merge_value(&mut self.revision, value),
+            3 => Field::merge_value(&mut self.directory, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GlusterfsVolumeSource {
     /// Server default: "".
@@ -3364,6 +4244,28 @@ impl<'de> serde::Deserialize<'de> for GlusterfsVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GlusterfsVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.endpoints, 1, w);
+        Field::encode(&self.path, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.endpoints, value),
+            2 => Field::merge(&mut self.path, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3486,6 +4388,34 @@ impl<'de> serde::Deserialize<'de> for HTTPGetAction {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HTTPGetAction {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.path, 1, w);
+        Field::encode(&self.port, 2, w);
+        Field::encode_value(&self.host, 3, w);
+        Field::encode_value(&self.scheme, 4, w);
+        Field::encode(&self.http_headers, 5, w);
+        Field::encode(&self.protocol, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.path, value),
+            2 => Field::merge(&mut self.port, value),
+            3 => Field::merge_value(&mut self.host, value),
+            4 => Field::merge_value(&mut self.scheme, value),
+            5 => Field::merge(&mut self.http_headers, value),
+            6 => Field::merge(&mut self.protocol, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HTTPHeader {
     /// Server default: "".
@@ -3546,6 +4476,26 @@ impl<'de> serde::Deserialize<'de> for HTTPHeader {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HTTPHeader {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.value, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.value, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3611,6 +4561,26 @@ impl<'de> serde::Deserialize<'de> for HostAlias {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for HostAlias {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ip, 1, w);
+        Field::encode(&self.hostnames, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ip, value),
+            2 => Field::merge(&mut self.hostnames, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3803,6 +4773,44 @@ impl<'de> serde::Deserialize<'de> for ISCSIVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ISCSIVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.target_portal, 1, w);
+        Field::encode(&self.iqn, 2, w);
+        Field::encode(&self.lun, 3, w);
+        Field::encode_value(&self.iscsi_interface, 4, w);
+        Field::encode_value(&self.fs_type, 5, w);
+        Field::encode_value(&self.read_only, 6, w);
+        Field::encode(&self.portals, 7, w);
+        Field::encode_value(&self.chap_auth_discovery, 8, w);
+        Field::encode(&self.secret_ref, 10, w);
+        Field::encode_value(&self.chap_auth_session, 11, w);
+        Field::encode(&self.initiator_name, 12, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.target_portal, value),
+            2 => Field::merge(&mut self.iqn, value),
+            3 => Field::merge(&mut self.lun, value),
+            4 => Field::merge_value(&mut self.iscsi_interface, value),
+            5 => Field::merge_value(&mut self.fs_type, value),
+            6 => Field::merge_value(&mut self.read_only, value),
+            7 => Field::merge(&mut self.portals, value),
+            8 => Field::merge_value(&mut self.chap_auth_discovery, value),
+            10 => Field::merge(&mut self.secret_ref, value),
+            11 => Field::merge_value(&mut self.chap_auth_session, value),
+            12 => Field::merge(&mut self.initiator_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageVolumeSource {
     pub pull_policy: Option<String>,
@@ -3867,6 +4875,26 @@ impl<'de> serde::Deserialize<'de> for ImageVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ImageVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.reference, 1, w);
+        Field::encode_value(&self.pull_policy, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.reference, value),
+            2 => Field::merge_value(&mut self.pull_policy, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3959,6 +4987,30 @@ impl<'de> serde::Deserialize<'de> for KeyToPath {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for KeyToPath {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode(&self.path, 2, w);
+        Field::encode(&self.mode, 3, w);
+        Field::encode(&self.user, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge(&mut self.path, value),
+            3 => Field::merge(&mut self.mode, value),
+            4 => Field::merge(&mut self.user, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Lifecycle {
     pub post_start: Option<LifecycleHandler>,
@@ -4037,6 +5089,28 @@ impl<'de> serde::Deserialize<'de> for Lifecycle {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Lifecycle {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.post_start, 1, w);
+        Field::encode(&self.pre_stop, 2, w);
+        Field::encode(&self.stop_signal, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.post_start, value),
+            2 => Field::merge(&mut self.pre_stop, value),
+            3 => Field::merge(&mut self.stop_signal, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4133,6 +5207,30 @@ impl<'de> serde::Deserialize<'de> for LifecycleHandler {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LifecycleHandler {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.exec, 1, w);
+        Field::encode(&self.http_get, 2, w);
+        Field::encode(&self.tcp_socket, 3, w);
+        Field::encode(&self.sleep, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.exec, value),
+            2 => Field::merge(&mut self.http_get, value),
+            3 => Field::merge(&mut self.tcp_socket, value),
+            4 => Field::merge(&mut self.sleep, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeAffinity {
     /// List type: atomic (replaced whole).
@@ -4212,6 +5310,36 @@ impl<'de> serde::Deserialize<'de> for NodeAffinity {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAffinity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.required_during_scheduling_ignored_during_execution, 1, w);
+        Field::encode(&self.preferred_during_scheduling_ignored_during_execution, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                Field::merge(
+                    &mut self.required_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            2 => {
+                Field::merge(
+                    &mut self.preferred_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObjectFieldSelector {
     pub api_version: Option<String>,
@@ -4274,6 +5402,26 @@ impl<'de> serde::Deserialize<'de> for ObjectFieldSelector {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ObjectFieldSelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_version, 1, w);
+        Field::encode(&self.field_path, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.api_version, value),
+            2 => Field::merge(&mut self.field_path, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4342,6 +5490,26 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaimTemplate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaimTemplate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersistentVolumeClaimVolumeSource {
     /// Server default: "".
@@ -4405,6 +5573,26 @@ impl<'de> serde::Deserialize<'de> for PersistentVolumeClaimVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PersistentVolumeClaimVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.claim_name, 1, w);
+        Field::encode_value(&self.read_only, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.claim_name, value),
+            2 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4487,6 +5675,36 @@ impl<'de> serde::Deserialize<'de> for PodAffinity {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodAffinity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.required_during_scheduling_ignored_during_execution, 1, w);
+        Field::encode(&self.preferred_during_scheduling_ignored_during_execution, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                Field::merge(
+                    &mut self.required_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            2 => {
+                Field::merge(
+                    &mut self.preferred_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4614,6 +5832,34 @@ impl<'de> serde::Deserialize<'de> for PodAffinityTerm {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodAffinityTerm {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.label_selector, 1, w);
+        Field::encode(&self.namespaces, 2, w);
+        Field::encode(&self.topology_key, 3, w);
+        Field::encode(&self.namespace_selector, 4, w);
+        Field::encode(&self.match_label_keys, 5, w);
+        Field::encode(&self.mismatch_label_keys, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.label_selector, value),
+            2 => Field::merge(&mut self.namespaces, value),
+            3 => Field::merge(&mut self.topology_key, value),
+            4 => Field::merge(&mut self.namespace_selector, value),
+            5 => Field::merge(&mut self.match_label_keys, value),
+            6 => Field::merge(&mut self.mismatch_label_keys, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodAntiAffinity {
     /// List type: atomic (replaced whole).
@@ -4694,6 +5940,36 @@ impl<'de> serde::Deserialize<'de> for PodAntiAffinity {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodAntiAffinity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.required_during_scheduling_ignored_during_execution, 1, w);
+        Field::encode(&self.preferred_during_scheduling_ignored_during_execution, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                Field::merge(
+                    &mut self.required_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            2 => {
+                Field::merge(
+                    &mut self.preferred_during_scheduling_ignored_during_execution,
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4842,6 +6118,38 @@ impl<'de> serde::Deserialize<'de> for PodCertificateProjection {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodCertificateProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.signer_name, 1, w);
+        Field::encode(&self.key_type, 2, w);
+        Field::encode(&self.max_expiration_seconds, 3, w);
+        Field::encode_value(&self.credential_bundle_path, 4, w);
+        Field::encode_value(&self.key_path, 5, w);
+        Field::encode_value(&self.certificate_chain_path, 6, w);
+        Field::encode(&self.user_annotations, 7, w);
+        Field::encode(&self.user, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.signer_name, value),
+            2 => Field::merge(&mut self.key_type, value),
+            3 => Field::merge(&mut self.max_expiration_seconds, value),
+            4 => Field::merge_value(&mut self.credential_bundle_path, value),
+            5 => Field::merge_value(&mut self.key_path, value),
+            6 => Field::merge_value(&mut self.certificate_chain_path, value),
+            7 => Field::merge(&mut self.user_annotations, value),
+            8 => Field::merge(&mut self.user, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodDNSConfig {
     /// List type: atomic (replaced whole).
@@ -4925,6 +6233,28 @@ impl<'de> serde::Deserialize<'de> for PodDNSConfig {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodDNSConfig {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.nameservers, 1, w);
+        Field::encode(&self.searches, 2, w);
+        Field::encode(&self.options, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.nameservers, value),
+            2 => Field::merge(&mut self.searches, value),
+            3 => Field::merge(&mut self.options, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodDNSConfigOption {
     pub name: Option<String>,
@@ -4991,6 +6321,26 @@ impl<'de> serde::Deserialize<'de> for PodDNSConfigOption {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodDNSConfigOption {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode(&self.value, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge(&mut self.value, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodOS {
     /// Server default: "".
@@ -5039,6 +6389,24 @@ impl<'de> serde::Deserialize<'de> for PodOS {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodOS {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -5091,6 +6459,24 @@ impl<'de> serde::Deserialize<'de> for PodReadinessGate {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodReadinessGate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.condition_type, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.condition_type, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -5172,6 +6558,28 @@ impl<'de> serde::Deserialize<'de> for PodResourceClaim {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodResourceClaim {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.resource_claim_name, 3, w);
+        Field::encode(&self.resource_claim_template_name, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            3 => Field::merge(&mut self.resource_claim_name, value),
+            4 => Field::merge(&mut self.resource_claim_template_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodSchedulingGate {
     /// Server default: "".
@@ -5220,6 +6628,24 @@ impl<'de> serde::Deserialize<'de> for PodSchedulingGate {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodSchedulingGate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -5272,6 +6698,24 @@ impl<'de> serde::Deserialize<'de> for PodSchedulingGroup {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodSchedulingGroup {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.pod_group_name, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.pod_group_name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -5496,6 +6940,48 @@ impl<'de> serde::Deserialize<'de> for PodSecurityContext {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodSecurityContext {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.se_linux_options, 1, w);
+        Field::encode(&self.run_as_user, 2, w);
+        Field::encode(&self.run_as_non_root, 3, w);
+        Field::encode(&self.supplemental_groups, 4, w);
+        Field::encode(&self.fs_group, 5, w);
+        Field::encode(&self.run_as_group, 6, w);
+        Field::encode(&self.sysctls, 7, w);
+        Field::encode(&self.windows_options, 8, w);
+        Field::encode(&self.fs_group_change_policy, 9, w);
+        Field::encode(&self.seccomp_profile, 10, w);
+        Field::encode(&self.app_armor_profile, 11, w);
+        Field::encode(&self.supplemental_groups_policy, 12, w);
+        Field::encode(&self.se_linux_change_policy, 13, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.se_linux_options, value),
+            2 => Field::merge(&mut self.run_as_user, value),
+            3 => Field::merge(&mut self.run_as_non_root, value),
+            4 => Field::merge(&mut self.supplemental_groups, value),
+            5 => Field::merge(&mut self.fs_group, value),
+            6 => Field::merge(&mut self.run_as_group, value),
+            7 => Field::merge(&mut self.sysctls, value),
+            8 => Field::merge(&mut self.windows_options, value),
+            9 => Field::merge(&mut self.fs_group_change_policy, value),
+            10 => Field::merge(&mut self.seccomp_profile, value),
+            11 => Field::merge(&mut self.app_armor_profile, value),
+            12 => Field::merge(&mut self.supplemental_groups_policy, value),
+            13 => Field::merge(&mut self.se_linux_change_policy, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -6156,6 +7642,108 @@ impl<'de> serde::Deserialize<'de> for PodSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volumes, 1, w);
+        Field::encode(&self.containers, 2, w);
+        Field::encode_value(&self.restart_policy, 3, w);
+        Field::encode(&self.termination_grace_period_seconds, 4, w);
+        Field::encode(&self.active_deadline_seconds, 5, w);
+        Field::encode_value(&self.dns_policy, 6, w);
+        Field::encode(&self.node_selector, 7, w);
+        Field::encode_value(&self.service_account_name, 8, w);
+        Field::encode_value(&self.service_account, 9, w);
+        Field::encode_value(&self.node_name, 10, w);
+        Field::encode_value(&self.host_network, 11, w);
+        Field::encode_value(&self.host_pid, 12, w);
+        Field::encode_value(&self.host_ipc, 13, w);
+        Field::encode(&self.security_context, 14, w);
+        Field::encode(&self.image_pull_secrets, 15, w);
+        Field::encode_value(&self.hostname, 16, w);
+        Field::encode_value(&self.subdomain, 17, w);
+        Field::encode(&self.affinity, 18, w);
+        Field::encode_value(&self.scheduler_name, 19, w);
+        Field::encode(&self.init_containers, 20, w);
+        Field::encode(&self.automount_service_account_token, 21, w);
+        Field::encode(&self.tolerations, 22, w);
+        Field::encode(&self.host_aliases, 23, w);
+        Field::encode_value(&self.priority_class_name, 24, w);
+        Field::encode(&self.priority, 25, w);
+        Field::encode(&self.dns_config, 26, w);
+        Field::encode(&self.share_process_namespace, 27, w);
+        Field::encode(&self.readiness_gates, 28, w);
+        Field::encode(&self.runtime_class_name, 29, w);
+        Field::encode(&self.enable_service_links, 30, w);
+        Field::encode(&self.preemption_policy, 31, w);
+        Field::encode_value(&self.overhead, 32, w);
+        Field::encode(&self.topology_spread_constraints, 33, w);
+        Field::encode(&self.ephemeral_containers, 34, w);
+        Field::encode(&self.set_hostname_as_fqdn, 35, w);
+        Field::encode(&self.os, 36, w);
+        Field::encode(&self.host_users, 37, w);
+        Field::encode(&self.scheduling_gates, 38, w);
+        Field::encode(&self.resource_claims, 39, w);
+        Field::encode(&self.resources, 40, w);
+        Field::encode(&self.hostname_override, 41, w);
+        Field::encode(&self.scheduling_group, 43, w);
+        Field::encode(&self.eviction_responders, 44, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volumes, value),
+            2 => Field::merge(&mut self.containers, value),
+            3 => Field::merge_value(&mut self.restart_policy, value),
+            4 => Field::merge(&mut self.termination_grace_period_seconds, value),
+            5 => Field::merge(&mut self.active_deadline_seconds, value),
+            6 => Field::merge_value(&mut self.dns_policy, value),
+            7 => Field::merge(&mut self.node_selector, value),
+            8 => Field::merge_value(&mut self.service_account_name, value),
+            9 => Field::merge_value(&mut self.service_account, value),
+            10 => Field::merge_value(&mut self.node_name, value),
+            11 => Field::merge_value(&mut self.host_network, value),
+            12 => Field::merge_value(&mut self.host_pid, value),
+            13 => Field::merge_value(&mut self.host_ipc, value),
+            14 => Field::merge(&mut self.security_context, value),
+            15 => Field::merge(&mut self.image_pull_secrets, value),
+            16 => Field::merge_value(&mut self.hostname, value),
+            17 => Field::merge_value(&mut self.subdomain, value),
+            18 => Field::merge(&mut self.affinity, value),
+            19 => Field::merge_value(&mut self.scheduler_name, value),
+            20 => Field::merge(&mut self.init_containers, value),
+            21 => Field::merge(&mut self.automount_service_account_token, value),
+            22 => Field::merge(&mut self.tolerations, value),
+            23 => Field::merge(&mut self.host_aliases, value),
+            24 => Field::merge_value(&mut self.priority_class_name, value),
+            25 => Field::merge(&mut self.priority, value),
+            26 => Field::merge(&mut self.dns_config, value),
+            27 => Field::merge(&mut self.share_process_namespace, value),
+            28 => Field::merge(&mut self.readiness_gates, value),
+            29 => Field::merge(&mut self.runtime_class_name, value),
+            30 => Field::merge(&mut self.enable_service_links, value),
+            31 => Field::merge(&mut self.preemption_policy, value),
+            32 => Field::merge_value(&mut self.overhead, value),
+            33 => Field::merge(&mut self.topology_spread_constraints, value),
+            34 => Field::merge(&mut self.ephemeral_containers, value),
+            35 => Field::merge(&mut self.set_hostname_as_fqdn, value),
+            36 => Field::merge(&mut self.os, value),
+            37 => Field::merge(&mut self.host_users, value),
+            38 => Field::merge(&mut self.scheduling_gates, value),
+            39 => Field::merge(&mut self.resource_claims, value),
+            40 => Field::merge(&mut self.resources, value),
+            41 => Field::merge(&mut self.hostname_override, value),
+            43 => Field::merge(&mut self.scheduling_group, value),
+            44 => Field::merge(&mut self.eviction_responders, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PreferredSchedulingTerm {
     /// Server default: {}.
@@ -6216,6 +7804,26 @@ impl<'de> serde::Deserialize<'de> for PreferredSchedulingTerm {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PreferredSchedulingTerm {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.weight, 1, w);
+        Field::encode(&self.preference, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.weight, value),
+            2 => Field::merge(&mut self.preference, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -6397,6 +8005,55 @@ impl<'de> serde::Deserialize<'de> for Probe {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Probe {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode(&self.exec, 1, w);
+                Field::encode(&self.http_get, 2, w);
+                Field::encode(&self.tcp_socket, 3, w);
+                Field::encode(&self.grpc, 4, w);
+            },
+        );
+        Field::encode_value(&self.initial_delay_seconds, 2, w);
+        Field::encode_value(&self.timeout_seconds, 3, w);
+        Field::encode_value(&self.period_seconds, 4, w);
+        Field::encode_value(&self.success_threshold, 5, w);
+        Field::encode_value(&self.failure_threshold, 6, w);
+        Field::encode(&self.termination_grace_period_seconds, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.exec, value),
+                        2 => Field::merge(&mut self.http_get, value),
+                        3 => Field::merge(&mut self.tcp_socket, value),
+                        4 => Field::merge(&mut self.grpc, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge_value(&mut self.initial_delay_seconds, value),
+            3 => Field::merge_value(&mut self.timeout_seconds, value),
+            4 => Field::merge_value(&mut self.period_seconds, value),
+            5 => Field::merge_value(&mut self.success_threshold, value),
+            6 => Field::merge_value(&mut self.failure_threshold, value),
+            7 => Field::merge(&mut self.termination_grace_period_seconds, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProjectedVolumeSource {
     pub default_mode: Option<i32>,
@@ -6476,6 +8133,28 @@ impl<'de> serde::Deserialize<'de> for ProjectedVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ProjectedVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.sources, 1, w);
+        Field::encode(&self.default_mode, 2, w);
+        Field::encode(&self.default_user, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.sources, value),
+            2 => Field::merge(&mut self.default_mode, value),
+            3 => Field::merge(&mut self.default_user, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -6627,6 +8306,38 @@ impl<'de> serde::Deserialize<'de> for RBDVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RBDVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.monitors, 1, w);
+        Field::encode(&self.image, 2, w);
+        Field::encode_value(&self.fs_type, 3, w);
+        Field::encode_value(&self.pool, 4, w);
+        Field::encode_value(&self.user, 5, w);
+        Field::encode_value(&self.keyring, 6, w);
+        Field::encode(&self.secret_ref, 7, w);
+        Field::encode_value(&self.read_only, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.monitors, value),
+            2 => Field::merge(&mut self.image, value),
+            3 => Field::merge_value(&mut self.fs_type, value),
+            4 => Field::merge_value(&mut self.pool, value),
+            5 => Field::merge_value(&mut self.user, value),
+            6 => Field::merge_value(&mut self.keyring, value),
+            7 => Field::merge(&mut self.secret_ref, value),
+            8 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceFieldSelector {
     pub container_name: Option<String>,
@@ -6703,6 +8414,28 @@ impl<'de> serde::Deserialize<'de> for ResourceFieldSelector {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceFieldSelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.container_name, 1, w);
+        Field::encode(&self.resource, 2, w);
+        Field::encode_value(&self.divisor, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.container_name, value),
+            2 => Field::merge(&mut self.resource, value),
+            3 => Field::merge_value(&mut self.divisor, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -6797,6 +8530,30 @@ impl<'de> serde::Deserialize<'de> for SELinuxOptions {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SELinuxOptions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.user, 1, w);
+        Field::encode_value(&self.role, 2, w);
+        Field::encode_value(&self.type_, 3, w);
+        Field::encode_value(&self.level, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.user, value),
+            2 => Field::merge_value(&mut self.role, value),
+            3 => Field::merge_value(&mut self.type_, value),
+            4 => Field::merge_value(&mut self.level, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -6972,6 +8729,42 @@ impl<'de> serde::Deserialize<'de> for ScaleIOVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ScaleIOVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.gateway, 1, w);
+        Field::encode(&self.system, 2, w);
+        Field::encode(&self.secret_ref, 3, w);
+        Field::encode_value(&self.ssl_enabled, 4, w);
+        Field::encode_value(&self.protection_domain, 5, w);
+        Field::encode_value(&self.storage_pool, 6, w);
+        Field::encode_value(&self.storage_mode, 7, w);
+        Field::encode_value(&self.volume_name, 8, w);
+        Field::encode_value(&self.fs_type, 9, w);
+        Field::encode_value(&self.read_only, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.gateway, value),
+            2 => Field::merge(&mut self.system, value),
+            3 => Field::merge(&mut self.secret_ref, value),
+            4 => Field::merge_value(&mut self.ssl_enabled, value),
+            5 => Field::merge_value(&mut self.protection_domain, value),
+            6 => Field::merge_value(&mut self.storage_pool, value),
+            7 => Field::merge_value(&mut self.storage_mode, value),
+            8 => Field::merge_value(&mut self.volume_name, value),
+            9 => Field::merge_value(&mut self.fs_type, value),
+            10 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SeccompProfile {
     pub localhost_profile: Option<String>,
@@ -7034,6 +8827,26 @@ impl<'de> serde::Deserialize<'de> for SeccompProfile {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SeccompProfile {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.localhost_profile, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.localhost_profile, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7101,6 +8914,39 @@ impl<'de> serde::Deserialize<'de> for SecretEnvSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecretEnvSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.optional, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7180,6 +9026,41 @@ impl<'de> serde::Deserialize<'de> for SecretKeySelector {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecretKeySelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.key, 2, w);
+        Field::encode(&self.optional, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.key, value),
+            3 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7262,6 +9143,41 @@ impl<'de> serde::Deserialize<'de> for SecretProjection {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecretProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        w.nested(
+            1,
+            |w| {
+                Field::encode_value(&self.name, 1, w);
+            },
+        );
+        Field::encode(&self.items, 2, w);
+        Field::encode(&self.optional, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge_value(&mut self.name, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            2 => Field::merge(&mut self.items, value),
+            4 => Field::merge(&mut self.optional, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7371,6 +9287,32 @@ impl<'de> serde::Deserialize<'de> for SecretVolumeSource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecretVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.secret_name, 1, w);
+        Field::encode(&self.items, 2, w);
+        Field::encode(&self.default_mode, 3, w);
+        Field::encode(&self.optional, 4, w);
+        Field::encode(&self.default_user, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.secret_name, value),
+            2 => Field::merge(&mut self.items, value),
+            3 => Field::merge(&mut self.default_mode, value),
+            4 => Field::merge(&mut self.optional, value),
+            5 => Field::merge(&mut self.default_user, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7581,6 +9523,46 @@ impl<'de> serde::Deserialize<'de> for SecurityContext {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SecurityContext {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.capabilities, 1, w);
+        Field::encode(&self.privileged, 2, w);
+        Field::encode(&self.se_linux_options, 3, w);
+        Field::encode(&self.run_as_user, 4, w);
+        Field::encode(&self.run_as_non_root, 5, w);
+        Field::encode(&self.read_only_root_filesystem, 6, w);
+        Field::encode(&self.allow_privilege_escalation, 7, w);
+        Field::encode(&self.run_as_group, 8, w);
+        Field::encode(&self.proc_mount, 9, w);
+        Field::encode(&self.windows_options, 10, w);
+        Field::encode(&self.seccomp_profile, 11, w);
+        Field::encode(&self.app_armor_profile, 12, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.capabilities, value),
+            2 => Field::merge(&mut self.privileged, value),
+            3 => Field::merge(&mut self.se_linux_options, value),
+            4 => Field::merge(&mut self.run_as_user, value),
+            5 => Field::merge(&mut self.run_as_non_root, value),
+            6 => Field::merge(&mut self.read_only_root_filesystem, value),
+            7 => Field::merge(&mut self.allow_privilege_escalation, value),
+            8 => Field::merge(&mut self.run_as_group, value),
+            9 => Field::merge(&mut self.proc_mount, value),
+            10 => Field::merge(&mut self.windows_options, value),
+            11 => Field::merge(&mut self.seccomp_profile, value),
+            12 => Field::merge(&mut self.app_armor_profile, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceAccountTokenProjection {
     pub audience: Option<String>,
@@ -7674,6 +9656,30 @@ impl<'de> serde::Deserialize<'de> for ServiceAccountTokenProjection {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServiceAccountTokenProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.audience, 1, w);
+        Field::encode(&self.expiration_seconds, 2, w);
+        Field::encode(&self.path, 3, w);
+        Field::encode(&self.user, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.audience, value),
+            2 => Field::merge(&mut self.expiration_seconds, value),
+            3 => Field::merge(&mut self.path, value),
+            4 => Field::merge(&mut self.user, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SleepAction {
     /// Server default: 0.
@@ -7722,6 +9728,24 @@ impl<'de> serde::Deserialize<'de> for SleepAction {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SleepAction {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.seconds, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.seconds, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7832,6 +9856,32 @@ impl<'de> serde::Deserialize<'de> for StorageOSVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageOSVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.volume_name, 1, w);
+        Field::encode_value(&self.volume_namespace, 2, w);
+        Field::encode_value(&self.fs_type, 3, w);
+        Field::encode_value(&self.read_only, 4, w);
+        Field::encode(&self.secret_ref, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.volume_name, value),
+            2 => Field::merge_value(&mut self.volume_namespace, value),
+            3 => Field::merge_value(&mut self.fs_type, value),
+            4 => Field::merge_value(&mut self.read_only, value),
+            5 => Field::merge(&mut self.secret_ref, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sysctl {
     /// Server default: "".
@@ -7892,6 +9942,26 @@ impl<'de> serde::Deserialize<'de> for Sysctl {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Sysctl {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.value, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.value, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7955,6 +10025,26 @@ impl<'de> serde::Deserialize<'de> for TCPSocketAction {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TCPSocketAction {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.port, 1, w);
+        Field::encode_value(&self.host, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.port, value),
+            2 => Field::merge_value(&mut self.host, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -8063,6 +10153,32 @@ impl<'de> serde::Deserialize<'de> for Toleration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Toleration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.key, 1, w);
+        Field::encode_value(&self.operator, 2, w);
+        Field::encode_value(&self.value, 3, w);
+        Field::encode_value(&self.effect, 4, w);
+        Field::encode(&self.toleration_seconds, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.key, value),
+            2 => Field::merge_value(&mut self.operator, value),
+            3 => Field::merge_value(&mut self.value, value),
+            4 => Field::merge_value(&mut self.effect, value),
+            5 => Field::merge(&mut self.toleration_seconds, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -8212,6 +10328,38 @@ impl<'de> serde::Deserialize<'de> for TopologySpreadConstraint {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TopologySpreadConstraint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.max_skew, 1, w);
+        Field::encode(&self.topology_key, 2, w);
+        Field::encode(&self.when_unsatisfiable, 3, w);
+        Field::encode(&self.label_selector, 4, w);
+        Field::encode(&self.min_domains, 5, w);
+        Field::encode(&self.node_affinity_policy, 6, w);
+        Field::encode(&self.node_taints_policy, 7, w);
+        Field::encode(&self.match_label_keys, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.max_skew, value),
+            2 => Field::merge(&mut self.topology_key, value),
+            3 => Field::merge(&mut self.when_unsatisfiable, value),
+            4 => Field::merge(&mut self.label_selector, value),
+            5 => Field::merge(&mut self.min_domains, value),
+            6 => Field::merge(&mut self.node_affinity_policy, value),
+            7 => Field::merge(&mut self.node_taints_policy, value),
+            8 => Field::merge(&mut self.match_label_keys, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -8694,6 +10842,97 @@ impl<'de> serde::Deserialize<'de> for Volume {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Volume {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        w.nested(
+            2,
+            |w| {
+                Field::encode(&self.host_path, 1, w);
+                Field::encode(&self.empty_dir, 2, w);
+                Field::encode(&self.gce_persistent_disk, 3, w);
+                Field::encode(&self.aws_elastic_block_store, 4, w);
+                Field::encode(&self.git_repo, 5, w);
+                Field::encode(&self.secret, 6, w);
+                Field::encode(&self.nfs, 7, w);
+                Field::encode(&self.iscsi, 8, w);
+                Field::encode(&self.glusterfs, 9, w);
+                Field::encode(&self.persistent_volume_claim, 10, w);
+                Field::encode(&self.rbd, 11, w);
+                Field::encode(&self.flex_volume, 12, w);
+                Field::encode(&self.cinder, 13, w);
+                Field::encode(&self.cephfs, 14, w);
+                Field::encode(&self.flocker, 15, w);
+                Field::encode(&self.downward_api, 16, w);
+                Field::encode(&self.fc, 17, w);
+                Field::encode(&self.azure_file, 18, w);
+                Field::encode(&self.config_map, 19, w);
+                Field::encode(&self.vsphere_volume, 20, w);
+                Field::encode(&self.quobyte, 21, w);
+                Field::encode(&self.azure_disk, 22, w);
+                Field::encode(&self.photon_persistent_disk, 23, w);
+                Field::encode(&self.portworx_volume, 24, w);
+                Field::encode(&self.scale_io, 25, w);
+                Field::encode(&self.projected, 26, w);
+                Field::encode(&self.storageos, 27, w);
+                Field::encode(&self.csi, 28, w);
+                Field::encode(&self.ephemeral, 29, w);
+                Field::encode(&self.image, 30, w);
+            },
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.host_path, value),
+                        2 => Field::merge(&mut self.empty_dir, value),
+                        3 => Field::merge(&mut self.gce_persistent_disk, value),
+                        4 => Field::merge(&mut self.aws_elastic_block_store, value),
+                        5 => Field::merge(&mut self.git_repo, value),
+                        6 => Field::merge(&mut self.secret, value),
+                        7 => Field::merge(&mut self.nfs, value),
+                        8 => Field::merge(&mut self.iscsi, value),
+                        9 => Field::merge(&mut self.glusterfs, value),
+                        10 => Field::merge(&mut self.persistent_volume_claim, value),
+                        11 => Field::merge(&mut self.rbd, value),
+                        12 => Field::merge(&mut self.flex_volume, value),
+                        13 => Field::merge(&mut self.cinder, value),
+                        14 => Field::merge(&mut self.cephfs, value),
+                        15 => Field::merge(&mut self.flocker, value),
+                        16 => Field::merge(&mut self.downward_api, value),
+                        17 => Field::merge(&mut self.fc, value),
+                        18 => Field::merge(&mut self.azure_file, value),
+                        19 => Field::merge(&mut self.config_map, value),
+                        20 => Field::merge(&mut self.vsphere_volume, value),
+                        21 => Field::merge(&mut self.quobyte, value),
+                        22 => Field::merge(&mut self.azure_disk, value),
+                        23 => Field::merge(&mut self.photon_persistent_disk, value),
+                        24 => Field::merge(&mut self.portworx_volume, value),
+                        25 => Field::merge(&mut self.scale_io, value),
+                        26 => Field::merge(&mut self.projected, value),
+                        27 => Field::merge(&mut self.storageos, value),
+                        28 => Field::merge(&mut self.csi, value),
+                        29 => Field::merge(&mut self.ephemeral, value),
+                        30 => Field::merge(&mut self.image, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeDevice {
     /// Server default: "".
@@ -8756,6 +10995,26 @@ impl<'de> serde::Deserialize<'de> for VolumeDevice {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeDevice {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.device_path, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.device_path, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -8905,6 +11164,38 @@ impl<'de> serde::Deserialize<'de> for VolumeMount {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeMount {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode_value(&self.read_only, 2, w);
+        Field::encode(&self.mount_path, 3, w);
+        Field::encode_value(&self.sub_path, 4, w);
+        Field::encode(&self.mount_propagation, 5, w);
+        Field::encode_value(&self.sub_path_expr, 6, w);
+        Field::encode(&self.recursive_read_only, 7, w);
+        Field::encode(&self.bind_mount_options, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge_value(&mut self.read_only, value),
+            3 => Field::merge(&mut self.mount_path, value),
+            4 => Field::merge_value(&mut self.sub_path, value),
+            5 => Field::merge(&mut self.mount_propagation, value),
+            6 => Field::merge_value(&mut self.sub_path_expr, value),
+            7 => Field::merge(&mut self.recursive_read_only, value),
+            8 => Field::merge(&mut self.bind_mount_options, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VolumeProjection {
     pub cluster_trust_bundle: Option<ClusterTrustBundleProjection>,
@@ -9031,6 +11322,34 @@ impl<'de> serde::Deserialize<'de> for VolumeProjection {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeProjection {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.secret, 1, w);
+        Field::encode(&self.downward_api, 2, w);
+        Field::encode(&self.config_map, 3, w);
+        Field::encode(&self.service_account_token, 4, w);
+        Field::encode(&self.cluster_trust_bundle, 5, w);
+        Field::encode(&self.pod_certificate, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.secret, value),
+            2 => Field::merge(&mut self.downward_api, value),
+            3 => Field::merge(&mut self.config_map, value),
+            4 => Field::merge(&mut self.service_account_token, value),
+            5 => Field::merge(&mut self.cluster_trust_bundle, value),
+            6 => Field::merge(&mut self.pod_certificate, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WeightedPodAffinityTerm {
     /// Server default: {}.
@@ -9093,6 +11412,26 @@ impl<'de> serde::Deserialize<'de> for WeightedPodAffinityTerm {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WeightedPodAffinityTerm {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.weight, 1, w);
+        Field::encode(&self.pod_affinity_term, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.weight, value),
+            2 => Field::merge(&mut self.pod_affinity_term, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -9188,5 +11527,29 @@ impl<'de> serde::Deserialize<'de> for WindowsSecurityContextOptions {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WindowsSecurityContextOptions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.gmsa_credential_spec_name, 1, w);
+        Field::encode(&self.gmsa_credential_spec, 2, w);
+        Field::encode(&self.run_as_user_name, 3, w);
+        Field::encode(&self.host_process, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.gmsa_credential_spec_name, value),
+            2 => Field::merge(&mut self.gmsa_credential_spec, value),
+            3 => Field::merge(&mut self.run_as_user_name, value),
+            4 => Field::merge(&mut self.host_process, value),
+            _ => Ok(()),
+        }
     }
 }

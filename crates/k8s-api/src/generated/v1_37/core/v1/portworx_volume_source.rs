@@ -80,3 +80,25 @@ impl<'de> serde::Deserialize<'de> for PortworxVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PortworxVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_id, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_id, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            _ => Ok(()),
+        }
+    }
+}

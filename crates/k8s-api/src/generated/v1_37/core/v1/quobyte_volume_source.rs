@@ -120,3 +120,31 @@ impl<'de> serde::Deserialize<'de> for QuobyteVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for QuobyteVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.registry, 1, w);
+        Field::encode(&self.volume, 2, w);
+        Field::encode_value(&self.read_only, 3, w);
+        Field::encode_value(&self.user, 4, w);
+        Field::encode_value(&self.group, 5, w);
+        Field::encode_value(&self.tenant, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.registry, value),
+            2 => Field::merge(&mut self.volume, value),
+            3 => Field::merge_value(&mut self.read_only, value),
+            4 => Field::merge_value(&mut self.user, value),
+            5 => Field::merge_value(&mut self.group, value),
+            6 => Field::merge_value(&mut self.tenant, value),
+            _ => Ok(()),
+        }
+    }
+}

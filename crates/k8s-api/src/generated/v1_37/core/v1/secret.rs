@@ -130,6 +130,40 @@ impl<'de> serde::Deserialize<'de> for Secret {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Secret {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.data, 2, w);
+        Field::encode_value(&self.type_, 3, w);
+        Field::encode(&self.string_data, 4, w);
+        Field::encode(&self.immutable, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.data, value),
+            3 => Field::merge_value(&mut self.type_, value),
+            4 => Field::merge(&mut self.string_data, value),
+            5 => Field::merge(&mut self.immutable, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 /// Shows the keys of `data` and `stringData`, never their values.
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

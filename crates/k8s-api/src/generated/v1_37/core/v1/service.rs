@@ -54,6 +54,24 @@ impl<'de> serde::Deserialize<'de> for ClientIPConfig {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ClientIPConfig {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.timeout_seconds, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.timeout_seconds, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoadBalancerIngress {
     pub hostname: Option<String>,
@@ -149,6 +167,30 @@ impl<'de> serde::Deserialize<'de> for LoadBalancerIngress {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LoadBalancerIngress {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.ip, 1, w);
+        Field::encode_value(&self.hostname, 2, w);
+        Field::encode(&self.ip_mode, 3, w);
+        Field::encode(&self.ports, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.ip, value),
+            2 => Field::merge_value(&mut self.hostname, value),
+            3 => Field::merge(&mut self.ip_mode, value),
+            4 => Field::merge(&mut self.ports, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoadBalancerStatus {
     /// List type: atomic (replaced whole).
@@ -200,6 +242,24 @@ impl<'de> serde::Deserialize<'de> for LoadBalancerStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LoadBalancerStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ingress, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ingress, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -276,6 +336,28 @@ impl<'de> serde::Deserialize<'de> for PortStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PortStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.port, 1, w);
+        Field::encode(&self.protocol, 2, w);
+        Field::encode(&self.error, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.port, value),
+            2 => Field::merge(&mut self.protocol, value),
+            3 => Field::merge(&mut self.error, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -378,6 +460,36 @@ impl<'de> serde::Deserialize<'de> for Service {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Service {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Service {
@@ -1105,6 +1217,34 @@ impl<'de> serde::Deserialize<'de> for ServicePort {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServicePort {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.name, 1, w);
+        Field::encode_value(&self.protocol, 2, w);
+        Field::encode(&self.port, 3, w);
+        Field::encode_value(&self.target_port, 4, w);
+        Field::encode_value(&self.node_port, 5, w);
+        Field::encode(&self.app_protocol, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.name, value),
+            2 => Field::merge_value(&mut self.protocol, value),
+            3 => Field::merge(&mut self.port, value),
+            4 => Field::merge_value(&mut self.target_port, value),
+            5 => Field::merge_value(&mut self.node_port, value),
+            6 => Field::merge(&mut self.app_protocol, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceSpec {
     pub allocate_load_balancer_node_ports: Option<bool>,
@@ -1432,6 +1572,62 @@ impl<'de> serde::Deserialize<'de> for ServiceSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServiceSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ports, 1, w);
+        Field::encode(&self.selector, 2, w);
+        Field::encode_value(&self.cluster_ip, 3, w);
+        Field::encode_value(&self.type_, 4, w);
+        Field::encode(&self.external_ips, 5, w);
+        Field::encode_value(&self.session_affinity, 7, w);
+        Field::encode_value(&self.load_balancer_ip, 8, w);
+        Field::encode(&self.load_balancer_source_ranges, 9, w);
+        Field::encode_value(&self.external_name, 10, w);
+        Field::encode_value(&self.external_traffic_policy, 11, w);
+        Field::encode_value(&self.health_check_node_port, 12, w);
+        Field::encode_value(&self.publish_not_ready_addresses, 13, w);
+        Field::encode(&self.session_affinity_config, 14, w);
+        Field::encode(&self.ip_family_policy, 17, w);
+        Field::encode(&self.cluster_ips, 18, w);
+        Field::encode(&self.ip_families, 19, w);
+        Field::encode(&self.allocate_load_balancer_node_ports, 20, w);
+        Field::encode(&self.load_balancer_class, 21, w);
+        Field::encode(&self.internal_traffic_policy, 22, w);
+        Field::encode(&self.traffic_distribution, 23, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ports, value),
+            2 => Field::merge(&mut self.selector, value),
+            3 => Field::merge_value(&mut self.cluster_ip, value),
+            4 => Field::merge_value(&mut self.type_, value),
+            5 => Field::merge(&mut self.external_ips, value),
+            7 => Field::merge_value(&mut self.session_affinity, value),
+            8 => Field::merge_value(&mut self.load_balancer_ip, value),
+            9 => Field::merge(&mut self.load_balancer_source_ranges, value),
+            10 => Field::merge_value(&mut self.external_name, value),
+            11 => Field::merge_value(&mut self.external_traffic_policy, value),
+            12 => Field::merge_value(&mut self.health_check_node_port, value),
+            13 => Field::merge_value(&mut self.publish_not_ready_addresses, value),
+            14 => Field::merge(&mut self.session_affinity_config, value),
+            17 => Field::merge(&mut self.ip_family_policy, value),
+            18 => Field::merge(&mut self.cluster_ips, value),
+            19 => Field::merge(&mut self.ip_families, value),
+            20 => Field::merge(&mut self.allocate_load_balancer_node_ports, value),
+            21 => Field::merge(&mut self.load_balancer_class, value),
+            22 => Field::merge(&mut self.internal_traffic_policy, value),
+            23 => Field::merge(&mut self.traffic_distribution, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -1500,6 +1696,26 @@ impl<'de> serde::Deserialize<'de> for ServiceStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServiceStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.load_balancer, 1, w);
+        Field::encode(&self.conditions, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.load_balancer, value),
+            2 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionAffinityConfig {
     pub client_ip: Option<ClientIPConfig>,
@@ -1550,5 +1766,23 @@ impl<'de> serde::Deserialize<'de> for SessionAffinityConfig {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for SessionAffinityConfig {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.client_ip, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.client_ip, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -78,3 +78,25 @@ impl<'de> serde::Deserialize<'de> for VolumeHealthCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VolumeHealthCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.status, 1, w);
+        Field::encode(&self.reason, 2, w);
+        Field::encode_value(&self.message, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.status, value),
+            2 => Field::merge(&mut self.reason, value),
+            3 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}

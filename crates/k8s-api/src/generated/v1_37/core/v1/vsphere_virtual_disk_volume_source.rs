@@ -95,3 +95,27 @@ impl<'de> serde::Deserialize<'de> for VsphereVirtualDiskVolumeSource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for VsphereVirtualDiskVolumeSource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.volume_path, 1, w);
+        Field::encode_value(&self.fs_type, 2, w);
+        Field::encode_value(&self.storage_policy_name, 3, w);
+        Field::encode_value(&self.storage_policy_id, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.volume_path, value),
+            2 => Field::merge_value(&mut self.fs_type, value),
+            3 => Field::merge_value(&mut self.storage_policy_name, value),
+            4 => Field::merge_value(&mut self.storage_policy_id, value),
+            _ => Ok(()),
+        }
+    }
+}

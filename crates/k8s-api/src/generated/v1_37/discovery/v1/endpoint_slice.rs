@@ -153,6 +153,38 @@ impl<'de> serde::Deserialize<'de> for Endpoint {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Endpoint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.addresses, 1, w);
+        Field::encode_value(&self.conditions, 2, w);
+        Field::encode(&self.hostname, 3, w);
+        Field::encode(&self.target_ref, 4, w);
+        Field::encode(&self.deprecated_topology, 5, w);
+        Field::encode(&self.node_name, 6, w);
+        Field::encode(&self.zone, 7, w);
+        Field::encode(&self.hints, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.addresses, value),
+            2 => Field::merge_value(&mut self.conditions, value),
+            3 => Field::merge(&mut self.hostname, value),
+            4 => Field::merge(&mut self.target_ref, value),
+            5 => Field::merge(&mut self.deprecated_topology, value),
+            6 => Field::merge(&mut self.node_name, value),
+            7 => Field::merge(&mut self.zone, value),
+            8 => Field::merge(&mut self.hints, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointConditions {
     pub ready: Option<bool>,
@@ -233,6 +265,28 @@ impl<'de> serde::Deserialize<'de> for EndpointConditions {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointConditions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.ready, 1, w);
+        Field::encode(&self.serving, 2, w);
+        Field::encode(&self.terminating, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.ready, value),
+            2 => Field::merge(&mut self.serving, value),
+            3 => Field::merge(&mut self.terminating, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointHints {
     /// List type: atomic (replaced whole).
@@ -299,6 +353,26 @@ impl<'de> serde::Deserialize<'de> for EndpointHints {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointHints {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.for_zones, 1, w);
+        Field::encode(&self.for_nodes, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.for_zones, value),
+            2 => Field::merge(&mut self.for_nodes, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -393,6 +467,30 @@ impl<'de> serde::Deserialize<'de> for EndpointPort {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointPort {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.protocol, 2, w);
+        Field::encode(&self.port, 3, w);
+        Field::encode(&self.app_protocol, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.protocol, value),
+            3 => Field::merge(&mut self.port, value),
+            4 => Field::merge(&mut self.app_protocol, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -509,6 +607,38 @@ impl<'de> serde::Deserialize<'de> for EndpointSlice {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EndpointSlice {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.endpoints, 2, w);
+        Field::encode(&self.ports, 3, w);
+        Field::encode(&self.address_type, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.endpoints, value),
+            3 => Field::merge(&mut self.ports, value),
+            4 => Field::merge(&mut self.address_type, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for EndpointSlice {
@@ -686,6 +816,24 @@ impl<'de> serde::Deserialize<'de> for ForNode {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ForNode {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ForZone {
     /// Server default: "".
@@ -734,5 +882,23 @@ impl<'de> serde::Deserialize<'de> for ForZone {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ForZone {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }

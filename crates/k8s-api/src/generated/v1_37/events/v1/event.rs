@@ -272,6 +272,60 @@ impl<'de> serde::Deserialize<'de> for Event {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Event {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.event_time, 2, w);
+        Field::encode(&self.series, 3, w);
+        Field::encode_value(&self.reporting_controller, 4, w);
+        Field::encode_value(&self.reporting_instance, 5, w);
+        Field::encode_value(&self.action, 6, w);
+        Field::encode_value(&self.reason, 7, w);
+        Field::encode_value(&self.regarding, 8, w);
+        Field::encode(&self.related, 9, w);
+        Field::encode_value(&self.note, 10, w);
+        Field::encode_value(&self.type_, 11, w);
+        Field::encode_value(&self.deprecated_source, 12, w);
+        Field::encode_value(&self.deprecated_first_timestamp, 13, w);
+        Field::encode_value(&self.deprecated_last_timestamp, 14, w);
+        Field::encode_value(&self.deprecated_count, 15, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.event_time, value),
+            3 => Field::merge(&mut self.series, value),
+            4 => Field::merge_value(&mut self.reporting_controller, value),
+            5 => Field::merge_value(&mut self.reporting_instance, value),
+            6 => Field::merge_value(&mut self.action, value),
+            7 => Field::merge_value(&mut self.reason, value),
+            8 => Field::merge_value(&mut self.regarding, value),
+            9 => Field::merge(&mut self.related, value),
+            10 => Field::merge_value(&mut self.note, value),
+            11 => Field::merge_value(&mut self.type_, value),
+            12 => Field::merge_value(&mut self.deprecated_source, value),
+            13 => Field::merge_value(&mut self.deprecated_first_timestamp, value),
+            14 => Field::merge_value(&mut self.deprecated_last_timestamp, value),
+            15 => Field::merge_value(&mut self.deprecated_count, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for Event {
     const API_VERSION: &'static str = "events.k8s.io/v1";
     const GROUP: &'static str = "events.k8s.io";
@@ -448,5 +502,25 @@ impl<'de> serde::Deserialize<'de> for EventSeries {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for EventSeries {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.count, 1, w);
+        Field::encode_value(&self.last_observed_time, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.count, value),
+            2 => Field::merge(&mut self.last_observed_time, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -69,6 +69,26 @@ impl<'de> serde::Deserialize<'de> for ExemptPriorityLevelConfiguration {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ExemptPriorityLevelConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.nominal_concurrency_shares, 1, w);
+        Field::encode(&self.lendable_percent, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.nominal_concurrency_shares, value),
+            2 => Field::merge(&mut self.lendable_percent, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LimitResponse {
     pub queuing: Option<QueuingConfiguration>,
@@ -131,6 +151,26 @@ impl<'de> serde::Deserialize<'de> for LimitResponse {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LimitResponse {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.queuing, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.queuing, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -226,6 +266,30 @@ impl<'de> serde::Deserialize<'de> for LimitedPriorityLevelConfiguration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LimitedPriorityLevelConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.nominal_concurrency_shares, 1, w);
+        Field::encode(&self.limit_response, 2, w);
+        Field::encode(&self.lendable_percent, 3, w);
+        Field::encode(&self.borrowing_limit_percent, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.nominal_concurrency_shares, value),
+            2 => Field::merge(&mut self.limit_response, value),
+            3 => Field::merge(&mut self.lendable_percent, value),
+            4 => Field::merge(&mut self.borrowing_limit_percent, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -325,6 +389,36 @@ impl<'de> serde::Deserialize<'de> for PriorityLevelConfiguration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PriorityLevelConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for PriorityLevelConfiguration {
@@ -570,6 +664,32 @@ impl<'de> serde::Deserialize<'de> for PriorityLevelConfigurationCondition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PriorityLevelConfigurationCondition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode_value(&self.status, 2, w);
+        Field::encode_value(&self.last_transition_time, 3, w);
+        Field::encode_value(&self.reason, 4, w);
+        Field::encode_value(&self.message, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge_value(&mut self.status, value),
+            3 => Field::merge_value(&mut self.last_transition_time, value),
+            4 => Field::merge_value(&mut self.reason, value),
+            5 => Field::merge_value(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriorityLevelConfigurationSpec {
     pub exempt: Option<ExemptPriorityLevelConfiguration>,
@@ -649,6 +769,28 @@ impl<'de> serde::Deserialize<'de> for PriorityLevelConfigurationSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PriorityLevelConfigurationSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.limited, 2, w);
+        Field::encode(&self.exempt, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.limited, value),
+            3 => Field::merge(&mut self.exempt, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriorityLevelConfigurationStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -703,6 +845,24 @@ impl<'de> serde::Deserialize<'de> for PriorityLevelConfigurationStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PriorityLevelConfigurationStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -786,5 +946,27 @@ impl<'de> serde::Deserialize<'de> for QueuingConfiguration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for QueuingConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.queues, 1, w);
+        Field::encode_value(&self.hand_size, 2, w);
+        Field::encode_value(&self.queue_length_limit, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.queues, value),
+            2 => Field::merge(&mut self.hand_size, value),
+            3 => Field::merge(&mut self.queue_length_limit, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -125,6 +125,40 @@ impl<'de> serde::Deserialize<'de> for APIGroup {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for APIGroup {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.versions, 2, w);
+        Field::encode_value(&self.preferred_version, 3, w);
+        Field::encode(&self.server_address_by_client_cidrs, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.versions, value),
+            3 => Field::merge_value(&mut self.preferred_version, value),
+            4 => Field::merge(&mut self.server_address_by_client_cidrs, value),
+            _ => Ok(()),
+        }
+    }
+    fn envelope_type(&self) -> k8s_core::protobuf::TypeMeta {
+        k8s_core::protobuf::TypeMeta::new(
+            self.api_version.as_deref().unwrap_or_default(),
+            self.kind.as_deref().unwrap_or_default(),
+        )
+    }
+    fn set_type_meta(&mut self, type_meta: &k8s_core::protobuf::TypeMeta) {
+        self.api_version = Some(type_meta.api_version.clone()).filter(|v| !v.is_empty());
+        self.kind = Some(type_meta.kind.clone()).filter(|k| !k.is_empty());
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GroupVersionForDiscovery {
     /// Server default: "".
@@ -187,5 +221,25 @@ impl<'de> serde::Deserialize<'de> for GroupVersionForDiscovery {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for GroupVersionForDiscovery {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.group_version, 1, w);
+        Field::encode(&self.version, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.group_version, value),
+            2 => Field::merge(&mut self.version, value),
+            _ => Ok(()),
+        }
     }
 }

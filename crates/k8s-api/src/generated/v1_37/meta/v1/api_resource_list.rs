@@ -173,6 +173,42 @@ impl<'de> serde::Deserialize<'de> for APIResource {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for APIResource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.namespaced, 2, w);
+        Field::encode(&self.kind, 3, w);
+        Field::encode(&self.verbs, 4, w);
+        Field::encode(&self.short_names, 5, w);
+        Field::encode(&self.singular_name, 6, w);
+        Field::encode(&self.categories, 7, w);
+        Field::encode_value(&self.group, 8, w);
+        Field::encode_value(&self.version, 9, w);
+        Field::encode_value(&self.storage_version_hash, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.namespaced, value),
+            3 => Field::merge(&mut self.kind, value),
+            4 => Field::merge(&mut self.verbs, value),
+            5 => Field::merge(&mut self.short_names, value),
+            6 => Field::merge(&mut self.singular_name, value),
+            7 => Field::merge(&mut self.categories, value),
+            8 => Field::merge_value(&mut self.group, value),
+            9 => Field::merge_value(&mut self.version, value),
+            10 => Field::merge_value(&mut self.storage_version_hash, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct APIResourceList {
     pub api_version: Option<String>,
@@ -263,5 +299,35 @@ impl<'de> serde::Deserialize<'de> for APIResourceList {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for APIResourceList {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.group_version, 1, w);
+        Field::encode(&self.resources, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.group_version, value),
+            2 => Field::merge(&mut self.resources, value),
+            _ => Ok(()),
+        }
+    }
+    fn envelope_type(&self) -> k8s_core::protobuf::TypeMeta {
+        k8s_core::protobuf::TypeMeta::new(
+            self.api_version.as_deref().unwrap_or_default(),
+            self.kind.as_deref().unwrap_or_default(),
+        )
+    }
+    fn set_type_meta(&mut self, type_meta: &k8s_core::protobuf::TypeMeta) {
+        self.api_version = Some(type_meta.api_version.clone()).filter(|v| !v.is_empty());
+        self.kind = Some(type_meta.kind.clone()).filter(|k| !k.is_empty());
     }
 }

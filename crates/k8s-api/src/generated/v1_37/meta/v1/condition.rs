@@ -116,3 +116,31 @@ impl<'de> serde::Deserialize<'de> for Condition {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Condition {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.status, 2, w);
+        Field::encode_value(&self.observed_generation, 3, w);
+        Field::encode_value(&self.last_transition_time, 4, w);
+        Field::encode(&self.reason, 5, w);
+        Field::encode(&self.message, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.status, value),
+            3 => Field::merge_value(&mut self.observed_generation, value),
+            4 => Field::merge(&mut self.last_transition_time, value),
+            5 => Field::merge(&mut self.reason, value),
+            6 => Field::merge(&mut self.message, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -161,6 +161,53 @@ impl<'de> serde::Deserialize<'de> for DeleteOptions {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeleteOptions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.grace_period_seconds, 1, w);
+        Field::encode(&self.preconditions, 2, w);
+        Field::encode(&self.orphan_dependents, 3, w);
+        Field::encode(&self.propagation_policy, 4, w);
+        Field::encode(&self.dry_run, 5, w);
+        Field::encode(
+            &self.ignore_store_read_error_with_cluster_breaking_potential,
+            6,
+            w,
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.grace_period_seconds, value),
+            2 => Field::merge(&mut self.preconditions, value),
+            3 => Field::merge(&mut self.orphan_dependents, value),
+            4 => Field::merge(&mut self.propagation_policy, value),
+            5 => Field::merge(&mut self.dry_run, value),
+            6 => {
+                Field::merge(
+                    &mut self.ignore_store_read_error_with_cluster_breaking_potential,
+                    value,
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+    fn envelope_type(&self) -> k8s_core::protobuf::TypeMeta {
+        k8s_core::protobuf::TypeMeta::new(
+            self.api_version.as_deref().unwrap_or_default(),
+            self.kind.as_deref().unwrap_or_default(),
+        )
+    }
+    fn set_type_meta(&mut self, type_meta: &k8s_core::protobuf::TypeMeta) {
+        self.api_version = Some(type_meta.api_version.clone()).filter(|v| !v.is_empty());
+        self.kind = Some(type_meta.kind.clone()).filter(|k| !k.is_empty());
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Preconditions {
     pub resource_version: Option<String>,
@@ -225,5 +272,25 @@ impl<'de> serde::Deserialize<'de> for Preconditions {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Preconditions {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.uid, 1, w);
+        Field::encode(&self.resource_version, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.uid, value),
+            2 => Field::merge(&mut self.resource_version, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -79,3 +79,25 @@ impl<'de> serde::Deserialize<'de> for FieldSelectorRequirement {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for FieldSelectorRequirement {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode(&self.operator, 2, w);
+        Field::encode(&self.values, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge(&mut self.operator, value),
+            3 => Field::merge(&mut self.values, value),
+            _ => Ok(()),
+        }
+    }
+}

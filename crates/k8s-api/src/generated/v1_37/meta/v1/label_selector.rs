@@ -71,6 +71,26 @@ impl<'de> serde::Deserialize<'de> for LabelSelector {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LabelSelector {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.match_labels, 1, w);
+        Field::encode(&self.match_expressions, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.match_labels, value),
+            2 => Field::merge(&mut self.match_expressions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LabelSelectorRequirement {
     /// Server default: "".
@@ -146,5 +166,27 @@ impl<'de> serde::Deserialize<'de> for LabelSelectorRequirement {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for LabelSelectorRequirement {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode(&self.operator, 2, w);
+        Field::encode(&self.values, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge(&mut self.operator, value),
+            3 => Field::merge(&mut self.values, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -68,3 +68,23 @@ impl<'de> serde::Deserialize<'de> for ServerAddressByClientCIDR {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ServerAddressByClientCIDR {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.client_cidr, 1, w);
+        Field::encode(&self.server_address, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.client_cidr, value),
+            2 => Field::merge(&mut self.server_address, value),
+            _ => Ok(()),
+        }
+    }
+}

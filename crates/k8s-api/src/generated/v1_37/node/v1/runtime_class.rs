@@ -54,6 +54,24 @@ impl<'de> serde::Deserialize<'de> for Overhead {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Overhead {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.pod_fixed, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.pod_fixed, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RuntimeClass {
     /// Server default: "".
@@ -164,6 +182,38 @@ impl<'de> serde::Deserialize<'de> for RuntimeClass {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RuntimeClass {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.handler, 2, w);
+        Field::encode(&self.overhead, 3, w);
+        Field::encode(&self.scheduling, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.handler, value),
+            3 => Field::merge(&mut self.overhead, value),
+            4 => Field::merge(&mut self.scheduling, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for RuntimeClass {
@@ -304,5 +354,25 @@ impl<'de> serde::Deserialize<'de> for Scheduling {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Scheduling {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.node_selector, 1, w);
+        Field::encode(&self.tolerations, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.node_selector, value),
+            2 => Field::merge(&mut self.tolerations, value),
+            _ => Ok(()),
+        }
     }
 }

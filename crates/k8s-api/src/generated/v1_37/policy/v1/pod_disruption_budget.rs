@@ -104,6 +104,36 @@ impl<'de> serde::Deserialize<'de> for PodDisruptionBudget {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodDisruptionBudget {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge_value(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for PodDisruptionBudget {
     const API_VERSION: &'static str = "policy/v1";
     const GROUP: &'static str = "policy";
@@ -364,6 +394,30 @@ impl<'de> serde::Deserialize<'de> for PodDisruptionBudgetSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodDisruptionBudgetSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.min_available, 1, w);
+        Field::encode(&self.selector, 2, w);
+        Field::encode(&self.max_unavailable, 3, w);
+        Field::encode(&self.unhealthy_pod_eviction_policy, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.min_available, value),
+            2 => Field::merge(&mut self.selector, value),
+            3 => Field::merge(&mut self.max_unavailable, value),
+            4 => Field::merge(&mut self.unhealthy_pod_eviction_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodDisruptionBudgetStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -503,5 +557,35 @@ impl<'de> serde::Deserialize<'de> for PodDisruptionBudgetStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodDisruptionBudgetStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.observed_generation, 1, w);
+        Field::encode(&self.disrupted_pods, 2, w);
+        Field::encode_value(&self.disruptions_allowed, 3, w);
+        Field::encode_value(&self.current_healthy, 4, w);
+        Field::encode_value(&self.desired_healthy, 5, w);
+        Field::encode_value(&self.expected_pods, 6, w);
+        Field::encode(&self.conditions, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.observed_generation, value),
+            2 => Field::merge(&mut self.disrupted_pods, value),
+            3 => Field::merge(&mut self.disruptions_allowed, value),
+            4 => Field::merge(&mut self.current_healthy, value),
+            5 => Field::merge(&mut self.desired_healthy, value),
+            6 => Field::merge(&mut self.expected_pods, value),
+            7 => Field::merge(&mut self.conditions, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -112,3 +112,29 @@ impl<'de> serde::Deserialize<'de> for PolicyRule {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PolicyRule {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.verbs, 1, w);
+        Field::encode(&self.api_groups, 2, w);
+        Field::encode(&self.resources, 3, w);
+        Field::encode(&self.resource_names, 4, w);
+        Field::encode(&self.non_resource_urls, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.verbs, value),
+            2 => Field::merge(&mut self.api_groups, value),
+            3 => Field::merge(&mut self.resources, value),
+            4 => Field::merge(&mut self.resource_names, value),
+            5 => Field::merge(&mut self.non_resource_urls, value),
+            _ => Ok(()),
+        }
+    }
+}

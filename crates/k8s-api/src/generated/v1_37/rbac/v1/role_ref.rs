@@ -79,3 +79,25 @@ impl<'de> serde::Deserialize<'de> for RoleRef {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for RoleRef {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_group, 1, w);
+        Field::encode(&self.kind, 2, w);
+        Field::encode(&self.name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.api_group, value),
+            2 => Field::merge(&mut self.kind, value),
+            3 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -92,3 +92,27 @@ impl<'de> serde::Deserialize<'de> for Subject {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Subject {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.kind, 1, w);
+        Field::encode_value(&self.api_group, 2, w);
+        Field::encode(&self.name, 3, w);
+        Field::encode_value(&self.namespace, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.kind, value),
+            2 => Field::merge_value(&mut self.api_group, value),
+            3 => Field::merge(&mut self.name, value),
+            4 => Field::merge_value(&mut self.namespace, value),
+            _ => Ok(()),
+        }
+    }
+}

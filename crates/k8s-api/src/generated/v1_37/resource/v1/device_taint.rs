@@ -92,3 +92,27 @@ impl<'de> serde::Deserialize<'de> for DeviceTaint {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceTaint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode_value(&self.value, 2, w);
+        Field::encode(&self.effect, 3, w);
+        Field::encode(&self.time_added, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge_value(&mut self.value, value),
+            3 => Field::merge(&mut self.effect, value),
+            4 => Field::merge(&mut self.time_added, value),
+            _ => Ok(()),
+        }
+    }
+}

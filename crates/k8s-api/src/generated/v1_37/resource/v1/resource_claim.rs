@@ -133,6 +133,36 @@ impl<'de> serde::Deserialize<'de> for AllocatedDeviceStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AllocatedDeviceStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool, 2, w);
+        Field::encode(&self.device, 3, w);
+        Field::encode(&self.conditions, 4, w);
+        Field::encode(&self.data, 5, w);
+        Field::encode(&self.network_data, 6, w);
+        Field::encode(&self.share_id, 7, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool, value),
+            3 => Field::merge(&mut self.device, value),
+            4 => Field::merge(&mut self.conditions, value),
+            5 => Field::merge(&mut self.data, value),
+            6 => Field::merge(&mut self.network_data, value),
+            7 => Field::merge(&mut self.share_id, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AllocationResult {
     pub allocation_timestamp: Option<Time>,
@@ -212,6 +242,28 @@ impl<'de> serde::Deserialize<'de> for AllocationResult {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for AllocationResult {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.devices, 1, w);
+        Field::encode(&self.node_selector, 3, w);
+        Field::encode(&self.allocation_timestamp, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.devices, value),
+            3 => Field::merge(&mut self.node_selector, value),
+            5 => Field::merge(&mut self.allocation_timestamp, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -294,6 +346,41 @@ impl<'de> serde::Deserialize<'de> for DeviceAllocationConfiguration {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceAllocationConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.source, 1, w);
+        Field::encode(&self.requests, 2, w);
+        w.nested(
+            3,
+            |w| {
+                Field::encode(&self.opaque, 1, w);
+            },
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.source, value),
+            2 => Field::merge(&mut self.requests, value),
+            3 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.opaque, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceAllocationResult {
     /// List type: atomic (replaced whole).
@@ -360,6 +447,26 @@ impl<'de> serde::Deserialize<'de> for DeviceAllocationResult {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceAllocationResult {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.results, 1, w);
+        Field::encode(&self.config, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.results, value),
+            2 => Field::merge(&mut self.config, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -553,6 +660,44 @@ impl<'de> serde::Deserialize<'de> for DeviceRequestAllocationResult {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceRequestAllocationResult {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.request, 1, w);
+        Field::encode(&self.driver, 2, w);
+        Field::encode(&self.pool, 3, w);
+        Field::encode(&self.device, 4, w);
+        Field::encode(&self.admin_access, 5, w);
+        Field::encode(&self.tolerations, 6, w);
+        Field::encode(&self.binding_conditions, 7, w);
+        Field::encode(&self.binding_failure_conditions, 8, w);
+        Field::encode(&self.share_id, 9, w);
+        Field::encode(&self.consumed_capacity, 10, w);
+        Field::encode(&self.skip_node_operations, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.request, value),
+            2 => Field::merge(&mut self.driver, value),
+            3 => Field::merge(&mut self.pool, value),
+            4 => Field::merge(&mut self.device, value),
+            5 => Field::merge(&mut self.admin_access, value),
+            6 => Field::merge(&mut self.tolerations, value),
+            7 => Field::merge(&mut self.binding_conditions, value),
+            8 => Field::merge(&mut self.binding_failure_conditions, value),
+            9 => Field::merge(&mut self.share_id, value),
+            10 => Field::merge(&mut self.consumed_capacity, value),
+            11 => Field::merge(&mut self.skip_node_operations, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NetworkDeviceData {
     pub hardware_address: Option<String>,
@@ -632,6 +777,28 @@ impl<'de> serde::Deserialize<'de> for NetworkDeviceData {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NetworkDeviceData {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.interface_name, 1, w);
+        Field::encode(&self.ips, 2, w);
+        Field::encode_value(&self.hardware_address, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.interface_name, value),
+            2 => Field::merge(&mut self.ips, value),
+            3 => Field::merge_value(&mut self.hardware_address, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -734,6 +901,36 @@ impl<'de> serde::Deserialize<'de> for ResourceClaim {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceClaim {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ResourceClaim {
@@ -987,6 +1184,30 @@ impl<'de> serde::Deserialize<'de> for ResourceClaimConsumerReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceClaimConsumerReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_group, 1, w);
+        Field::encode(&self.resource, 3, w);
+        Field::encode(&self.name, 4, w);
+        Field::encode(&self.uid, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.api_group, value),
+            3 => Field::merge(&mut self.resource, value),
+            4 => Field::merge(&mut self.name, value),
+            5 => Field::merge(&mut self.uid, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceClaimStatus {
     pub allocation: Option<AllocationResult>,
@@ -1069,5 +1290,27 @@ impl<'de> serde::Deserialize<'de> for ResourceClaimStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.allocation, 1, w);
+        Field::encode(&self.reserved_for, 2, w);
+        Field::encode(&self.devices, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.allocation, value),
+            2 => Field::merge(&mut self.reserved_for, value),
+            4 => Field::merge(&mut self.devices, value),
+            _ => Ok(()),
+        }
     }
 }

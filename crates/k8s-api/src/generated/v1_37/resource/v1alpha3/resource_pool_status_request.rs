@@ -86,6 +86,30 @@ impl<'de> serde::Deserialize<'de> for PartitionTypeStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PartitionTypeStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.type_, 1, w);
+        Field::encode(&self.total, 2, w);
+        Field::encode(&self.allocatable, 3, w);
+        Field::encode(&self.attribute, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.type_, value),
+            2 => Field::merge(&mut self.total, value),
+            3 => Field::merge(&mut self.allocatable, value),
+            4 => Field::merge(&mut self.attribute, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PoolStatus {
     pub allocated_devices: Option<i32>,
@@ -285,6 +309,46 @@ impl<'de> serde::Deserialize<'de> for PoolStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PoolStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool_name, 2, w);
+        Field::encode(&self.node_name, 3, w);
+        Field::encode(&self.total_devices, 4, w);
+        Field::encode(&self.allocated_devices, 5, w);
+        Field::encode(&self.available_devices, 6, w);
+        Field::encode(&self.unavailable_devices, 7, w);
+        Field::encode(&self.resource_slice_count, 8, w);
+        Field::encode(&self.generation, 9, w);
+        Field::encode(&self.validation_error, 10, w);
+        Field::encode(&self.partition_summary, 11, w);
+        Field::encode(&self.shareable_summary, 13, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool_name, value),
+            3 => Field::merge(&mut self.node_name, value),
+            4 => Field::merge(&mut self.total_devices, value),
+            5 => Field::merge(&mut self.allocated_devices, value),
+            6 => Field::merge(&mut self.available_devices, value),
+            7 => Field::merge(&mut self.unavailable_devices, value),
+            8 => Field::merge(&mut self.resource_slice_count, value),
+            9 => Field::merge(&mut self.generation, value),
+            10 => Field::merge(&mut self.validation_error, value),
+            11 => Field::merge(&mut self.partition_summary, value),
+            13 => Field::merge(&mut self.shareable_summary, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourcePoolStatusRequest {
     /// Server default: {}.
@@ -381,6 +445,36 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequest {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ResourcePoolStatusRequest {
@@ -611,6 +705,30 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequestSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequestSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool_name, 2, w);
+        Field::encode(&self.limit, 3, w);
+        Field::encode(&self.default_partition_type_attribute, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool_name, value),
+            3 => Field::merge(&mut self.limit, value),
+            4 => Field::merge(&mut self.default_partition_type_attribute, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourcePoolStatusRequestStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -689,6 +807,28 @@ impl<'de> serde::Deserialize<'de> for ResourcePoolStatusRequestStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePoolStatusRequestStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.pools, 2, w);
+        Field::encode(&self.conditions, 3, w);
+        Field::encode(&self.pool_count, 6, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.pools, value),
+            3 => Field::merge(&mut self.conditions, value),
+            6 => Field::merge(&mut self.pool_count, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -773,6 +913,30 @@ impl<'de> serde::Deserialize<'de> for ShareableCapacityStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ShareableCapacityStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.total, 2, w);
+        Field::encode(&self.consumed, 3, w);
+        Field::encode(&self.available, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.total, value),
+            3 => Field::merge(&mut self.consumed, value),
+            4 => Field::merge(&mut self.available, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ShareableSummaryStatus {
     /// List type: atomic (replaced whole).
@@ -853,5 +1017,27 @@ impl<'de> serde::Deserialize<'de> for ShareableSummaryStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ShareableSummaryStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.fully_available_devices, 1, w);
+        Field::encode(&self.partially_available_devices, 2, w);
+        Field::encode(&self.capacity, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.fully_available_devices, value),
+            2 => Field::merge(&mut self.partially_available_devices, value),
+            3 => Field::merge(&mut self.capacity, value),
+            _ => Ok(()),
+        }
     }
 }

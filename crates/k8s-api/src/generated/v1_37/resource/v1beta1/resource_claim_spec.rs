@@ -54,6 +54,24 @@ impl<'de> serde::Deserialize<'de> for CapacityRequirements {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CapacityRequirements {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.requests, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.requests, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceClaim {
     /// List type: atomic (replaced whole).
@@ -137,6 +155,28 @@ impl<'de> serde::Deserialize<'de> for DeviceClaim {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceClaim {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.requests, 1, w);
+        Field::encode(&self.constraints, 2, w);
+        Field::encode(&self.config, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.requests, value),
+            2 => Field::merge(&mut self.constraints, value),
+            3 => Field::merge(&mut self.config, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceClaimConfiguration {
     pub opaque: Option<OpaqueDeviceConfiguration>,
@@ -202,6 +242,39 @@ impl<'de> serde::Deserialize<'de> for DeviceClaimConfiguration {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceClaimConfiguration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.requests, 1, w);
+        w.nested(
+            2,
+            |w| {
+                Field::encode(&self.opaque, 1, w);
+            },
+        );
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.requests, value),
+            2 => {
+                k8s_core::protobuf::merge_embedded(
+                    value,
+                    |field, value| match field {
+                        1 => Field::merge(&mut self.opaque, value),
+                        _ => Ok(()),
+                    },
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -285,6 +358,28 @@ impl<'de> serde::Deserialize<'de> for DeviceConstraint {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceConstraint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.requests, 1, w);
+        Field::encode(&self.match_attribute, 2, w);
+        Field::encode(&self.distinct_attribute, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.requests, value),
+            2 => Field::merge(&mut self.match_attribute, value),
+            3 => Field::merge(&mut self.distinct_attribute, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceDerivedAttribute {
     /// Server default: "".
@@ -345,6 +440,26 @@ impl<'de> serde::Deserialize<'de> for DeviceDerivedAttribute {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceDerivedAttribute {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.expression, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.expression, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -530,6 +645,42 @@ impl<'de> serde::Deserialize<'de> for DeviceRequest {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode_value(&self.device_class_name, 2, w);
+        Field::encode(&self.selectors, 3, w);
+        Field::encode_value(&self.allocation_mode, 4, w);
+        Field::encode_value(&self.count, 5, w);
+        Field::encode(&self.admin_access, 6, w);
+        Field::encode(&self.first_available, 7, w);
+        Field::encode(&self.tolerations, 8, w);
+        Field::encode(&self.capacity, 9, w);
+        Field::encode(&self.derived_attributes, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.device_class_name, value),
+            3 => Field::merge(&mut self.selectors, value),
+            4 => Field::merge_value(&mut self.allocation_mode, value),
+            5 => Field::merge_value(&mut self.count, value),
+            6 => Field::merge(&mut self.admin_access, value),
+            7 => Field::merge(&mut self.first_available, value),
+            8 => Field::merge(&mut self.tolerations, value),
+            9 => Field::merge(&mut self.capacity, value),
+            10 => Field::merge(&mut self.derived_attributes, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceSubRequest {
     pub allocation_mode: Option<String>,
@@ -683,6 +834,38 @@ impl<'de> serde::Deserialize<'de> for DeviceSubRequest {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceSubRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.device_class_name, 2, w);
+        Field::encode(&self.selectors, 3, w);
+        Field::encode_value(&self.allocation_mode, 4, w);
+        Field::encode_value(&self.count, 5, w);
+        Field::encode(&self.tolerations, 7, w);
+        Field::encode(&self.capacity, 8, w);
+        Field::encode(&self.derived_attributes, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.device_class_name, value),
+            3 => Field::merge(&mut self.selectors, value),
+            4 => Field::merge_value(&mut self.allocation_mode, value),
+            5 => Field::merge_value(&mut self.count, value),
+            7 => Field::merge(&mut self.tolerations, value),
+            8 => Field::merge(&mut self.capacity, value),
+            9 => Field::merge(&mut self.derived_attributes, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceClaimSpec {
     /// Server default: {}.
@@ -734,5 +917,23 @@ impl<'de> serde::Deserialize<'de> for ResourceClaimSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceClaimSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.devices, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.devices, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -218,6 +218,46 @@ impl<'de> serde::Deserialize<'de> for BasicDevice {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for BasicDevice {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.attributes, 1, w);
+        Field::encode(&self.capacity, 2, w);
+        Field::encode(&self.consumes_counters, 3, w);
+        Field::encode(&self.node_name, 4, w);
+        Field::encode(&self.node_selector, 5, w);
+        Field::encode(&self.all_nodes, 6, w);
+        Field::encode(&self.taints, 7, w);
+        Field::encode(&self.binds_to_node, 8, w);
+        Field::encode(&self.binding_conditions, 9, w);
+        Field::encode(&self.binding_failure_conditions, 10, w);
+        Field::encode(&self.allow_multiple_allocations, 11, w);
+        Field::encode(&self.node_allocatable_resources, 14, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.attributes, value),
+            2 => Field::merge(&mut self.capacity, value),
+            3 => Field::merge(&mut self.consumes_counters, value),
+            4 => Field::merge(&mut self.node_name, value),
+            5 => Field::merge(&mut self.node_selector, value),
+            6 => Field::merge(&mut self.all_nodes, value),
+            7 => Field::merge(&mut self.taints, value),
+            8 => Field::merge(&mut self.binds_to_node, value),
+            9 => Field::merge(&mut self.binding_conditions, value),
+            10 => Field::merge(&mut self.binding_failure_conditions, value),
+            11 => Field::merge(&mut self.allow_multiple_allocations, value),
+            14 => Field::merge(&mut self.node_allocatable_resources, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CapacityRequestPolicy {
     pub default: Option<Quantity>,
@@ -299,6 +339,28 @@ impl<'de> serde::Deserialize<'de> for CapacityRequestPolicy {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CapacityRequestPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.default, 1, w);
+        Field::encode(&self.valid_values, 3, w);
+        Field::encode(&self.valid_range, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.default, value),
+            3 => Field::merge(&mut self.valid_values, value),
+            4 => Field::merge(&mut self.valid_range, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CapacityRequestPolicyRange {
     pub max: Option<Quantity>,
@@ -376,6 +438,28 @@ impl<'de> serde::Deserialize<'de> for CapacityRequestPolicyRange {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CapacityRequestPolicyRange {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.min, 1, w);
+        Field::encode(&self.max, 2, w);
+        Field::encode(&self.step, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.min, value),
+            2 => Field::merge(&mut self.max, value),
+            3 => Field::merge(&mut self.step, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counter {
     pub value: Quantity,
@@ -423,6 +507,24 @@ impl<'de> serde::Deserialize<'de> for Counter {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Counter {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.value, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.value, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -484,6 +586,26 @@ impl<'de> serde::Deserialize<'de> for CounterSet {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CounterSet {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.counters, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.counters, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -548,6 +670,26 @@ impl<'de> serde::Deserialize<'de> for Device {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Device {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.basic, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.basic, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -704,6 +846,38 @@ impl<'de> serde::Deserialize<'de> for DeviceAttribute {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceAttribute {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.int, 2, w);
+        Field::encode(&self.bool, 3, w);
+        Field::encode(&self.string, 4, w);
+        Field::encode(&self.version, 5, w);
+        Field::encode(&self.ints, 6, w);
+        Field::encode(&self.bools, 7, w);
+        Field::encode(&self.strings, 8, w);
+        Field::encode(&self.versions, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            2 => Field::merge(&mut self.int, value),
+            3 => Field::merge(&mut self.bool, value),
+            4 => Field::merge(&mut self.string, value),
+            5 => Field::merge(&mut self.version, value),
+            6 => Field::merge(&mut self.ints, value),
+            7 => Field::merge(&mut self.bools, value),
+            8 => Field::merge(&mut self.strings, value),
+            9 => Field::merge(&mut self.versions, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceCapacity {
     pub request_policy: Option<CapacityRequestPolicy>,
@@ -765,6 +939,26 @@ impl<'de> serde::Deserialize<'de> for DeviceCapacity {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceCapacity {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.value, 1, w);
+        Field::encode(&self.request_policy, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.value, value),
+            2 => Field::merge(&mut self.request_policy, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -843,6 +1037,28 @@ impl<'de> serde::Deserialize<'de> for DeviceCounterConsumption {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceCounterConsumption {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.counter_set, 1, w);
+        Field::encode(&self.counters, 2, w);
+        Field::encode(&self.compatibility_groups, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.counter_set, value),
+            2 => Field::merge(&mut self.counters, value),
+            3 => Field::merge(&mut self.compatibility_groups, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -935,6 +1151,30 @@ impl<'de> serde::Deserialize<'de> for DeviceTaint {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceTaint {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.key, 1, w);
+        Field::encode_value(&self.value, 2, w);
+        Field::encode(&self.effect, 3, w);
+        Field::encode(&self.time_added, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.key, value),
+            2 => Field::merge_value(&mut self.value, value),
+            3 => Field::merge(&mut self.effect, value),
+            4 => Field::merge(&mut self.time_added, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeAllocatableMapping {
     pub capacity_key: Option<String>,
@@ -1015,6 +1255,28 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableMapping {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableMapping {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.capacity_key, 1, w);
+        Field::encode(&self.capacity_multiplier, 2, w);
+        Field::encode(&self.device_multiplier, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.capacity_key, value),
+            2 => Field::merge(&mut self.capacity_multiplier, value),
+            3 => Field::merge(&mut self.device_multiplier, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeAllocatableOverhead {
     pub per_container: Option<Quantity>,
@@ -1081,6 +1343,26 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableOverhead {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableOverhead {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.per_pod, 1, w);
+        Field::encode(&self.per_container, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.per_pod, value),
+            2 => Field::merge(&mut self.per_container, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeAllocatableResource {
     pub mapping: Option<NodeAllocatableMapping>,
@@ -1145,6 +1427,26 @@ impl<'de> serde::Deserialize<'de> for NodeAllocatableResource {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for NodeAllocatableResource {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.mapping, 3, w);
+        Field::encode(&self.overhead, 4, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            3 => Field::merge(&mut self.mapping, value),
+            4 => Field::merge(&mut self.overhead, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1221,6 +1523,28 @@ impl<'de> serde::Deserialize<'de> for ResourcePool {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourcePool {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.generation, 2, w);
+        Field::encode(&self.resource_slice_count, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.generation, value),
+            3 => Field::merge(&mut self.resource_slice_count, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1305,6 +1629,34 @@ impl<'de> serde::Deserialize<'de> for ResourceSlice {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceSlice {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for ResourceSlice {
@@ -1571,5 +1923,41 @@ impl<'de> serde::Deserialize<'de> for ResourceSliceSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for ResourceSliceSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.driver, 1, w);
+        Field::encode(&self.pool, 2, w);
+        Field::encode_value(&self.node_name, 3, w);
+        Field::encode(&self.node_selector, 4, w);
+        Field::encode_value(&self.all_nodes, 5, w);
+        Field::encode(&self.devices, 6, w);
+        Field::encode(&self.per_device_node_selection, 7, w);
+        Field::encode(&self.shared_counters, 8, w);
+        Field::encode(&self.partition_type_attribute, 9, w);
+        Field::encode(&self.skip_node_operations, 10, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.driver, value),
+            2 => Field::merge(&mut self.pool, value),
+            3 => Field::merge_value(&mut self.node_name, value),
+            4 => Field::merge(&mut self.node_selector, value),
+            5 => Field::merge_value(&mut self.all_nodes, value),
+            6 => Field::merge(&mut self.devices, value),
+            7 => Field::merge(&mut self.per_device_node_selection, value),
+            8 => Field::merge(&mut self.shared_counters, value),
+            9 => Field::merge(&mut self.partition_type_attribute, value),
+            10 => Field::merge(&mut self.skip_node_operations, value),
+            _ => Ok(()),
+        }
     }
 }

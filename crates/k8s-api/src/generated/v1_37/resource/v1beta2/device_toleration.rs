@@ -111,3 +111,29 @@ impl<'de> serde::Deserialize<'de> for DeviceToleration {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for DeviceToleration {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.key, 1, w);
+        Field::encode_value(&self.operator, 2, w);
+        Field::encode_value(&self.value, 3, w);
+        Field::encode_value(&self.effect, 4, w);
+        Field::encode(&self.toleration_seconds, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.key, value),
+            2 => Field::merge_value(&mut self.operator, value),
+            3 => Field::merge_value(&mut self.value, value),
+            4 => Field::merge_value(&mut self.effect, value),
+            5 => Field::merge(&mut self.toleration_seconds, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -131,6 +131,40 @@ impl<'de> serde::Deserialize<'de> for PriorityClass {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PriorityClass {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode_value(&self.value, 2, w);
+        Field::encode_value(&self.global_default, 3, w);
+        Field::encode_value(&self.description, 4, w);
+        Field::encode(&self.preemption_policy, 5, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.value, value),
+            3 => Field::merge_value(&mut self.global_default, value),
+            4 => Field::merge_value(&mut self.description, value),
+            5 => Field::merge(&mut self.preemption_policy, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for PriorityClass {
     const API_VERSION: &'static str = "scheduling.k8s.io/v1";
     const GROUP: &'static str = "scheduling.k8s.io";

@@ -5,6 +5,23 @@
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct CompositeBasicSchedulingPolicy(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for CompositeBasicSchedulingPolicy {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CompositeGangSchedulingPolicy {
     /// Server default: 0.
@@ -56,6 +73,24 @@ impl<'de> serde::Deserialize<'de> for CompositeGangSchedulingPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositeGangSchedulingPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.min_group_count, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.min_group_count, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,5 +158,25 @@ impl<'de> serde::Deserialize<'de> for CompositePodGroupSchedulingPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositePodGroupSchedulingPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.basic, 1, w);
+        Field::encode(&self.gang, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.basic, value),
+            2 => Field::merge(&mut self.gang, value),
+            _ => Ok(()),
+        }
     }
 }

@@ -101,6 +101,36 @@ impl<'de> serde::Deserialize<'de> for PodGroup {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroup {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+        Field::encode_value(&self.status, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            3 => Field::merge_value(&mut self.status, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for PodGroup {
     const API_VERSION: &'static str = "scheduling.k8s.io/v1alpha3";
     const GROUP: &'static str = "scheduling.k8s.io";
@@ -320,6 +350,26 @@ impl<'de> serde::Deserialize<'de> for PodGroupResourceClaimStatus {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroupResourceClaimStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.resource_claim_name, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.resource_claim_name, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodGroupSpec {
     /// Server default: {"single":{}}.
@@ -489,6 +539,40 @@ impl<'de> serde::Deserialize<'de> for PodGroupSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroupSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.parent_composite_pod_group_name, 1, w);
+        Field::encode(&self.workload_ref, 2, w);
+        Field::encode(&self.scheduling_policy, 3, w);
+        Field::encode(&self.scheduling_constraints, 4, w);
+        Field::encode(&self.resource_claims, 5, w);
+        Field::encode(&self.disruption_mode, 6, w);
+        Field::encode_value(&self.priority_class_name, 7, w);
+        Field::encode(&self.priority, 8, w);
+        Field::encode(&self.preemption_policy, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.parent_composite_pod_group_name, value),
+            2 => Field::merge(&mut self.workload_ref, value),
+            3 => Field::merge(&mut self.scheduling_policy, value),
+            4 => Field::merge(&mut self.scheduling_constraints, value),
+            5 => Field::merge(&mut self.resource_claims, value),
+            6 => Field::merge(&mut self.disruption_mode, value),
+            7 => Field::merge_value(&mut self.priority_class_name, value),
+            8 => Field::merge(&mut self.priority, value),
+            9 => Field::merge(&mut self.preemption_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodGroupStatus {
     /// List type: map, keyed by type. Strategic merge patch: merge, on key type.
@@ -557,5 +641,25 @@ impl<'de> serde::Deserialize<'de> for PodGroupStatus {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroupStatus {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.conditions, 1, w);
+        Field::encode(&self.resource_claim_statuses, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.conditions, value),
+            2 => Field::merge(&mut self.resource_claim_statuses, value),
+            _ => Ok(()),
+        }
     }
 }

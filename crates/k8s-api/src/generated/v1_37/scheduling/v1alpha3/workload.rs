@@ -173,6 +173,40 @@ impl<'de> serde::Deserialize<'de> for CompositePodGroupTemplate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositePodGroupTemplate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.scheduling_policy, 2, w);
+        Field::encode(&self.scheduling_constraints, 3, w);
+        Field::encode(&self.disruption_mode, 4, w);
+        Field::encode_value(&self.priority_class_name, 5, w);
+        Field::encode(&self.priority, 6, w);
+        Field::encode(&self.preemption_policy, 7, w);
+        Field::encode(&self.pod_group_templates, 8, w);
+        Field::encode(&self.composite_pod_group_templates, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.scheduling_policy, value),
+            3 => Field::merge(&mut self.scheduling_constraints, value),
+            4 => Field::merge(&mut self.disruption_mode, value),
+            5 => Field::merge_value(&mut self.priority_class_name, value),
+            6 => Field::merge(&mut self.priority, value),
+            7 => Field::merge(&mut self.preemption_policy, value),
+            8 => Field::merge(&mut self.pod_group_templates, value),
+            9 => Field::merge(&mut self.composite_pod_group_templates, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodGroupTemplate {
     pub disruption_mode: Option<DisruptionMode>,
@@ -324,6 +358,38 @@ impl<'de> serde::Deserialize<'de> for PodGroupTemplate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroupTemplate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.scheduling_policy, 2, w);
+        Field::encode(&self.scheduling_constraints, 3, w);
+        Field::encode(&self.resource_claims, 4, w);
+        Field::encode(&self.disruption_mode, 5, w);
+        Field::encode_value(&self.priority_class_name, 6, w);
+        Field::encode(&self.priority, 7, w);
+        Field::encode(&self.preemption_policy, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.scheduling_policy, value),
+            3 => Field::merge(&mut self.scheduling_constraints, value),
+            4 => Field::merge(&mut self.resource_claims, value),
+            5 => Field::merge(&mut self.disruption_mode, value),
+            6 => Field::merge_value(&mut self.priority_class_name, value),
+            7 => Field::merge(&mut self.priority, value),
+            8 => Field::merge(&mut self.preemption_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TypedLocalObjectReference {
     pub api_group: Option<String>,
@@ -398,6 +464,28 @@ impl<'de> serde::Deserialize<'de> for TypedLocalObjectReference {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TypedLocalObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_group, 1, w);
+        Field::encode(&self.kind, 2, w);
+        Field::encode(&self.name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.api_group, value),
+            2 => Field::merge(&mut self.kind, value),
+            3 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -482,6 +570,34 @@ impl<'de> serde::Deserialize<'de> for Workload {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Workload {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Workload {
@@ -685,5 +801,27 @@ impl<'de> serde::Deserialize<'de> for WorkloadSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WorkloadSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.controller_ref, 1, w);
+        Field::encode(&self.pod_group_templates, 2, w);
+        Field::encode(&self.composite_pod_group_templates, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.controller_ref, value),
+            2 => Field::merge(&mut self.pod_group_templates, value),
+            3 => Field::merge(&mut self.composite_pod_group_templates, value),
+            _ => Ok(()),
+        }
     }
 }

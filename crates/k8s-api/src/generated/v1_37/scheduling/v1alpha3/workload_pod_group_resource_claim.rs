@@ -82,3 +82,25 @@ impl<'de> serde::Deserialize<'de> for WorkloadPodGroupResourceClaim {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WorkloadPodGroupResourceClaim {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.resource_claim_name, 2, w);
+        Field::encode(&self.resource_claim_template_name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.resource_claim_name, value),
+            3 => Field::merge(&mut self.resource_claim_template_name, value),
+            _ => Ok(()),
+        }
+    }
+}

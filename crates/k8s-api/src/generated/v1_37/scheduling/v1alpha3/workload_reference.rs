@@ -68,3 +68,23 @@ impl<'de> serde::Deserialize<'de> for WorkloadReference {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WorkloadReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.workload_name, 1, w);
+        Field::encode(&self.template_name, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.workload_name, value),
+            2 => Field::merge(&mut self.template_name, value),
+            _ => Ok(()),
+        }
+    }
+}

@@ -5,9 +5,43 @@
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct AllCompositeDisruptionMode(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for AllCompositeDisruptionMode {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct CompositeBasicSchedulingPolicy(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for CompositeBasicSchedulingPolicy {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CompositeDisruptionMode {
     pub all: Option<AllCompositeDisruptionMode>,
@@ -74,6 +108,26 @@ impl<'de> serde::Deserialize<'de> for CompositeDisruptionMode {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositeDisruptionMode {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.single, 1, w);
+        Field::encode(&self.all, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.single, value),
+            2 => Field::merge(&mut self.all, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CompositeGangSchedulingPolicy {
     /// Server default: 0.
@@ -125,6 +179,24 @@ impl<'de> serde::Deserialize<'de> for CompositeGangSchedulingPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositeGangSchedulingPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.min_group_count, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.min_group_count, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -179,6 +251,24 @@ impl<'de> serde::Deserialize<'de> for CompositePodGroupSchedulingConstraints {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositePodGroupSchedulingConstraints {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.topology, 1, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.topology, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -246,6 +336,26 @@ impl<'de> serde::Deserialize<'de> for CompositePodGroupSchedulingPolicy {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositePodGroupSchedulingPolicy {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.basic, 1, w);
+        Field::encode(&self.gang, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.basic, value),
+            2 => Field::merge(&mut self.gang, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -419,6 +529,40 @@ impl<'de> serde::Deserialize<'de> for CompositePodGroupTemplate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CompositePodGroupTemplate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.scheduling_policy, 2, w);
+        Field::encode(&self.scheduling_constraints, 3, w);
+        Field::encode(&self.disruption_mode, 4, w);
+        Field::encode_value(&self.priority_class_name, 5, w);
+        Field::encode(&self.priority, 6, w);
+        Field::encode(&self.preemption_policy, 7, w);
+        Field::encode(&self.pod_group_templates, 8, w);
+        Field::encode(&self.composite_pod_group_templates, 9, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.scheduling_policy, value),
+            3 => Field::merge(&mut self.scheduling_constraints, value),
+            4 => Field::merge(&mut self.disruption_mode, value),
+            5 => Field::merge_value(&mut self.priority_class_name, value),
+            6 => Field::merge(&mut self.priority, value),
+            7 => Field::merge(&mut self.preemption_policy, value),
+            8 => Field::merge(&mut self.pod_group_templates, value),
+            9 => Field::merge(&mut self.composite_pod_group_templates, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodGroupTemplate {
     pub disruption_mode: Option<DisruptionMode>,
@@ -570,9 +714,58 @@ impl<'de> serde::Deserialize<'de> for PodGroupTemplate {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for PodGroupTemplate {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.name, 1, w);
+        Field::encode(&self.scheduling_policy, 2, w);
+        Field::encode(&self.scheduling_constraints, 3, w);
+        Field::encode(&self.resource_claims, 4, w);
+        Field::encode(&self.disruption_mode, 5, w);
+        Field::encode_value(&self.priority_class_name, 6, w);
+        Field::encode(&self.priority, 7, w);
+        Field::encode(&self.preemption_policy, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.name, value),
+            2 => Field::merge(&mut self.scheduling_policy, value),
+            3 => Field::merge(&mut self.scheduling_constraints, value),
+            4 => Field::merge(&mut self.resource_claims, value),
+            5 => Field::merge(&mut self.disruption_mode, value),
+            6 => Field::merge_value(&mut self.priority_class_name, value),
+            7 => Field::merge(&mut self.priority, value),
+            8 => Field::merge(&mut self.preemption_policy, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct SingleCompositeDisruptionMode(pub serde_json::Value);
+/// An empty message; read as `{}`, as the server's JSON has it.
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Field for SingleCompositeDisruptionMode {
+    fn merge(
+        &mut self,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        k8s_core::protobuf::merge_embedded(value, |_, _| Ok(()))?;
+        if !self.0.is_object() {
+            self.0 = serde_json::Value::Object(serde_json::Map::new());
+        }
+        Ok(())
+    }
+    fn encode(&self, field: u32, w: &mut k8s_core::protobuf::Writer) {
+        w.nested(field, |_| {});
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TypedLocalObjectReference {
     pub api_group: Option<String>,
@@ -647,6 +840,28 @@ impl<'de> serde::Deserialize<'de> for TypedLocalObjectReference {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TypedLocalObjectReference {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode_value(&self.api_group, 1, w);
+        Field::encode(&self.kind, 2, w);
+        Field::encode(&self.name, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge_value(&mut self.api_group, value),
+            2 => Field::merge(&mut self.kind, value),
+            3 => Field::merge(&mut self.name, value),
+            _ => Ok(()),
+        }
     }
 }
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -731,6 +946,34 @@ impl<'de> serde::Deserialize<'de> for Workload {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for Workload {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
     }
 }
 impl k8s_core::Resource for Workload {
@@ -934,5 +1177,27 @@ impl<'de> serde::Deserialize<'de> for WorkloadSpec {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for WorkloadSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.controller_ref, 1, w);
+        Field::encode(&self.pod_group_templates, 2, w);
+        Field::encode(&self.composite_pod_group_templates, 3, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.controller_ref, value),
+            2 => Field::merge(&mut self.pod_group_templates, value),
+            3 => Field::merge(&mut self.composite_pod_group_templates, value),
+            _ => Ok(()),
+        }
     }
 }

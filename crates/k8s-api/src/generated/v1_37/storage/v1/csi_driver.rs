@@ -86,6 +86,34 @@ impl<'de> serde::Deserialize<'de> for CSIDriver {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CSIDriver {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.spec, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.spec, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for CSIDriver {
     const API_VERSION: &'static str = "storage.k8s.io/v1";
     const GROUP: &'static str = "storage.k8s.io";
@@ -355,6 +383,44 @@ impl<'de> serde::Deserialize<'de> for CSIDriverSpec {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for CSIDriverSpec {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.attach_required, 1, w);
+        Field::encode(&self.pod_info_on_mount, 2, w);
+        Field::encode(&self.volume_lifecycle_modes, 3, w);
+        Field::encode(&self.storage_capacity, 4, w);
+        Field::encode(&self.fs_group_policy, 5, w);
+        Field::encode(&self.token_requests, 6, w);
+        Field::encode(&self.requires_republish, 7, w);
+        Field::encode(&self.se_linux_mount, 8, w);
+        Field::encode(&self.node_allocatable_update_period_seconds, 9, w);
+        Field::encode(&self.service_account_token_in_secrets, 10, w);
+        Field::encode(&self.prevent_pod_scheduling_if_missing, 11, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.attach_required, value),
+            2 => Field::merge(&mut self.pod_info_on_mount, value),
+            3 => Field::merge(&mut self.volume_lifecycle_modes, value),
+            4 => Field::merge(&mut self.storage_capacity, value),
+            5 => Field::merge(&mut self.fs_group_policy, value),
+            6 => Field::merge(&mut self.token_requests, value),
+            7 => Field::merge(&mut self.requires_republish, value),
+            8 => Field::merge(&mut self.se_linux_mount, value),
+            9 => Field::merge(&mut self.node_allocatable_update_period_seconds, value),
+            10 => Field::merge(&mut self.service_account_token_in_secrets, value),
+            11 => Field::merge(&mut self.prevent_pod_scheduling_if_missing, value),
+            _ => Ok(()),
+        }
+    }
+}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenRequest {
     /// Server default: "".
@@ -417,5 +483,25 @@ impl<'de> serde::Deserialize<'de> for TokenRequest {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for TokenRequest {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.audience, 1, w);
+        Field::encode(&self.expiration_seconds, 2, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.audience, value),
+            2 => Field::merge(&mut self.expiration_seconds, value),
+            _ => Ok(()),
+        }
     }
 }

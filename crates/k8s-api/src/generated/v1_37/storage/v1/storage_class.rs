@@ -176,6 +176,46 @@ impl<'de> serde::Deserialize<'de> for StorageClass {
         deserializer.deserialize_map(Visitor)
     }
 }
+#[cfg(feature = "protobuf")]
+impl k8s_core::protobuf::Message for StorageClass {
+    fn encode_fields(&self, w: &mut k8s_core::protobuf::Writer) {
+        use k8s_core::protobuf::Field;
+        Field::encode(&self.metadata, 1, w);
+        Field::encode(&self.provisioner, 2, w);
+        Field::encode(&self.parameters, 3, w);
+        Field::encode(&self.reclaim_policy, 4, w);
+        Field::encode(&self.mount_options, 5, w);
+        Field::encode(&self.allow_volume_expansion, 6, w);
+        Field::encode(&self.volume_binding_mode, 7, w);
+        Field::encode(&self.allowed_topologies, 8, w);
+    }
+    fn merge_field(
+        &mut self,
+        field: u32,
+        value: k8s_core::protobuf::Value<'_>,
+    ) -> Result<(), k8s_core::protobuf::Error> {
+        use k8s_core::protobuf::Field;
+        match field {
+            1 => Field::merge(&mut self.metadata, value),
+            2 => Field::merge(&mut self.provisioner, value),
+            3 => Field::merge(&mut self.parameters, value),
+            4 => Field::merge(&mut self.reclaim_policy, value),
+            5 => Field::merge(&mut self.mount_options, value),
+            6 => Field::merge(&mut self.allow_volume_expansion, value),
+            7 => Field::merge(&mut self.volume_binding_mode, value),
+            8 => Field::merge(&mut self.allowed_topologies, value),
+            _ => Ok(()),
+        }
+    }
+    fn type_meta() -> Option<k8s_core::protobuf::TypeMeta> {
+        Some(
+            k8s_core::protobuf::TypeMeta::new(
+                <Self as k8s_core::Resource>::API_VERSION,
+                <Self as k8s_core::Resource>::KIND,
+            ),
+        )
+    }
+}
 impl k8s_core::Resource for StorageClass {
     const API_VERSION: &'static str = "storage.k8s.io/v1";
     const GROUP: &'static str = "storage.k8s.io";
