@@ -823,6 +823,10 @@ impl k8s_core::Resource for HorizontalPodAutoscaler {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for HorizontalPodAutoscaler {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

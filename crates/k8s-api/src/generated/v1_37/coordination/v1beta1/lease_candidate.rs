@@ -132,6 +132,10 @@ impl k8s_core::Resource for LeaseCandidate {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for LeaseCandidate {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

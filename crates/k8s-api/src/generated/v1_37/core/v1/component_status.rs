@@ -240,6 +240,10 @@ impl k8s_core::Resource for ComponentStatus {
     const SCOPE: k8s_core::Scope = k8s_core::Scope::Cluster;
     const VERBS: &'static [&'static str] = &["get", "list"];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ComponentStatus {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -151,6 +151,10 @@ impl k8s_core::Resource for Namespace {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["finalize", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Namespace {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -521,6 +521,10 @@ impl k8s_core::Resource for Node {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["proxy", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Node {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -1593,6 +1593,10 @@ impl k8s_core::Resource for Pod {
         "resize",
         "status",
     ];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Pod {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -152,6 +152,10 @@ impl k8s_core::Resource for ReplicationController {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["scale", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ReplicationController {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

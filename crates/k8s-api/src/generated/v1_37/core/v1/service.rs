@@ -510,6 +510,10 @@ impl k8s_core::Resource for Service {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["proxy", "status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Service {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

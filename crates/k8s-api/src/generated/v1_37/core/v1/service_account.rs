@@ -171,6 +171,10 @@ impl k8s_core::Resource for ServiceAccount {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["token"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ServiceAccount {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -149,6 +149,10 @@ impl k8s_core::Resource for EvictionRequest {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &["status"];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for EvictionRequest {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

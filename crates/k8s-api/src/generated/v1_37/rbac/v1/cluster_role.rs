@@ -222,6 +222,10 @@ impl k8s_core::Resource for ClusterRole {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for ClusterRole {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

@@ -135,6 +135,10 @@ impl k8s_core::Resource for DeviceClass {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for DeviceClass {
     fn metadata(&self) -> &k8s_core::ObjectMeta {

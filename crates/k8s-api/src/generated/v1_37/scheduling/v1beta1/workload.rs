@@ -994,6 +994,10 @@ impl k8s_core::Resource for Workload {
         "watch",
     ];
     const SUBRESOURCES: &'static [&'static str] = &[];
+    #[cfg(feature = "protobuf")]
+    fn protobuf_codec() -> Option<k8s_core::ops::ProtobufCodec<Self>> {
+        Some(k8s_core::ops::ProtobufCodec::new())
+    }
 }
 impl k8s_core::Object for Workload {
     fn metadata(&self) -> &k8s_core::ObjectMeta {
