@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crate::emit::{self, Counts};
 use crate::error::{Error, Result};
 use crate::ir::ApiModel;
-use crate::{fixups, load_proto, load_v2, load_v3, model_text, naming, plan};
+use crate::{fixups, load_v2, model_text, naming, plan};
+#[cfg(feature = "spec")]
+use crate::{load_proto, load_v3};
 
 /// Where a version's model came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,22 +69,48 @@ pub fn load(job: &VersionJob) -> Result<ApiModel> {
     match &job.input {
         Input::Spec(swagger) => {
             let mut m = load_v2::load_file(swagger, &job.version)?;
-            if let Some(dir) = swagger.parent().map(|p| p.join("v3")) {
-                if dir.is_dir() {
-                    let v3 = load_v3::load_dir(&dir, &job.version)?;
-                    load_v3::merge_into(&mut m, &v3);
-                }
-            }
-            if let Some(dir) = swagger.parent().map(|p| p.join("proto")) {
-                if dir.is_dir() {
-                    load_proto::merge_into(&mut m, &dir)?;
-                    load_proto::merge_shapes(&mut m, &load_proto::shapes_file(&job.version))?;
-                }
-            }
+            merge_beside(&mut m, swagger, &job.version)?;
             Ok(m)
         }
         Input::Model(path) => model_text::read_file(path),
     }
+}
+
+/// Merges the OpenAPI v3 documents (`v3/`) and the protobuf IDL (`proto/`) found beside
+/// `swagger.json` into its model.
+#[cfg(feature = "spec")]
+fn merge_beside(m: &mut ApiModel, swagger: &Path, version: &str) -> Result<()> {
+    if let Some(dir) = swagger.parent().map(|p| p.join("v3")) {
+        if dir.is_dir() {
+            let v3 = load_v3::load_dir(&dir, version)?;
+            load_v3::merge_into(m, &v3);
+        }
+    }
+    if let Some(dir) = swagger.parent().map(|p| p.join("proto")) {
+        if dir.is_dir() {
+            load_proto::merge_into(m, &dir)?;
+            load_proto::merge_shapes(m, &load_proto::shapes_file(version))?;
+        }
+    }
+    Ok(())
+}
+
+/// Without the `spec` feature the v3 documents and the IDL cannot be read: refuse them rather
+/// than generate a model that silently lacks their facts.
+#[cfg(not(feature = "spec"))]
+fn merge_beside(_: &mut ApiModel, swagger: &Path, _: &str) -> Result<()> {
+    for (sub, what) in [("v3", "OpenAPI v3 documents"), ("proto", "protobuf IDL")] {
+        if let Some(dir) = swagger.parent().map(|p| p.join(sub)).filter(|d| d.is_dir()) {
+            return Err(Error::Spec {
+                path: dir,
+                pointer: String::new(),
+                message: format!(
+                    "reading the {what} beside swagger.json needs k8s-codegen's feature `spec` (on by default)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Writes `contents` to `path` atomically (temporary file in the same directory, then rename).

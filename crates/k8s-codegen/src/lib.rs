@@ -12,8 +12,10 @@ pub mod error;
 pub mod fixups;
 pub mod generate;
 pub mod ir;
+#[cfg(feature = "spec")]
 pub mod load_proto;
 pub mod load_v2;
+#[cfg(feature = "spec")]
 pub mod load_v3;
 pub mod model_text;
 pub mod naming;
