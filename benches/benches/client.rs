@@ -107,40 +107,10 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     g.throughput(Throughput::Elements(WATCH_EVENTS as u64));
     g.bench_function("k8s-client", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let stream = ours.watch(Pod::watch(WATCH_NS).resource_version(rv.clone()));
-                let mut stream = std::pin::pin!(stream);
-                let mut n = 0;
-                while n < WATCH_EVENTS {
-                    match stream.try_next().await.unwrap() {
-                        Some(WatchUpdate::Event(WatchEvent::Modified(_))) => n += 1,
-                        Some(_) => {}
-                        None => panic!("watch ended after {n} events"),
-                    }
-                }
-            })
-        })
+        b.iter(|| rt.block_on(our_watch_events(&ours, &rv)))
     });
     g.bench_function("kube", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let stream = kube_watch
-                    .watch(&kube::api::WatchParams::default(), &rv)
-                    .await
-                    .unwrap();
-                let mut stream = std::pin::pin!(stream);
-                let mut n = 0;
-                while n < WATCH_EVENTS {
-                    match stream.next().await {
-                        Some(Ok(kube::api::WatchEvent::Modified(_))) => n += 1,
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => panic!("kube watch error after {n} events: {e}"),
-                        None => panic!("watch ended after {n} events"),
-                    }
-                }
-            })
-        })
+        b.iter(|| rt.block_on(kube_watch_events(&kube_watch, &rv)))
     });
     g.finish();
     let _ = &watch_name;
@@ -227,44 +197,46 @@ fn bench_real_apiserver(c: &mut Criterion) {
     g.throughput(Throughput::Elements(WATCH_EVENTS as u64));
     for (name, client) in [("k8s-client-protobuf", &pb), ("k8s-client-json", &json)] {
         g.bench_function(name, |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let stream = client.watch(Pod::watch(WATCH_NS).resource_version(rv.clone()));
-                    let mut stream = std::pin::pin!(stream);
-                    let mut n = 0;
-                    while n < WATCH_EVENTS {
-                        match stream.try_next().await.unwrap() {
-                            Some(WatchUpdate::Event(WatchEvent::Modified(_))) => n += 1,
-                            Some(_) => {}
-                            None => panic!("watch ended after {n} events"),
-                        }
-                    }
-                })
-            })
+            b.iter(|| rt.block_on(our_watch_events(client, &rv)))
         });
     }
     g.bench_function("kube", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let stream = kube_watch
-                    .watch(&kube::api::WatchParams::default(), &rv)
-                    .await
-                    .unwrap();
-                let mut stream = std::pin::pin!(stream);
-                let mut n = 0;
-                while n < WATCH_EVENTS {
-                    match stream.next().await {
-                        Some(Ok(kube::api::WatchEvent::Modified(_))) => n += 1,
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => panic!("kube watch error after {n} events: {e}"),
-                        None => panic!("watch ended after {n} events"),
-                    }
-                }
-            })
-        })
+        b.iter(|| rt.block_on(kube_watch_events(&kube_watch, &rv)))
     });
     g.finish();
     env.stop();
+}
+
+/// Reads `WATCH_EVENTS` `Modified` events from the SDK's watch, starting at `rv`.
+async fn our_watch_events(client: &k8s_client::Client, rv: &str) {
+    let stream = client.watch(Pod::watch(WATCH_NS).resource_version(rv.to_owned()));
+    let mut stream = std::pin::pin!(stream);
+    let mut n = 0;
+    while n < WATCH_EVENTS {
+        match stream.try_next().await.unwrap() {
+            Some(WatchUpdate::Event(WatchEvent::Modified(_))) => n += 1,
+            Some(_) => {}
+            None => panic!("watch ended after {n} events"),
+        }
+    }
+}
+
+/// Reads `WATCH_EVENTS` `Modified` events from kube's watch, starting at `rv`.
+async fn kube_watch_events(api: &kube::Api<TheirPod>, rv: &str) {
+    let stream = api
+        .watch(&kube::api::WatchParams::default(), rv)
+        .await
+        .unwrap();
+    let mut stream = std::pin::pin!(stream);
+    let mut n = 0;
+    while n < WATCH_EVENTS {
+        match stream.next().await {
+            Some(Ok(kube::api::WatchEvent::Modified(_))) => n += 1,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("kube watch error after {n} events: {e}"),
+            None => panic!("watch ended after {n} events"),
+        }
+    }
 }
 
 criterion_group!(benches, bench, bench_real_apiserver);

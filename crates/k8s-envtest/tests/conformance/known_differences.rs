@@ -487,13 +487,13 @@ pub static KNOWN: &[Known] = &[
         "",
         "the test server allocates from its own range and says `provided IP is already allocated`; the real server (envtest's service CIDR differs from the recording's) refuses the recorded IP as outside its range"
     ),
-    // --- protobuf and CBOR: the test server answers in JSON ---
+    // --- protobuf and CBOR: what the comparison cannot read, and what still differs ---
     known!(
         "protobuf",
         [],
         ContentType,
         "",
-        "the test server does not encode protobuf: it answers JSON to a protobuf Accept (a client that accepts only protobuf gets JSON instead of 406)"
+        "aggregated discovery (`apidiscovery.k8s.io/v2`, no generated type) is answered in JSON by the test server, in protobuf by the real one; protobuf#44: see its status"
     ),
     Known {
         scenario: "protobuf",
@@ -508,40 +508,16 @@ pub static KNOWN: &[Known] = &[
         [],
         Body,
         "",
-        "protobuf body (real) vs JSON (test server)"
+        "aggregated discovery: protobuf body (real) vs JSON (test server), as its content type"
     ),
-    known!(
-        "protobuf",
-        [16, 17, 18],
-        Reason,
-        "",
-        "the real server's Status is protobuf, so its reason is not read; the test server's JSON Status has the same reason as the recording"
-    ),
-    known!("protobuf", [16, 17, 18], Message, "", "as protobuf reason"),
-    known!("protobuf", [18], Causes, "", "as protobuf reason"),
-    known!(
-        "protobuf",
-        [19, 20],
-        Reason,
-        "",
-        "the real server's 400 Status is protobuf (its reason and message are not read here); the test server answers the same 400 in JSON"
-    ),
-    known!(
-        "protobuf",
-        [19, 20],
-        Message,
-        "",
-        "the real server's 400 Status is protobuf (its reason and message are not read here); the test server answers the same 400 in JSON"
-    ),
-    known!(
-        "protobuf",
-        [42, 51, 52, 54, 57],
-        Status,
-        "",
-        "the test server ignores Accept types it cannot produce (protobuf Table, CBOR, protobuf for /version or custom resources) and answers JSON; the real server answers 406"
-    ),
-    known!("protobuf", [52, 54, 57], Reason, "", "as the 406 status"),
-    known!("protobuf", [52, 54, 57], Message, "", "as the 406 status"),
+    Known {
+        scenario: "protobuf",
+        steps: &[52, 54, 57],
+        aspect: Message,
+        at: "",
+        reason: "the 406 message: it differed in one clean-clone run (at 994af8d, before k8s-envtest enabled the test server's `protobuf` itself) and was equal in the runs since; kept as sometimes until the cause is established",
+        sometimes: true,
+    },
     known!(
         "protobuf",
         [44],
