@@ -36,17 +36,8 @@ fn bench(c: &mut Criterion) {
         let kubeconfig = srv.kubeconfig_for(server::TOKEN);
         let ours = server::client(&kubeconfig).unwrap();
         let started = std::time::Instant::now();
-        server::populate(&ours, LIST_NS, SEED, LIST_PODS)
-            .await
-            .unwrap();
-        server::populate(&ours, WATCH_NS, SEED ^ 1, 1)
-            .await
-            .unwrap();
+        let (watch_name, rv) = fill(&ours).await;
         let get_name = server::first_pod(&ours, LIST_NS).await.unwrap();
-        let watch_name = server::first_pod(&ours, WATCH_NS).await.unwrap();
-        let rv = server::modify(&ours, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
-            .await
-            .unwrap();
         eprintln!(
             "client bench setup: {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
             started.elapsed()
@@ -144,16 +135,7 @@ fn bench_real_apiserver(c: &mut Criterion) {
         config.protobuf = true;
         let pb = k8s_client::Client::new(config).unwrap();
         let started = std::time::Instant::now();
-        server::populate(&json, LIST_NS, SEED, LIST_PODS)
-            .await
-            .unwrap();
-        server::populate(&json, WATCH_NS, SEED ^ 1, 1)
-            .await
-            .unwrap();
-        let watch_name = server::first_pod(&json, WATCH_NS).await.unwrap();
-        let rv = server::modify(&json, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
-            .await
-            .unwrap();
+        let (_, rv) = fill(&json).await;
         eprintln!(
             "client pb bench setup (kube-apiserver {}): {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
             env.version(),
@@ -205,6 +187,22 @@ fn bench_real_apiserver(c: &mut Criterion) {
     });
     g.finish();
     env.stop();
+}
+
+/// Creates the bench's Pods (`LIST_PODS` in `LIST_NS`, one in `WATCH_NS`) and modifies the one
+/// `WATCH_EVENTS` times; returns its name and the resource version the watches start from.
+async fn fill(client: &k8s_client::Client) -> (String, String) {
+    server::populate(client, LIST_NS, SEED, LIST_PODS)
+        .await
+        .unwrap();
+    server::populate(client, WATCH_NS, SEED ^ 1, 1)
+        .await
+        .unwrap();
+    let watch_name = server::first_pod(client, WATCH_NS).await.unwrap();
+    let rv = server::modify(client, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
+        .await
+        .unwrap();
+    (watch_name, rv)
 }
 
 /// Reads `WATCH_EVENTS` `Modified` events from the SDK's watch, starting at `rv`.
