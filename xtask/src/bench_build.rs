@@ -102,6 +102,7 @@ struct Build {
 }
 
 struct Row {
+    name: &'static str,
     label: &'static str,
     debug: Build,
     release: Build,
@@ -186,6 +187,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             debug.wall, release.wall, release.crates, binary
         );
         rows.push(Row {
+            name: v.name,
             label: v.label,
             debug,
             release,
@@ -196,6 +198,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let table = render(&rows);
     println!("{table}");
+    write_json(&root.join("target/bench-build.json"), &rows)?;
     if keep {
         let kept = tmp.keep();
         eprintln!("kept {}", kept.display());
@@ -206,6 +209,33 @@ pub fn run(args: &[String]) -> Result<(), String> {
         eprintln!("wrote the build section of {}", path.display());
     }
     Ok(())
+}
+
+/// The figures as JSON for `bench-table` (`/variants/<name>/{debug_secs,release_secs,
+/// binary_bytes,stripped_bytes}`), written atomically.
+fn write_json(path: &Path, rows: &[Row]) -> Result<(), String> {
+    let mut variants = serde_json::Map::new();
+    for r in rows {
+        variants.insert(
+            r.name.to_owned(),
+            serde_json::json!({
+                "label": r.label,
+                "debug_secs": r.debug.wall.as_secs_f64(),
+                "release_secs": r.release.wall.as_secs_f64(),
+                "binary_bytes": r.binary,
+                "stripped_bytes": r.stripped,
+            }),
+        );
+    }
+    let doc = serde_json::json!({ "date": today(), "variants": variants });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, doc.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
 }
 
 fn write_project(dir: &Path, v: &Variant, root: &Path) -> Result<(), String> {

@@ -9,12 +9,14 @@
 //! * `package`: publishable `.crate` files of the SDK (see `package.rs`).
 //! * `diff OLD NEW`: the API changes between two Kubernetes versions (see `diff.rs`).
 //! * `bench-build`: build cost of a minimal program three ways (see `bench_build.rs`).
+//! * `bench-table`: issue 18's performance table from one run (see `bench_table.rs`).
 //! * `fuzz TARGET|all [--time N]`: longer runs of the `fuzz/` crate's targets (see `fuzz.rs`).
 //! * `crd --out DIR FILE…|--from-cluster`: custom resource types from CRDs (see `crd.rs`).
 //! * `envtest install [--kubernetes V] | envtest where`: build the real control plane (etcd,
 //!   kube-apiserver, kube-controller-manager) of the `k8s-envtest` tests (see `envtest.rs`).
 
 mod bench_build;
+mod bench_table;
 mod crd;
 mod diff;
 mod envtest;
@@ -42,6 +44,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                                   from verified spec files) and k8s-client
   diff OLD NEW                    what changed in the API between two Kubernetes versions
   bench-build                     build cost of a minimal program: k8s-sdk vs kube + k8s-openapi
+  bench-table [--no-run] [--no-build] [--no-write]
+                                  the serde, protobuf and client benches and bench-build in one
+                                  run, summarised as issue 18's table in BENCHMARKS.md
   fuzz TARGET|all [--time N] [--seed S]
                                   fuzz in release for N s per target (default 60)
   crd --out DIR FILE…|--from-cluster
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Some("diff") => diff::run(&args[1..]),
         Some("package") => package::run(&args[1..]),
         Some("bench-build") => bench_build::run(&args[1..]),
+        Some("bench-table") => bench_table::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("envtest") => envtest::run(&args[1..]),
         Some("crd") => crd::run(&args[1..]),
