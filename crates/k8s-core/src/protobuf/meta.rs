@@ -2,8 +2,8 @@
 //! `List<T>`. Field numbers are those of `k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto`;
 //! which fields are Go value types (always written) follows apimachinery's `types.go`.
 
-use super::field::{Field, merge_message};
-use super::wire::{Bytes, Value, Writer, count_len_fields};
+use super::field::Field;
+use super::wire::{Value, Writer};
 use super::{Error, Message, TypeMeta};
 use crate::{
     List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, Resource, ShardInfo, Status,
@@ -223,14 +223,5 @@ impl<T: Message + Resource> Message for List<T> {
 
     fn type_meta() -> Option<TypeMeta> {
         Some(TypeMeta::new(T::API_VERSION, &format!("{}List", T::KIND)))
-    }
-
-    /// Counts the items first (a skim over the field headers), so that the list is allocated
-    /// once instead of being grown and copied item by item.
-    fn decode_message(data: &[u8]) -> Result<Self, Error> {
-        let mut list = List::<T>::default();
-        list.items.reserve(count_len_fields(data, 2));
-        merge_message(&mut list, Bytes::top(data))?;
-        Ok(list)
     }
 }

@@ -572,7 +572,7 @@ fn fields_v1_reads_as_its_json_transcoding_whether_kept_verbatim_or_not() {
 }
 
 #[test]
-fn a_list_decodes_the_same_with_its_items_counted_first() {
+fn a_list_cut_anywhere_is_an_error_or_the_items_before_the_cut() {
     let items: Vec<Widget> = (0..40)
         .map(|i| {
             let mut w = widget();
@@ -584,8 +584,8 @@ fn a_list_decodes_the_same_with_its_items_counted_first() {
     let raw = list.encode_message();
     let back = List::<Widget>::decode_message(&raw).unwrap();
     assert_eq!(back, list);
-    // Cut anywhere: an error (the count skim stops at the cut) or, between items, a shorter
-    // list of the items before the cut; never a panic or an item too many.
+    // Cut anywhere: an error or, between items, a shorter list of the items before the cut
+    // (an item that fails is not left in the list); never a panic.
     for cut in 0..raw.len() {
         if let Ok(short) = List::<Widget>::decode_message(&raw[..cut]) {
             assert!(short.items.len() < 40);

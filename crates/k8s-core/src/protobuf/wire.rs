@@ -172,23 +172,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// How many well-formed length-delimited occurrences of `field` the message `data` has, counted
-/// up to the first malformed byte (for reserving a list's capacity before decoding it).
-pub(crate) fn count_len_fields(data: &[u8], field: u32) -> usize {
-    let mut r = Reader {
-        buf: data,
-        pos: 0,
-        depth: 0,
-    };
-    let mut n = 0;
-    while let Ok(Some((f, value))) = r.next_field() {
-        if f == field && matches!(value, Value::Len(_)) {
-            n += 1;
-        }
-    }
-    n
-}
-
 /// Reads a packed run of varints (a repeated number field written packed).
 pub(crate) fn packed_varints(data: &[u8]) -> Result<Vec<u64>, Error> {
     let mut r = Reader {
