@@ -30,24 +30,38 @@ pub trait Field: Default {
     }
 
     /// Reads one occurrence into a repeated field; numbers also accept a packed run.
+    ///
+    /// The item is built in place at the end of the list (no copy of a large message).
+    #[inline]
     fn merge_repeated(items: &mut Vec<Self>, value: Value<'_>) -> Result<(), Error> {
-        let mut item = Self::default();
-        item.merge(value)?;
-        items.push(item);
-        Ok(())
+        items.push(Self::default());
+        let result = match items.last_mut() {
+            Some(item) => item.merge(value),
+            None => Ok(()),
+        };
+        if result.is_err() {
+            items.pop();
+        }
+        result
     }
 
     /// Reads an `Option` field of a Go pointer type: present means `Some`, even when empty.
+    #[inline]
     fn merge_pointer(slot: &mut Option<Self>, value: Value<'_>) -> Result<(), Error> {
         slot.get_or_insert_with(Self::default).merge(value)
     }
 
     /// Reads an `Option` field of a Go value type: Go's zero value reads as `None`.
+    ///
+    /// Merged in place (no move of a large message out of the slot and back).
+    #[inline]
     fn merge_value(slot: &mut Option<Self>, value: Value<'_>) -> Result<(), Error> {
-        let mut v = slot.take().unwrap_or_default();
-        v.merge(value)?;
-        *slot = (!v.is_zero()).then_some(v);
-        Ok(())
+        let v = slot.get_or_insert_with(Self::default);
+        let result = v.merge(value);
+        if result.is_err() || v.is_zero() {
+            *slot = None;
+        }
+        result
     }
 
     /// Writes an `Option` field of a Go value type: `None` is written as Go's zero value.
@@ -59,6 +73,7 @@ pub trait Field: Default {
     }
 }
 
+#[cold]
 pub(crate) fn wrong_type(expected: &'static str, value: &Value<'_>) -> Error {
     Error::UnexpectedWireType {
         expected,
@@ -66,6 +81,7 @@ pub(crate) fn wrong_type(expected: &'static str, value: &Value<'_>) -> Error {
     }
 }
 
+#[inline]
 pub(crate) fn len_bytes<'a>(value: Value<'a>, expected: &'static str) -> Result<Bytes<'a>, Error> {
     match value {
         Value::Len(b) => Ok(b),
@@ -73,6 +89,7 @@ pub(crate) fn len_bytes<'a>(value: Value<'a>, expected: &'static str) -> Result<
     }
 }
 
+#[inline]
 fn varint(value: Value<'_>, expected: &'static str) -> Result<u64, Error> {
     match value {
         Value::Varint(v) => Ok(v),
@@ -80,7 +97,20 @@ fn varint(value: Value<'_>, expected: &'static str) -> Result<u64, Error> {
     }
 }
 
+/// A string field's text, borrowed from the input (checked UTF-8).
+#[inline]
+pub(crate) fn read_str<'a>(value: Value<'a>) -> Result<&'a str, Error> {
+    let b = len_bytes(value, "a string")?;
+    std::str::from_utf8(b.data).map_err(not_utf8)
+}
+
+#[cold]
+fn not_utf8(e: std::str::Utf8Error) -> Error {
+    Error::Invalid(format!("a string is not UTF-8: {e}"))
+}
+
 /// Decodes a message's bytes into `m` (merging, as protobuf does for repeated occurrences).
+#[inline]
 pub fn merge_message<M: Message>(m: &mut M, bytes: Bytes<'_>) -> Result<(), Error> {
     let mut r = bytes.reader()?;
     while let Some((field, value)) = r.next_field()? {
@@ -90,6 +120,7 @@ pub fn merge_message<M: Message>(m: &mut M, bytes: Bytes<'_>) -> Result<(), Erro
 }
 
 impl<M: Message> Field for M {
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         merge_message(self, len_bytes(value, "a message")?)
     }
@@ -100,11 +131,9 @@ impl<M: Message> Field for M {
 }
 
 impl Field for String {
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
-        let b = len_bytes(value, "a string")?;
-        *self = std::str::from_utf8(b.data)
-            .map_err(|e| Error::Invalid(format!("a string is not UTF-8: {e}")))?
-            .to_owned();
+        *self = read_str(value)?.to_owned();
         Ok(())
     }
 
@@ -118,6 +147,7 @@ impl Field for String {
 }
 
 impl Field for bool {
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         *self = varint(value, "a bool")? != 0;
         Ok(())
@@ -135,6 +165,7 @@ impl Field for bool {
 macro_rules! varint_number {
     ($ty:ty, $name:literal) => {
         impl Field for $ty {
+            #[inline]
             fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
                 // Truncation, as Go's decoder does for int32.
                 *self = varint(value, $name)? as $ty;
@@ -170,6 +201,7 @@ varint_number!(i32, "an int32");
 varint_number!(i64, "an int64");
 
 impl Field for f64 {
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         match value {
             Value::Fixed64(v) => {
@@ -216,6 +248,7 @@ impl Field for f64 {
 
 impl<T: Field> Field for Option<T> {
     /// A pointer field: present means `Some`, even when empty.
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         T::merge_pointer(self, value)
     }
@@ -229,6 +262,7 @@ impl<T: Field> Field for Option<T> {
 }
 
 impl<T: Field> Field for Vec<T> {
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         T::merge_repeated(self, value)
     }
@@ -246,6 +280,7 @@ impl<T: Field> Field for Vec<T> {
 
 impl<V: Field> Field for BTreeMap<String, V> {
     /// One map entry: a message with the key (1) and the value (2).
+    #[inline]
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         let mut r = len_bytes(value, "a map entry")?.reader()?;
         let mut key = String::new();

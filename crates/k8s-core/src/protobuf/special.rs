@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::field::{Field, len_bytes, merge_message};
+use super::field::{Field, len_bytes, merge_message, read_str};
 use super::wire::{Value, Writer};
 use super::{Error, MAGIC};
 use crate::{ByteString, FieldsV1, IntOrString, MicroTime, Quantity, Time};
@@ -94,13 +94,14 @@ time_field!(MicroTime, true);
 impl Field for Quantity {
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         let mut r = len_bytes(value, "a Quantity message")?.reader()?;
-        let mut text = String::from("0");
+        // Borrowed from the input: the quantity's own string is its one allocation.
+        let mut text = "0";
         while let Some((field, value)) = r.next_field()? {
             if field == 1 {
-                text.merge(value).map_err(|e| e.in_field(1))?;
+                text = read_str(value).map_err(|e| e.in_field(1))?;
             }
         }
-        *self = Quantity::parse(&text).map_err(|e| Error::Invalid(e.to_string()))?;
+        *self = Quantity::parse(text).map_err(|e| Error::Invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -166,6 +167,12 @@ fn read_raw<'a>(value: Value<'a>, what: &'static str) -> Result<Option<&'a [u8]>
 impl Field for FieldsV1 {
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         let raw = read_raw(value, "a FieldsV1 message")?.unwrap_or(b"{}");
+        // The server writes compact JSON: kept as it is when re-serialising it would give the
+        // same text (checked without allocating), else transcoded as from JSON.
+        if let Some(text) = compact_json(raw) {
+            *self = FieldsV1::from_compact_json(text.to_owned());
+            return Ok(());
+        }
         *self = serde_json::from_slice(raw)
             .map_err(|e| Error::Invalid(format!("FieldsV1 is not JSON: {e}")))?;
         Ok(())
@@ -174,6 +181,35 @@ impl Field for FieldsV1 {
     fn encode(&self, field: u32, w: &mut Writer) {
         w.nested(field, |w| w.bytes_field(1, self.as_json().as_bytes()));
     }
+}
+
+/// `raw` as text when it is valid JSON that `serde_json` writes back byte for byte (what
+/// [`FieldsV1`]'s transcoding would produce): no whitespace or numbers outside strings, and no
+/// escapes in strings other than `\"` and `\\`. `None` means "transcode it" (not an error).
+fn compact_json(raw: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut in_string = false;
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        if in_string {
+            match b {
+                b'"' => in_string = false,
+                b'\\' => match bytes.next() {
+                    Some(b'"' | b'\\') => {}
+                    _ => return None,
+                },
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'}' | b'[' | b']' | b':' | b',' | b'a'..=b'z' => {}
+                _ => return None,
+            }
+        }
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    Some(text)
 }
 
 /// `RawExtension` and apiextensions' `JSON`: `{1: raw}`, where raw is JSON text (absent: `null`).

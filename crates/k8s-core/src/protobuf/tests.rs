@@ -511,3 +511,106 @@ fn lists_in_maps_and_lists_go_through_wrapper_messages() {
     // A wrapper that is not a message is an error, not a panic.
     assert!(merge_nested_list(&mut back, Value::Varint(1)).is_err());
 }
+
+/// Reads `raw` as the `raw` field of a `FieldsV1` message.
+fn fields_v1_from_raw(raw: &[u8]) -> Result<FieldsV1, Error> {
+    let mut w = Writer::new();
+    w.nested(1, |w| w.bytes_field(1, raw));
+    let mut r = Bytes::top(w.as_bytes()).reader().unwrap();
+    let (_, v) = r.next_field().unwrap().unwrap();
+    let mut f = FieldsV1::default();
+    f.merge(v).map(|()| f)
+}
+
+#[test]
+fn fields_v1_reads_as_its_json_transcoding_whether_kept_verbatim_or_not() {
+    // Compact (kept as is), and forms serde_json rewrites (whitespace, `\u` and `\/` escapes,
+    // numbers, literals), and invalid ones: the result is always what the JSON decoder gives.
+    let cases: &[&[u8]] = &[
+        br#"{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:image":{}}}}}"#,
+        br#"{"k:{\"path\":\"a\\\\b\"}":{}}"#,
+        br#"{ "f:spec": {} }"#,
+        br#"{"f:a":{"k:{\"port\":80}":{}}}"#,
+        br#"{"f:a":{"\u003cx\u003e":{}}}"#,
+        br#"{"f:a":"a\/b"}"#,
+        br#"{"f:a":[1,2.50,-3e2]}"#,
+        br#"{"f:a":[true,false,null]}"#,
+        br#"{"f:a":"caf\u00e9"}"#,
+        "{\"f:é\":{}}".as_bytes(),
+        b"{\"f:a\":\"tab\\tnew\\n\"}",
+        b"{}",
+        b"",
+        b"{",
+        b"{\"f:a\":{}}}",
+        b"{\"f:a\":tru}",
+        b"{\"f:a\":\"\xff\"}",
+        b"{\"f:a\":\"ctl\x01\"}",
+        b"[{}]",
+    ];
+    for raw in cases {
+        let json: Result<FieldsV1, _> = serde_json::from_slice(raw);
+        let pb = fields_v1_from_raw(raw);
+        match (json, pb) {
+            (Ok(j), Ok(p)) => {
+                assert_eq!(p.as_json(), j.as_json(), "{}", String::from_utf8_lossy(raw))
+            }
+            (Err(_), Err(e)) => assert!(e.to_string().contains("FieldsV1 is not JSON"), "{e}"),
+            (j, p) => panic!(
+                "{}: JSON {j:?}, protobuf {p:?}",
+                String::from_utf8_lossy(raw)
+            ),
+        }
+    }
+    // Compact text re-encodes to the same bytes.
+    let raw = br#"{"f:metadata":{"f:labels":{".":{},"f:app":{}}}}"#;
+    let f = fields_v1_from_raw(raw).unwrap();
+    let mut w = Writer::new();
+    f.encode(1, &mut w);
+    let mut expected = Writer::new();
+    expected.nested(1, |w| w.bytes_field(1, raw));
+    assert_eq!(w.as_bytes(), expected.as_bytes());
+}
+
+#[test]
+fn a_list_cut_anywhere_is_an_error_or_the_items_before_the_cut() {
+    let items: Vec<Widget> = (0..40)
+        .map(|i| {
+            let mut w = widget();
+            w.metadata.name = Some(format!("w{i}"));
+            w
+        })
+        .collect();
+    let list = List::new(items, ListMeta::default());
+    let raw = list.encode_message();
+    let back = List::<Widget>::decode_message(&raw).unwrap();
+    assert_eq!(back, list);
+    // Cut anywhere: an error or, between items, a shorter list of the items before the cut
+    // (an item that fails is not left in the list); never a panic.
+    for cut in 0..raw.len() {
+        if let Ok(short) = List::<Widget>::decode_message(&raw[..cut]) {
+            assert!(short.items.len() < 40);
+            assert_eq!(short.items[..], list.items[..short.items.len()]);
+        }
+    }
+}
+
+#[test]
+fn a_quantity_message_without_its_string_is_zero_and_a_bad_one_names_the_input() {
+    let mut w = Writer::new();
+    w.nested(1, |_| {});
+    let mut r = Bytes::top(w.as_bytes()).reader().unwrap();
+    let (_, v) = r.next_field().unwrap().unwrap();
+    let mut q: Quantity = "5".parse().unwrap();
+    q.merge(v).unwrap();
+    assert_eq!(q.as_str(), "0");
+
+    let mut w = Writer::new();
+    w.nested(1, |w| w.bytes_field(1, b"\xff"));
+    let mut r = Bytes::top(w.as_bytes()).reader().unwrap();
+    let (_, v) = r.next_field().unwrap().unwrap();
+    let e = Quantity::default().merge(v).unwrap_err();
+    assert!(
+        e.to_string().contains("field 1") && e.to_string().contains("UTF-8"),
+        "{e}"
+    );
+}

@@ -47,6 +47,7 @@ impl<'a> Bytes<'a> {
     }
 
     /// A reader over these bytes as a message one level deeper.
+    #[inline]
     pub fn reader(&self) -> Result<Reader<'a>, Error> {
         if self.depth >= MAX_DEPTH {
             return Err(Error::TooDeep { limit: MAX_DEPTH });
@@ -69,6 +70,7 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// The next field number and value, or `None` at the end of the message.
+    #[inline]
     pub fn next_field(&mut self) -> Result<Option<(u32, Value<'a>)>, Error> {
         if self.pos >= self.buf.len() {
             return Ok(None);
@@ -116,7 +118,20 @@ impl<'a> Reader<'a> {
         Ok(Some((field, value)))
     }
 
+    /// One varint; the one-byte case (tags, small lengths and numbers) inline.
+    #[inline]
     fn varint(&mut self) -> Result<u64, Error> {
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.varint_slow(),
+        }
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, Error> {
         let start = self.pos;
         let mut value: u64 = 0;
         for i in 0..10 {
@@ -141,6 +156,7 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn fixed<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let end = self.pos + N;
         let bytes = self
