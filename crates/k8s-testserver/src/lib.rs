@@ -263,6 +263,7 @@ impl TestServerBuilder {
             address: addr.to_string(),
             shutdown: shutdown_rx,
             containers: Arc::default(),
+            codec: codec::Codec::for_table(self.resources),
         });
         let dir = tempfile::Builder::new()
             .prefix("k8s-testserver-")

@@ -365,3 +365,98 @@ async fn a_protobuf_watch_decodes_with_the_runtime() {
     );
     server.shutdown().await;
 }
+
+/// The server speaks protobuf for the version whose table it serves: started with 1.34's table,
+/// it reads and writes `storage.k8s.io/v1alpha1 VolumeAttributesClass` (gone since 1.35, so 1.36's
+/// kinds do not know it) as request body, object, list and watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_follows_the_served_version() {
+    use k8s_api::v1_34::storage::v1alpha1::VolumeAttributesClass;
+    use k8s_core::{List, WatchEvent};
+
+    let server = TestServer::builder()
+        .resources(k8s_api::v1_34::RESOURCES)
+        .prerelease_versions()
+        .start()
+        .await
+        .unwrap();
+    let api = common::Api::with_cert(&server, "admin", &["system:masters"]);
+    let path = "/apis/storage.k8s.io/v1alpha1/volumeattributesclasses";
+    let watch = api
+        .client
+        .get(format!("{}{path}?watch=1&timeoutSeconds=2", api.base))
+        .header("accept", PROTOBUF)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let mut vac = VolumeAttributesClass::default();
+    vac.metadata.name = Some("gold".into());
+    vac.driver_name = "csi.example.com".into();
+    vac.parameters = Some([("iops".to_owned(), "5000".to_owned())].into());
+    let resp = api
+        .client
+        .post(format!("{}{path}", api.base))
+        .header("content-type", PROTOBUF)
+        .header("accept", PROTOBUF)
+        .body(k8s_core::protobuf::to_bytes(&vac))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["content-type"], PROTOBUF);
+    let created: VolumeAttributesClass =
+        k8s_core::protobuf::from_bytes(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(created.driver_name, "csi.example.com");
+    assert_eq!(created.parameters, vac.parameters);
+    assert!(created.metadata.uid.is_some());
+
+    // The object in protobuf equals the object in JSON.
+    let resp = api
+        .client
+        .get(format!("{}{path}/gold", api.base))
+        .header("accept", PROTOBUF)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], PROTOBUF);
+    let got: VolumeAttributesClass =
+        k8s_core::protobuf::from_bytes(&resp.bytes().await.unwrap()).unwrap();
+    let (code, json) = api.get(&format!("{path}/gold")).await;
+    assert_eq!(code, 200);
+    assert_eq!(serde_json::to_value(&got).unwrap(), json);
+
+    let resp = api
+        .client
+        .get(format!("{}{path}", api.base))
+        .header("accept", PROTOBUF)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], PROTOBUF);
+    let list: List<VolumeAttributesClass> =
+        k8s_core::protobuf::from_bytes(&resp.bytes().await.unwrap()).unwrap();
+    let names: Vec<_> = list.items.iter().map(|i| i.metadata.name.clone()).collect();
+    assert_eq!(names, [Some("gold".to_owned())]);
+
+    assert_eq!(
+        watch.headers()["content-type"],
+        "application/vnd.kubernetes.protobuf;stream=watch"
+    );
+    let body = tokio::time::timeout(Duration::from_secs(10), watch.bytes())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut frames = k8s_core::protobuf::watch::FrameReader::new();
+    frames.push(&body);
+    let mut added = Vec::new();
+    while let Some(frame) = frames.next_frame().unwrap() {
+        match k8s_core::protobuf::watch::decode_event::<VolumeAttributesClass>(frame).unwrap() {
+            WatchEvent::Added(o) => added.push(o.metadata.name.unwrap_or_default()),
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert_eq!(added, ["gold"]);
+    server.shutdown().await;
+}

@@ -425,6 +425,7 @@ async fn resource(
         content_type: header_str(parts, header::CONTENT_TYPE),
         user,
         user_agent: header_str(parts, header::USER_AGENT),
+        codec: shared.codec,
     };
     let result = {
         let mut state = lock(&shared.state);
