@@ -35,6 +35,7 @@ mod authz;
 mod builtin_resources;
 mod codec;
 mod containers;
+mod discovery_proto;
 mod errors;
 mod http;
 mod json;
