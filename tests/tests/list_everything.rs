@@ -16,8 +16,11 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "common/real_1_37.rs"]
+mod real_1_37;
+
 use k8s_core::Request;
-use k8s_envtest::{Binaries, EnvTest};
+use k8s_envtest::EnvTest;
 use k8s_sdk_tests::{RoundTrip, RoundTripText, dispatch};
 use serde_json::Value;
 
@@ -49,33 +52,11 @@ async fn every_listable_resource_round_trips_from_the_real_server() {
     list_everything(&env, k8s_api::v1_36::RESOURCES, "v1_36", 50).await;
 }
 
-/// Kubernetes 1.37 (the `latest` of k8s-api), whose spec was fetched from this apiserver.
-const V1_37: &str = "1.37.2";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_listable_resource_round_trips_from_the_real_1_37_server() {
-    let binaries = match Binaries::locate(V1_37) {
-        Ok(b) => b,
-        Err(e) => {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the 1.37 round trip needs the {V1_37} control plane ({e}); `cargo xtask envtest install --kubernetes {V1_37}` builds it (not in CI: a cold build takes over an hour)"
-            );
-            return;
-        }
+    let Some(env) = real_1_37::start("the 1.37 round trip").await else {
+        return;
     };
-    let env = EnvTest::builder()
-        .binaries(binaries)
-        .controller_manager()
-        .apiserver_flag("--runtime-config=api/all=true")
-        // With every API on, the endpoint reconciler refuses a loopback advertise address
-        // (upstream's hack/update-openapi-spec.sh uses this one too).
-        .apiserver_flag("--advertise-address=10.10.10.10")
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(env.version(), V1_37);
     list_everything(&env, k8s_api::v1_37::RESOURCES, "v1_37", 60).await;
 }
 

@@ -20,14 +20,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "common/real_1_37.rs"]
+mod real_1_37;
+
 use k8s_core::{Request, protobuf};
-use k8s_envtest::{Binaries, EnvTest};
 use k8s_sdk_tests::{VisitProto, dispatch_proto_v1_37, json_diff};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-
-const V1_37: &str = "1.37.2";
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("kubectl")
@@ -102,27 +102,9 @@ fn items_by_name(list: &Value) -> BTreeMap<String, (String, &Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_listable_resource_of_1_37_decodes_from_protobuf_and_reencodes_exactly() {
-    let binaries = match Binaries::locate(V1_37) {
-        Ok(b) => b,
-        Err(e) => {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the 1.37 protobuf check needs the {V1_37} control plane ({e}); `cargo xtask envtest install --kubernetes {V1_37}` builds it (not in CI: a cold build takes over an hour)"
-            );
-            return;
-        }
+    let Some(env) = real_1_37::start("the 1.37 protobuf check").await else {
+        return;
     };
-    let env = EnvTest::builder()
-        .binaries(binaries)
-        .controller_manager()
-        .apiserver_flag("--runtime-config=api/all=true")
-        // With every API on, the endpoint reconciler refuses a loopback advertise address.
-        .apiserver_flag("--advertise-address=10.10.10.10")
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(env.version(), V1_37);
     let kubeconfig = env.admin_kubeconfig().to_path_buf();
 
     // The kubectl corpus, webhooks last (they would intercept the other writes).

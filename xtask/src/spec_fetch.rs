@@ -169,6 +169,17 @@ pub enum SpecError {
         /// What went wrong, naming the file or command concerned.
         message: String,
     },
+    /// Laying out the proto IDL of a version (`proto/`) failed: a module zip could not be
+    /// found or downloaded, its hash differs from the pin, or a file could not be written.
+    #[error("proto IDL of Kubernetes {version} (module {module}): {message}")]
+    Proto {
+        /// The version.
+        version: String,
+        /// The go.sum line of the module concerned (`-` when none).
+        module: String,
+        /// What went wrong, naming the file or URL.
+        message: String,
+    },
     /// The command line of `cargo xtask spec` is wrong.
     #[error("{0}\n\n{usage}", usage = USAGE)]
     Usage(String),
@@ -189,11 +200,16 @@ commands:
         (`module` in the table) is built instead: its kube-apiserver is built (cached, as
         `cargo xtask envtest install --kubernetes V`; needs Go), started with the table's
         flags, and its documents fetched (as `spec fetch --server`) and verified.
+        A version with `proto_modules` also gets DIR/v<V>/proto/: every generated.proto of
+        its Go module zips (Go module cache, else GOPROXY), each zip checked against its
+        pinned go.sum hash.
   list  [--versions FILE]
         Print the versions of spec/versions.toml.
   where [--spec-dir DIR]
         Print where the generator would read specs from.";
 
+#[path = "spec_proto.rs"]
+pub mod proto;
 #[path = "spec_versions.rs"]
 mod versions;
 // Not every item is used by each of the two crates this file is compiled into.
@@ -494,7 +510,7 @@ pub fn sha256_file(path: &Path) -> Result<String, SpecError> {
     Ok(hex(&hasher.finalize()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -775,27 +791,69 @@ fn run_fetch(args: &[String], root: &Path, builder: Builder<'_>) -> Result<(), S
         );
         if entry.is_built() && opts.base_url.is_none() {
             fetch_built(entry, &dest, builder)?;
-            continue;
+        } else {
+            fetch_downloaded(entry, &dest, &opts)?;
         }
-        let report = fetch_with_progress(entry, &dest, &opts, &mut |outcome| {
-            let what = match outcome.status {
-                FileStatus::Downloaded => "downloaded",
-                FileStatus::AlreadyPresent => "present   ",
-            };
-            let shown = outcome.path.strip_prefix(&dest).unwrap_or(&outcome.path);
-            println!(
-                "  {what} {} ({} bytes, sha256 ok)",
-                shown.display(),
-                outcome.bytes
-            );
-        })?;
-        println!(
-            "spec fetch: Kubernetes {}: {} downloaded, {} already present",
-            report.version,
-            report.downloaded(),
-            report.already_present()
-        );
+        fetch_proto(entry, &dest, &proto::ProtoSources::from_env(opts.timeout))?;
     }
+    Ok(())
+}
+
+/// The proto IDL of `entry` (its `proto_modules`), laid out from the Go module zips.
+fn fetch_proto(
+    entry: &VersionEntry,
+    dest: &Path,
+    sources: &proto::ProtoSources,
+) -> Result<(), SpecError> {
+    match proto::lay_out(entry, dest, sources)? {
+        None => println!(
+            "spec fetch: Kubernetes {}: no proto_modules (no protobuf IDL for this version)",
+            entry.version
+        ),
+        Some(r) if r.already_present => println!(
+            "spec fetch: Kubernetes {}: proto/ present ({} generated.proto files, sha256 ok)",
+            entry.version, r.files
+        ),
+        Some(r) => {
+            for origin in &r.origins {
+                println!("  module zip from {origin} (go.sum hash ok)");
+            }
+            println!(
+                "spec fetch: Kubernetes {}: wrote {} ({} generated.proto files, {} bytes)",
+                entry.version,
+                r.dir.display(),
+                r.files,
+                r.bytes
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A downloaded version: every file fetched (or found present) and verified.
+fn fetch_downloaded(
+    entry: &VersionEntry,
+    dest: &Path,
+    opts: &FetchOptions,
+) -> Result<(), SpecError> {
+    let report = fetch_with_progress(entry, dest, opts, &mut |outcome| {
+        let what = match outcome.status {
+            FileStatus::Downloaded => "downloaded",
+            FileStatus::AlreadyPresent => "present   ",
+        };
+        let shown = outcome.path.strip_prefix(dest).unwrap_or(&outcome.path);
+        println!(
+            "  {what} {} ({} bytes, sha256 ok)",
+            shown.display(),
+            outcome.bytes
+        );
+    })?;
+    println!(
+        "spec fetch: Kubernetes {}: {} downloaded, {} already present",
+        report.version,
+        report.downloaded(),
+        report.already_present()
+    );
     Ok(())
 }
 

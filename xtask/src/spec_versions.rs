@@ -51,6 +51,11 @@ pub struct VersionEntry {
     /// certificates, etcd and authentication (those of upstream's `hack/update-openapi-spec.sh`).
     #[serde(default)]
     pub apiserver_flags: Vec<String>,
+    /// The Go module zips the proto IDL (`proto/`) is taken from, as go.sum lines
+    /// `<module> <version> h1:<hash>` of the four modules of `spec_proto::PROTO_MODULES`; empty
+    /// for a version without protobuf in its model (see `spec_proto.rs`).
+    #[serde(default)]
+    pub proto_modules: Vec<String>,
     /// The OpenAPI v3 documents.
     #[serde(default)]
     pub v3: Vec<V3Document>,
@@ -206,6 +211,8 @@ fn validate(file: &VersionsFile) -> Result<(), String> {
         check_source(entry).map_err(|e| format!("version {v}: {e}"))?;
         check_sha256(&entry.swagger_sha256)
             .map_err(|e| format!("version {v}: swagger_sha256 {e}"))?;
+        super::proto::check_pins(v, &entry.proto_modules)
+            .map_err(|e| format!("version {v}: {e}"))?;
         let mut seen_files: Vec<&str> = Vec::new();
         for doc in &entry.v3 {
             let f = doc.file.as_str();

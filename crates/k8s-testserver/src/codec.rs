@@ -1,12 +1,16 @@
 //! JSON ↔ protobuf for the HTTP edge: the store keeps JSON values; a protobuf answer is the
-//! JSON object decoded into its generated type (found by `apiVersion`/`kind` through
-//! `k8s_api::v1_36::visit_kind`) and encoded by its `k8s_core::protobuf::Message` impl, and a
-//! protobuf request body goes the other way.
+//! JSON object decoded into its generated type (found by `apiVersion`/`kind` through the
+//! `visit_kind` of the Kubernetes version the server serves, [`Codec`]) and encoded by its
+//! `k8s_core::protobuf::Message` impl, and a protobuf request body goes the other way.
 //!
 //! With the crate's feature `protobuf` every built-in kind (and `<Kind>List`) has a protobuf
 //! form; without it only `Status` has one (errors), and request bodies fall back to the small
-//! hand-written decoder of `proto.rs`.
+//! hand-written decoder of `proto.rs`. Which version's kinds: the one whose generated resource
+//! table (`k8s_api::v1_3x::RESOURCES`) the server was started with, among the versions compiled
+//! in (1.36 always; the others with the crate features `v1_32` … `v1_37`); a table that is none of
+//! them (hand-written) gets 1.36's.
 
+use k8s_core::ResourceInfo;
 use serde_json::Value;
 
 #[cfg(feature = "protobuf")]
@@ -37,42 +41,154 @@ fn type_of(obj: &Value) -> Option<(&str, &str)> {
     Some((api_version, kind))
 }
 
-/// Whether `obj` has a protobuf form.
-pub(crate) fn can_encode(obj: &Value) -> bool {
-    let Some((api_version, kind)) = type_of(obj) else {
-        return false;
-    };
-    if (api_version, kind) == ("v1", "Status") {
-        return true;
-    }
-    #[cfg(feature = "protobuf")]
-    {
-        k8s_api::v1_36::visit_kind(api_version, kind, Probe).is_some()
-    }
-    #[cfg(not(feature = "protobuf"))]
-    {
-        false
-    }
+/// The generated kinds of one Kubernetes version, as plain functions over its `visit_kind`.
+#[cfg(feature = "protobuf")]
+#[derive(Debug)]
+struct Kinds {
+    /// `1.36` (for tests).
+    #[cfg(test)]
+    version: &'static str,
+    /// The version's resource table, to recognise it.
+    table: &'static [ResourceInfo],
+    probe: fn(&str, &str) -> bool,
+    encode: fn(&str, &str, &Value) -> Option<Encoded>,
+    decode: fn(&str, &str, &[u8]) -> Option<Decoded>,
 }
 
-/// The protobuf body (`k8s\0` envelope) of a JSON object; `None` when its kind has no protobuf
-/// form, `Some(Err)` when the object does not fit its type (the error says why).
-pub(crate) fn encode(obj: &Value) -> Option<Result<Vec<u8>, String>> {
-    let (api_version, kind) = type_of(obj)?;
-    if (api_version, kind) == ("v1", "Status") {
-        return Some(
-            serde_json::from_value::<k8s_core::Status>(obj.clone())
-                .map(|s| k8s_core::protobuf::to_bytes(&s))
-                .map_err(|e| e.to_string()),
-        );
-    }
+/// A protobuf body, or why the object does not fit its type.
+type Encoded = Result<Vec<u8>, String>;
+
+/// A JSON object from a protobuf body, or why not.
+#[cfg(feature = "protobuf")]
+type Decoded = Result<Value, DecodeFailure>;
+
+#[cfg(feature = "protobuf")]
+macro_rules! kinds {
+    ($module:ident, $version:literal) => {
+        Kinds {
+            #[cfg(test)]
+            version: $version,
+            table: k8s_api::$module::RESOURCES,
+            probe: |a, k| k8s_api::$module::visit_kind(a, k, Probe).is_some(),
+            encode: |a, k, obj| k8s_api::$module::visit_kind(a, k, ToProtobuf(obj)),
+            decode: |a, k, body| k8s_api::$module::visit_kind(a, k, FromProtobuf(body)),
+        }
+    };
+}
+
+/// The versions compiled in, newest first (a table equal to two of them picks the newer).
+#[cfg(feature = "protobuf")]
+const VERSIONS: &[Kinds] = &[
+    #[cfg(feature = "v1_37")]
+    kinds!(v1_37, "1.37"),
+    kinds!(v1_36, "1.36"),
+    #[cfg(feature = "v1_35")]
+    kinds!(v1_35, "1.35"),
+    #[cfg(feature = "v1_34")]
+    kinds!(v1_34, "1.34"),
+    #[cfg(feature = "v1_33")]
+    kinds!(v1_33, "1.33"),
+    #[cfg(feature = "v1_32")]
+    kinds!(v1_32, "1.32"),
+];
+
+/// The default: 1.36, the version of the default resource table.
+#[cfg(feature = "protobuf")]
+const DEFAULT: Kinds = kinds!(v1_36, "1.36");
+
+/// JSON ↔ protobuf for the kinds of the Kubernetes version the server serves.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Codec {
     #[cfg(feature = "protobuf")]
-    {
-        k8s_api::v1_36::visit_kind(api_version, kind, ToProtobuf(obj))
+    kinds: &'static Kinds,
+}
+
+impl Codec {
+    /// The codec of the version whose generated resource table is `table` (compared by
+    /// content), else 1.36's.
+    pub(crate) fn for_table(table: &[ResourceInfo]) -> Self {
+        #[cfg(feature = "protobuf")]
+        {
+            let kinds = VERSIONS
+                .iter()
+                .find(|k| std::ptr::eq(k.table, table) || k.table == table)
+                .unwrap_or(&DEFAULT);
+            Self { kinds }
+        }
+        #[cfg(not(feature = "protobuf"))]
+        {
+            let _ = table;
+            Self {}
+        }
     }
-    #[cfg(not(feature = "protobuf"))]
-    {
-        None
+
+    /// `1.36`: the version whose kinds have a protobuf form (`None` without the feature).
+    #[cfg(test)]
+    pub(crate) fn version(&self) -> Option<&'static str> {
+        #[cfg(feature = "protobuf")]
+        {
+            Some(self.kinds.version)
+        }
+        #[cfg(not(feature = "protobuf"))]
+        {
+            None
+        }
+    }
+
+    /// Whether `obj` has a protobuf form.
+    pub(crate) fn can_encode(&self, obj: &Value) -> bool {
+        let Some((api_version, kind)) = type_of(obj) else {
+            return false;
+        };
+        if (api_version, kind) == ("v1", "Status") {
+            return true;
+        }
+        #[cfg(feature = "protobuf")]
+        {
+            (self.kinds.probe)(api_version, kind)
+        }
+        #[cfg(not(feature = "protobuf"))]
+        {
+            false
+        }
+    }
+
+    /// The protobuf body (`k8s\0` envelope) of a JSON object; `None` when its kind has no
+    /// protobuf form, `Some(Err)` when the object does not fit its type (the error says why).
+    pub(crate) fn encode(&self, obj: &Value) -> Option<Encoded> {
+        let (api_version, kind) = type_of(obj)?;
+        if (api_version, kind) == ("v1", "Status") {
+            return Some(
+                serde_json::from_value::<k8s_core::Status>(obj.clone())
+                    .map(|s| k8s_core::protobuf::to_bytes(&s))
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        #[cfg(feature = "protobuf")]
+        {
+            (self.kinds.encode)(api_version, kind, obj)
+        }
+        #[cfg(not(feature = "protobuf"))]
+        {
+            None
+        }
+    }
+
+    /// The JSON object of a protobuf request body, through the generated type of its
+    /// envelope's kind.
+    pub(crate) fn decode(&self, body: &[u8]) -> Result<Value, DecodeFailure> {
+        let (type_meta, _) =
+            k8s_core::protobuf::unwrap_envelope(body).map_err(DecodeFailure::Invalid)?;
+        #[cfg(feature = "protobuf")]
+        {
+            (self.kinds.decode)(&type_meta.api_version, &type_meta.kind, body)
+                .unwrap_or(Err(DecodeFailure::Unsupported))
+        }
+        #[cfg(not(feature = "protobuf"))]
+        {
+            let _ = type_meta;
+            Err(DecodeFailure::Unsupported)
+        }
     }
 }
 
@@ -88,23 +204,6 @@ pub(crate) fn watch_frame(event_type: &str, object: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&body);
     out
-}
-
-/// The JSON object of a protobuf request body, through the generated type of its envelope's
-/// kind.
-pub(crate) fn decode(body: &[u8]) -> Result<Value, DecodeFailure> {
-    let (type_meta, _) =
-        k8s_core::protobuf::unwrap_envelope(body).map_err(DecodeFailure::Invalid)?;
-    #[cfg(feature = "protobuf")]
-    {
-        k8s_api::v1_36::visit_kind(&type_meta.api_version, &type_meta.kind, FromProtobuf(body))
-            .unwrap_or(Err(DecodeFailure::Unsupported))
-    }
-    #[cfg(not(feature = "protobuf"))]
-    {
-        let _ = type_meta;
-        Err(DecodeFailure::Unsupported)
-    }
 }
 
 /// Whether a kind has a codec (nothing is converted).
@@ -161,6 +260,14 @@ mod tests {
 
     use super::*;
 
+    fn encode(obj: &Value) -> Option<Result<Vec<u8>, String>> {
+        Codec::for_table(k8s_api::v1_36::RESOURCES).encode(obj)
+    }
+
+    fn decode(body: &[u8]) -> Result<Value, DecodeFailure> {
+        Codec::for_table(k8s_api::v1_36::RESOURCES).decode(body)
+    }
+
     fn exchanges() -> Vec<Value> {
         let dir = std::env::var("K8S_FIXTURES_DIR")
             .map(PathBuf::from)
@@ -178,6 +285,21 @@ mod tests {
         base64::engine::general_purpose::STANDARD
             .decode(v.as_str().expect("a base64 body"))
             .unwrap()
+    }
+
+    #[test]
+    fn the_codec_is_the_served_versions() {
+        let version = |t: &[ResourceInfo]| Codec::for_table(t).version();
+        assert_eq!(version(k8s_api::v1_36::RESOURCES), Some("1.36"));
+        #[cfg(feature = "v1_34")]
+        assert_eq!(version(k8s_api::v1_34::RESOURCES), Some("1.34"));
+        // A copy of a table is recognised by content; a hand-written one gets 1.36.
+        #[cfg(feature = "v1_34")]
+        #[allow(clippy::unnecessary_to_owned)] // a copy: another address, the same content
+        {
+            assert_eq!(version(&k8s_api::v1_34::RESOURCES.to_vec()), Some("1.34"));
+        }
+        assert_eq!(version(&k8s_api::v1_36::RESOURCES[..3]), Some("1.36"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod authz;
 mod builtin_resources;
 mod codec;
 mod containers;
+mod discovery_proto;
 mod errors;
 mod http;
 mod json;
@@ -263,6 +264,7 @@ impl TestServerBuilder {
             address: addr.to_string(),
             shutdown: shutdown_rx,
             containers: Arc::default(),
+            codec: codec::Codec::for_table(self.resources),
         });
         let dir = tempfile::Builder::new()
             .prefix("k8s-testserver-")

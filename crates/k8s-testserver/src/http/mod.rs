@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub address: String,
     pub shutdown: watch::Receiver<bool>,
     pub containers: Arc<crate::containers::Containers>,
+    /// The protobuf forms of the served Kubernetes version.
+    pub codec: crate::codec::Codec,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -318,6 +320,7 @@ async fn handle(shared: Arc<Shared>, auth: CertAuth, req: Request<Incoming>) -> 
     let resp = negotiate::finish(
         &header_str(&parts, header::ACCEPT),
         path_class(parts.uri.path()),
+        shared.codec,
         resp,
     )
     .await;

@@ -21,7 +21,7 @@ use hyper::body::Frame;
 use serde_json::Value;
 
 use super::{Body, full};
-use crate::codec;
+use crate::codec::{self, Codec};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 const PROTOBUF_WATCH: &str = "application/vnd.kubernetes.protobuf;stream=watch";
@@ -144,12 +144,17 @@ fn choose(accept: &str, class: PathClass, encodable: bool, watch: bool) -> Choic
 }
 
 /// The 406 answer.
-fn not_acceptable(message: String, in_protobuf: bool, details: bool) -> Response<Body> {
+fn not_acceptable(
+    codec: Codec,
+    message: String,
+    in_protobuf: bool,
+    details: bool,
+) -> Response<Body> {
     let e = crate::errors::not_acceptable(message, details);
     let resp = super::error_response(&e);
     if in_protobuf {
         let v = serde_json::to_value(&e.status).unwrap_or(Value::Null);
-        if let Some(Ok(bytes)) = codec::encode(&v) {
+        if let Some(Ok(bytes)) = codec.encode(&v) {
             return with_body(resp, bytes, PROTOBUF);
         }
     }
@@ -172,13 +177,18 @@ fn is_plain_json(resp: &Response<Body>) -> bool {
         .is_some_and(|v| v.as_bytes() == b"application/json")
 }
 
-/// Applies `accept` to a finished answer.
-pub(super) async fn finish(accept: &str, class: PathClass, resp: Response<Body>) -> Response<Body> {
+/// Applies `accept` to a finished answer; protobuf forms are those of `codec`'s version.
+pub(super) async fn finish(
+    accept: &str,
+    class: PathClass,
+    codec: Codec,
+    resp: Response<Body>,
+) -> Response<Body> {
     if class == PathClass::Other || !is_plain_json(&resp) {
         return resp;
     }
     if let Some(of) = resp.extensions().get::<WatchOf>().cloned() {
-        return finish_watch(accept, &of, resp);
+        return finish_watch(accept, codec, &of, resp);
     }
     // Answers here are whole JSON documents already in memory.
     let (parts, body) = resp.into_parts();
@@ -189,11 +199,11 @@ pub(super) async fn finish(accept: &str, class: PathClass, resp: Response<Body>)
         .unwrap_or_default();
     let resp = Response::from_parts(parts, full(bytes.clone()));
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let encodable = class != PathClass::Version && codec::can_encode(&value);
+    let encodable = class != PathClass::Version && codec.can_encode(&value);
     match choose(accept, class, encodable, false) {
         Choice::Json => resp,
-        Choice::NotAcceptable(m, pb, details) => not_acceptable(m, pb, details),
-        Choice::Protobuf => match codec::encode(&value) {
+        Choice::NotAcceptable(m, pb, details) => not_acceptable(codec, m, pb, details),
+        Choice::Protobuf => match codec.encode(&value) {
             Some(Ok(pb)) => with_body(resp, pb, PROTOBUF),
             Some(Err(e)) => super::error_response(&crate::errors::internal(format!(
                 "unable to encode {} as protobuf: {e}",
@@ -208,11 +218,11 @@ pub(super) async fn finish(accept: &str, class: PathClass, resp: Response<Body>)
 }
 
 /// A watch: JSON lines, or each event re-framed in protobuf.
-fn finish_watch(accept: &str, of: &WatchOf, resp: Response<Body>) -> Response<Body> {
+fn finish_watch(accept: &str, codec: Codec, of: &WatchOf, resp: Response<Body>) -> Response<Body> {
     let probe = serde_json::json!({"apiVersion": of.api_version, "kind": of.kind});
-    match choose(accept, PathClass::Resource, codec::can_encode(&probe), true) {
+    match choose(accept, PathClass::Resource, codec.can_encode(&probe), true) {
         Choice::Json => resp,
-        Choice::NotAcceptable(m, pb, details) => not_acceptable(m, pb, details),
+        Choice::NotAcceptable(m, pb, details) => not_acceptable(codec, m, pb, details),
         Choice::Protobuf => {
             let (mut parts, body) = resp.into_parts();
             parts.headers.insert(
@@ -220,8 +230,8 @@ fn finish_watch(accept: &str, of: &WatchOf, resp: Response<Body>) -> Response<Bo
                 HeaderValue::from_static(PROTOBUF_WATCH),
             );
             let body = body
-                .map_frame(|f| match f.into_data() {
-                    Ok(data) => Frame::data(reframe(&data)),
+                .map_frame(move |f| match f.into_data() {
+                    Ok(data) => Frame::data(reframe(codec, &data)),
                     Err(f) => f,
                 })
                 .boxed();
@@ -231,7 +241,7 @@ fn finish_watch(accept: &str, of: &WatchOf, resp: Response<Body>) -> Response<Bo
 }
 
 /// JSON watch lines (`{"type":…,"object":…}`) as protobuf frames.
-fn reframe(data: &Bytes) -> Bytes {
+fn reframe(codec: Codec, data: &Bytes) -> Bytes {
     let mut out = Vec::new();
     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(event) = serde_json::from_slice::<Value>(line) else {
@@ -239,7 +249,7 @@ fn reframe(data: &Bytes) -> Bytes {
         };
         let event_type = event.get("type").and_then(Value::as_str).unwrap_or("");
         let object = event.get("object").unwrap_or(&Value::Null);
-        match codec::encode(object) {
+        match codec.encode(object) {
             Some(Ok(raw)) => out.extend(codec::watch_frame(event_type, &raw)),
             other => {
                 // An object without a protobuf form in a protobuf stream: an ERROR event, as

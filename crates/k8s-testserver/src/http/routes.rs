@@ -26,8 +26,26 @@ fn wants_aggregated(accept: &str) -> bool {
 
 const AGGREGATED_CT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
-/// An aggregated discovery document (`APIGroupDiscoveryList`).
-fn aggregated(doc: &Value) -> Response<Body> {
+/// An aggregated discovery document (`APIGroupDiscoveryList`): in protobuf when the first clause
+/// of `accept` asks for it (as the real server), else in JSON.
+fn aggregated(accept: &str, doc: &Value) -> Response<Body> {
+    let first = accept.split(',').next().unwrap_or("");
+    let media = first.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/vnd.kubernetes.protobuf") {
+        return match crate::discovery_proto::encode(doc) {
+            Ok(bytes) => {
+                let mut r = Response::new(full(bytes));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(crate::discovery_proto::CONTENT_TYPE),
+                );
+                r
+            }
+            Err(e) => error_response(&errors::internal(format!(
+                "unable to encode APIGroupDiscoveryList as protobuf: {e}"
+            ))),
+        };
+    }
     let mut r = json_response(200, doc);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -97,13 +115,13 @@ pub(super) async fn route(
         }
         ["api"] => {
             if wants_aggregated(&accept) {
-                return aggregated(&reg.aggregated(true));
+                return aggregated(&accept, &reg.aggregated(true));
             }
             Some(reg.api_versions(&shared.address))
         }
         ["apis"] => {
             if wants_aggregated(&accept) {
-                return aggregated(&reg.aggregated(false));
+                return aggregated(&accept, &reg.aggregated(false));
             }
             Some(reg.api_group_list())
         }
@@ -425,6 +443,7 @@ async fn resource(
         content_type: header_str(parts, header::CONTENT_TYPE),
         user,
         user_agent: header_str(parts, header::USER_AGENT),
+        codec: shared.codec,
     };
     let result = {
         let mut state = lock(&shared.state);

@@ -140,6 +140,7 @@ impl State {
                 content_type: "application/json".into(),
                 user: req.user,
                 user_agent: req.user_agent.clone(),
+                codec: req.codec,
             };
             let mut reply = self.create(&create_req)?;
             let entries = json!([entry(&applied_set)]);

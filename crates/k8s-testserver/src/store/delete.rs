@@ -180,6 +180,7 @@ impl State {
                 content_type: String::new(),
                 user: req.user,
                 user_agent: req.user_agent.clone(),
+                codec: req.codec,
             };
             let reply = self.delete_object(&sub_req, t.clone(), grace, None, req.dry_run())?;
             let mut item = if reply.body.get("kind") == Some(&json!("Status")) {

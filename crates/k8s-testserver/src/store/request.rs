@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::State;
 use crate::authz::UserInfo;
-use crate::codec::DecodeFailure;
+use crate::codec::{Codec, DecodeFailure};
 use crate::errors::{self, ApiError};
 use crate::registry::ResourceDef;
 use crate::validate;
@@ -56,6 +56,8 @@ pub(crate) struct Req<'a> {
     pub content_type: String,
     pub user: &'a UserInfo,
     pub user_agent: String,
+    /// The protobuf forms of the served version (request bodies in protobuf).
+    pub codec: Codec,
 }
 
 impl Req<'_> {
@@ -109,7 +111,7 @@ impl Req<'_> {
                     hex(self.body)
                 ))
             };
-            return match crate::codec::decode(self.body) {
+            return match self.codec.decode(self.body) {
                 Ok(v) => Ok((v, Vec::new())),
                 // Go's decoder says only this when a field runs past the end.
                 Err(DecodeFailure::Invalid(k8s_core::protobuf::Error::Truncated { .. })) => {
