@@ -1,10 +1,12 @@
 //! `cargo xtask bench-build`: the build cost of a minimal in-cluster "list pods" program, built
 //! three ways from a clean target directory each time:
 //!
-//! 1. `k8s-api` (Kubernetes 1.34, `core` group only) + `k8s-client`, as path dependencies on
-//!    this workspace;
-//! 2. `k8s-api` (1.34, all groups) + `k8s-client`;
-//! 3. kube 5 (rustls + ring) + k8s-openapi 0.29 (feature `v1_34`) from crates.io.
+//! 1. `k8s-api` (Kubernetes 1.34, `core` group only) + `k8s-client` without its default features
+//!    (`http2`, `ws`: the program needs neither), as path dependencies on this workspace;
+//! 2. the same with k8s-client's default features;
+//! 3. `k8s-api` (1.34, all groups) + `k8s-client` without default features;
+//! 4. kube 5 (`client`, `config`, `rustls-tls`, `ring`; no default features) + k8s-openapi 0.29
+//!    (feature `v1_34`) from crates.io.
 //!
 //! For each: wall time of a debug and of a release build (each from an empty target directory),
 //! peak resident memory of the largest compiler process (`/usr/bin/time -v`, "Maximum resident
@@ -13,7 +15,7 @@
 //! `<!-- BEGIN bench-build -->` / `<!-- END bench-build -->` markers of BENCHMARKS.md
 //! (atomically; the section is appended when the markers are missing).
 //!
-//! Options: `--only NAME[,NAME]` (`core`, `all-groups`, `kube`), `--no-write` (print only),
+//! Options: `--only NAME[,NAME]` (`core`, `core-defaults`, `all-groups`, `kube`), `--no-write` (print only),
 //! `--keep` (leave the temporary directory for inspection).
 
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = k8s_client::Client::try_from(k8s_client::Config::in_cluster()?)?;
     let pods = client.send(Pod::list(client.namespace())).await?;
     for pod in pods.items {
-        println!("{}", pod.metadata.and_then(|m| m.name).unwrap_or_default());
+        println!("{}", pod.metadata.name.unwrap_or_default());
     }
     Ok(())
 }
@@ -63,9 +65,16 @@ fn variants(root: &Path) -> Vec<Variant> {
     let api = root.join("crates/k8s-api");
     let client = root.join("crates/k8s-client");
     let tokio = r#"tokio = { version = "1", features = ["rt", "macros"] }"#;
-    let ours = |features: &str| {
+    // `client_defaults`: k8s-client's default features (`http2`, `ws`), or none of them (the
+    // kube program, too, names only the features it needs).
+    let ours = |features: &str, client_defaults: bool| {
+        let client_features = if client_defaults {
+            ""
+        } else {
+            ", default-features = false"
+        };
         format!(
-            "k8s-api = {{ path = {:?}, default-features = false, features = [\"v1_34\", {features}] }}\nk8s-client = {{ path = {:?} }}\n{tokio}\n",
+            "k8s-api = {{ path = {:?}, default-features = false, features = [\"v1_34\", {features}] }}\nk8s-client = {{ path = {:?}{client_features} }}\n{tokio}\n",
             api.display().to_string(),
             client.display().to_string()
         )
@@ -73,14 +82,20 @@ fn variants(root: &Path) -> Vec<Variant> {
     vec![
         Variant {
             name: "core",
-            label: "k8s-api (1.34, core only) + k8s-client",
-            deps: ours("\"core\""),
+            label: "k8s-api (1.34, core only) + k8s-client (no default features)",
+            deps: ours("\"core\"", false),
+            main: OURS_MAIN,
+        },
+        Variant {
+            name: "core-defaults",
+            label: "k8s-api (1.34, core only) + k8s-client (default features: http2, ws)",
+            deps: ours("\"core\"", true),
             main: OURS_MAIN,
         },
         Variant {
             name: "all-groups",
-            label: "k8s-api (1.34, all groups) + k8s-client",
-            deps: ours("\"all-groups\""),
+            label: "k8s-api (1.34, all groups) + k8s-client (no default features)",
+            deps: ours("\"all-groups\"", false),
             main: OURS_MAIN,
         },
         Variant {
@@ -97,6 +112,9 @@ fn variants(root: &Path) -> Vec<Variant> {
 /// One build's figures.
 struct Build {
     wall: Duration,
+    /// User + system CPU time of cargo and its children (`/usr/bin/time -v`): on a shared,
+    /// loaded machine the steadier figure.
+    cpu: Option<Duration>,
     max_rss_kib: Option<u64>,
     crates: usize,
 }
@@ -122,14 +140,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a value (core,all-groups,kube)")?;
+                    .ok_or("--only needs a value (core,core-defaults,all-groups,kube)")?;
                 only = Some(v.split(',').map(str::to_owned).collect());
             }
             "--no-write" => write = false,
             "--keep" => keep = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: cargo xtask bench-build [--only core,all-groups,kube] [--no-write] [--keep]"
+                    "unknown argument {other:?}; usage: cargo xtask bench-build [--only core,core-defaults,all-groups,kube] [--no-write] [--keep]"
                 ));
             }
         }
@@ -151,6 +169,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .prefix("k8s-bench-build-")
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let load_before = load_average();
     let mut rows = Vec::new();
     for v in variants(&root) {
         if only
@@ -196,7 +215,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             versions,
         });
     }
-    let table = render(&rows);
+    let load = format!("{load_before} before, {} after", load_average());
+    let table = render(&rows, &load);
     println!("{table}");
     write_json(&root.join("target/bench-build.json"), &rows)?;
     if keep {
@@ -308,8 +328,23 @@ fn build(cargo: &str, dir: &Path, release: bool, time_v: bool) -> Result<Build, 
             .strip_prefix("Maximum resident set size (kbytes):")
             .and_then(|v| v.trim().parse().ok())
     });
+    let seconds = |key: &str| {
+        stderr.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(key)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+    };
+    let cpu = match (
+        seconds("User time (seconds):"),
+        seconds("System time (seconds):"),
+    ) {
+        (Some(u), Some(s)) => Some(Duration::from_secs_f64(u + s)),
+        _ => None,
+    };
     Ok(Build {
         wall,
+        cpu,
         max_rss_kib,
         crates,
     })
@@ -368,6 +403,14 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// `wall / CPU`, CPU when known.
+fn times(b: &Build) -> String {
+    match b.cpu {
+        Some(c) => format!("{} / {}", secs(b.wall), secs(c)),
+        None => format!("{} / n/a", secs(b.wall)),
+    }
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(|| "n/a".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
 }
@@ -376,20 +419,20 @@ fn size(b: u64) -> String {
     format!("{:.2} MiB", b as f64 / (1024.0 * 1024.0))
 }
 
-fn render(rows: &[Row]) -> String {
+fn render(rows: &[Row], load: &str) -> String {
     let mut t = String::new();
     t.push_str(&format!(
-        "Measured {} with `cargo xtask bench-build` (rustc: {}).\n\n",
+        "Measured {} with `cargo xtask bench-build` (rustc: {}; load average (1 min) {load}).\n\n",
         today(),
         rustc_version()
     ));
-    t.push_str("| program | debug build | release build | peak rustc RSS (debug / release) | crates compiled | release binary | stripped |\n|---|---|---|---|---|---|---|\n");
+    t.push_str("| program | debug build (wall / CPU) | release build (wall / CPU) | peak rustc RSS (debug / release) | crates compiled | release binary | stripped |\n|---|---|---|---|---|---|---|\n");
     for r in rows {
         t.push_str(&format!(
             "| {} | {} | {} | {} / {} | {} | {} | {} |\n",
             r.label,
-            secs(r.debug.wall),
-            secs(r.release.wall),
+            times(&r.debug),
+            times(&r.release),
             mib(r.debug.max_rss_kib),
             mib(r.release.max_rss_kib),
             r.release.crates,
@@ -398,7 +441,7 @@ fn render(rows: &[Row]) -> String {
         ));
     }
     if let Some(kube) = rows.iter().find(|r| r.label.starts_with("kube")) {
-        t.push_str("\nRatios to kube + k8s-openapi (lower is better):\n\n| program | debug time | release time | peak RSS (release) | release binary | stripped |\n|---|---|---|---|---|---|\n");
+        t.push_str("\nRatios to kube + k8s-openapi (lower is better; times as wall / CPU):\n\n| program | debug time | release time | peak RSS (release) | release binary | stripped |\n|---|---|---|---|---|---|\n");
         for r in rows.iter().filter(|r| !r.label.starts_with("kube")) {
             let ratio = |a: f64, b: f64| {
                 if b > 0.0 {
@@ -415,14 +458,22 @@ fn render(rows: &[Row]) -> String {
                 (Some(a), Some(b)) => ratio(a as f64, b as f64),
                 _ => "n/a".into(),
             };
+            let both = |a: &Build, b: &Build| {
+                let cpu = match (a.cpu, b.cpu) {
+                    (Some(x), Some(y)) => ratio(x.as_secs_f64(), y.as_secs_f64()),
+                    _ => "n/a".into(),
+                };
+                format!(
+                    "{} / {}",
+                    ratio(a.wall.as_secs_f64(), b.wall.as_secs_f64()),
+                    cpu
+                )
+            };
             t.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
                 r.label,
-                ratio(r.debug.wall.as_secs_f64(), kube.debug.wall.as_secs_f64()),
-                ratio(
-                    r.release.wall.as_secs_f64(),
-                    kube.release.wall.as_secs_f64()
-                ),
+                both(&r.debug, &kube.debug),
+                both(&r.release, &kube.release),
                 rss,
                 ratio(r.binary as f64, kube.binary as f64),
                 stripped
@@ -439,6 +490,14 @@ fn render(rows: &[Row]) -> String {
     );
     t.push('\n');
     t
+}
+
+/// The 1-minute load average (`/proc/loadavg`), or `n/a`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 fn rustc_version() -> String {

@@ -521,6 +521,7 @@ impl Client {
         )))
     }
 
+    #[cfg(feature = "ws")]
     /// An HTTP/1.1-only client for upgraded connections (WebSocket: exec, attach,
     /// port-forward) with this client's TLS (CA, client certificate, `tls-server-name`) and proxy.
     pub(crate) fn upgrade_http(&self) -> Result<reqwest::Client, Error> {

@@ -12,11 +12,20 @@
 //!   [`Client::exec`], [`Client::attach`] and [`Client::exec_output`] over WebSocket
 //!   (`v5.channel.k8s.io`, `v4.channel.k8s.io`); [`Client::port_forward`] and
 //!   [`Client::port_forward_listen`] (a local listener, like `kubectl port-forward`);
+//!   these need the cargo feature `ws` (default);
 //! * retries with backoff on 429/503/504, timeouts, typed errors carrying the server's `Status`;
 //! * [`discovery`]: aggregated discovery (with the legacy fallback) and kubectl's name
 //!   resolution, giving [`k8s_core::ApiResource`]s for [`k8s_core::DynamicObject`]s;
 //!   [`Client::apply_manifest`]: `kubectl apply --server-side -f` for mixed-kind YAML;
 //! * [`PodInfo`]: what the downward API tells a Pod about itself.
+//!
+//! Cargo features (both default):
+//! * `http2`: HTTP/2 to the API server (ALPN `h2`, falling back to HTTP/1.1), so concurrent
+//!   requests and long-running watches share one connection, as client-go does. Without it every
+//!   concurrent request or watch holds its own HTTP/1.1 connection; the program compiles less
+//!   (no `h2`).
+//! * `ws`: exec, attach and port-forward over WebSocket (`tokio-tungstenite`). A program that
+//!   only reads and writes objects can turn it off.
 //!
 //! ```no_run
 //! use futures::TryStreamExt;
@@ -49,16 +58,19 @@ mod client;
 mod config;
 pub mod discovery;
 mod error;
+#[cfg(feature = "ws")]
 mod exec;
 // Public for the fuzz harness (`fuzz/`, target `watch_lines`); not part of the supported API.
 #[doc(hidden)]
 pub mod lines;
 mod logs;
 mod pod_info;
+#[cfg(feature = "ws")]
 mod portforward;
 mod secret;
 mod stream;
 mod tls;
+#[cfg(feature = "ws")]
 mod upgrade;
 
 pub use apply::{ApplyError, ApplyOptions};
@@ -68,12 +80,14 @@ pub use config::{
     ExecConfig, Kubeconfig, KubeconfigOptions, RetryPolicy,
 };
 pub use error::{ApiError, ConfigError, Error, TransportError};
+#[cfg(feature = "ws")]
 pub use exec::{
     EXEC_PROTOCOLS, ExecOutput, ExitStatus, ProcessOutput, ProcessStdin, RemoteProcess,
     TerminalResizer, TerminalSize,
 };
 pub use logs::{LogFollower, LogLine, LogLines, LogRequestExt, LogStream, SinceTime};
 pub use pod_info::PodInfo;
+#[cfg(feature = "ws")]
 pub use portforward::{PortForward, PortStream};
 pub use secret::{SecretBytes, SecretString};
 pub use stream::WatchUpdate;

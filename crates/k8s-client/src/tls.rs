@@ -103,7 +103,12 @@ pub(crate) fn client_config(
         }
         None => builder.with_no_client_auth(),
     };
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Offer `h2` only when the HTTP client can speak it (feature `http2`).
+    tls.alpn_protocols = if cfg!(feature = "http2") {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(tls)
 }
 
