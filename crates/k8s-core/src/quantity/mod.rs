@@ -27,7 +27,7 @@ mod serde_impl;
 use decimal::{Decimal, max_binary_si};
 use format::{Format, canonical_string};
 pub use parse::QuantityError;
-use parse::{ErrorKind, parse_value};
+use parse::{ErrorKind, parse_value, scan, value_of};
 
 /// Significant decimal digits that always survive a round trip through an `f64` (`DBL_DIG`).
 const F64_EXACT_DIGITS: usize = 15;
@@ -40,7 +40,12 @@ const F64_BEYOND_INTEGERS: f64 = 9_223_372_036_854_775_808.0;
 ///
 /// A `Quantity` keeps the exact string it was parsed from and serializes it unchanged
 /// (`"100m"` stays `"100m"`, `"1000m"` stays `"1000m"`), so server data round-trips
-/// byte-for-byte. Next to it, it holds the parsed exact value, so every `Quantity` is valid.
+/// byte-for-byte. Every `Quantity` is valid: the grammar is checked whenever one is built or
+/// decoded. The exact value is computed from the string when it is needed (comparisons,
+/// hashing, [`canonical`](Quantity::canonical), the `to_*` conversions, arithmetic), so decoding
+/// a list of objects pays for one string per quantity and nothing for values nobody reads. The
+/// value is not cached (a `Quantity` has no interior mutability and is a plain map key); a
+/// comparison of two identical strings does not parse them.
 ///
 /// # Grammar
 ///
@@ -126,8 +131,10 @@ const F64_BEYOND_INTEGERS: f64 = 9_223_372_036_854_775_808.0;
 #[derive(Clone)]
 pub struct Quantity {
     raw: String,
-    value: Decimal,
-    format: Format,
+    /// The suffix family chosen when built from a value (it decides the canonical spelling and
+    /// can differ from the one `raw` reads as: `from_bytes(1000)` is binarySI spelled `"1k"`);
+    /// `None`: the one of `raw`.
+    format: Option<Format>,
 }
 
 impl Quantity {
@@ -139,10 +146,31 @@ impl Quantity {
     }
 
     fn from_string(raw: String) -> Result<Self, QuantityError> {
-        match parse_value(&raw) {
-            Ok((value, format)) => Ok(Quantity { raw, value, format }),
+        match scan(&raw) {
+            Ok(_) => Ok(Quantity { raw, format: None }),
             Err(kind) => Err(QuantityError { input: raw, kind }),
         }
+    }
+
+    /// The exact value and suffix family, computed from the string.
+    fn parsed(&self) -> (Decimal, Format) {
+        let (value, format) = match scan(&self.raw) {
+            Ok(scanned) => value_of(scanned),
+            // Unreachable: every constructor checks `raw` with `scan` or spells a value
+            // canonically. Zero keeps this total without a panic.
+            Err(_) => (Decimal::zero(), Format::DecimalSI),
+        };
+        (value, self.format.unwrap_or(format))
+    }
+
+    /// The exact value.
+    fn value(&self) -> Decimal {
+        self.parsed().0
+    }
+
+    /// The suffix family of the value (decides the canonical spelling).
+    fn format(&self) -> Format {
+        self.parsed().1
     }
 
     /// Builds a quantity from a value, spelled canonically. The spelling parses back to exactly
@@ -159,8 +187,7 @@ impl Quantity {
         };
         Quantity {
             raw: canonical_string(&value, format),
-            value,
-            format,
+            format: Some(format),
         }
     }
 
@@ -249,7 +276,8 @@ impl Quantity {
     /// 1024 in magnitude, or with a fraction, is spelled in decimalSI; a decimalSI value beyond
     /// `E` (10¹⁸) falls back to exponent notation (`"1000E"` → `"1e21"`). Zero is `"0"`.
     pub fn canonical(&self) -> String {
-        canonical_string(&self.value, self.format)
+        let (value, format) = self.parsed();
+        canonical_string(&value, format)
     }
 
     /// Whether [`as_str`](Quantity::as_str) already is the [`canonical`](Quantity::canonical)
@@ -260,39 +288,43 @@ impl Quantity {
 
     /// Replaces the string form with the [`canonical`](Quantity::canonical) spelling.
     pub fn canonicalize(&mut self) {
-        self.raw = self.canonical();
+        // The suffix family stays (the canonical spelling of a binarySI value may read as
+        // decimalSI: `"0.5Ki"` is `"512"`).
+        let (value, format) = self.parsed();
+        self.raw = canonical_string(&value, format);
+        self.format = Some(format);
     }
 
     /// Compares the values (`"1Gi" > "1G"`, `"1000m" == "1"`); the same as [`Ord::cmp`].
     pub fn cmp_value(&self, other: &Quantity) -> Ordering {
-        self.value.cmp(&other.value)
+        self.cmp(other)
     }
 
     /// Whether the values are equal (`"1000m"` and `"1"` are); the same as `==`.
     pub fn eq_value(&self, other: &Quantity) -> bool {
-        self.value == other.value
+        self == other
     }
 
     /// Whether the value is zero.
     pub fn is_zero(&self) -> bool {
-        self.value.is_zero()
+        self.value().is_zero()
     }
 
     /// Whether the value is below zero.
     pub fn is_negative(&self) -> bool {
-        self.value.negative
+        self.value().negative
     }
 
     /// The value as the nearest `f64` (possibly infinite); for display and heuristics, never for
     /// equality.
     pub fn as_f64(&self) -> f64 {
-        self.value.to_f64()
+        self.value().to_f64()
     }
 
     /// `ceil(value / 10^scale)` (apimachinery's `ScaledValue`), or `None` if it does not fit an
     /// `i64`: `"1.5k".to_scaled(3)` is `Some(2)`, `"1".to_scaled(-3)` is `Some(1000)`.
     pub fn to_scaled(&self, scale: i32) -> Option<i64> {
-        self.value
+        self.value()
             .scaled_ceil(scale.into())
             .and_then(|v| i64::try_from(v).ok())
     }
@@ -306,7 +338,7 @@ impl Quantity {
     /// The value if it is an integer that fits an `i64`: `"1k"` gives `Some(1000)`, `"1.5"` gives
     /// `None`.
     pub fn to_i64_exact(&self) -> Option<i64> {
-        if self.value.exponent < 0 {
+        if self.value().exponent < 0 {
             return None;
         }
         self.to_scaled(0)
@@ -321,10 +353,10 @@ impl Quantity {
     /// The value as a byte count, rounded up, or `None` if it is negative or does not fit a
     /// `u64`: memory `"1Gi"` gives `Some(1073741824)`, `"1.5"` gives `Some(2)`.
     pub fn to_bytes(&self) -> Option<u64> {
-        if self.value.negative {
+        if self.value().negative {
             return None;
         }
-        self.value
+        self.value()
             .scaled_ceil(0)
             .and_then(|v| u64::try_from(v).ok())
     }
@@ -335,21 +367,21 @@ impl Quantity {
     /// `None` only if the operands are so far apart in magnitude (more than 4096 digits, e.g.
     /// `"1e5000" + "1"`) that the exact result would be unreasonably long.
     pub fn checked_add(&self, rhs: &Quantity) -> Option<Quantity> {
-        let value = self.value.checked_add(&rhs.value)?;
+        let value = self.value().checked_add(&rhs.value())?;
         Some(Quantity::from_value(value, self.arithmetic_format(rhs)))
     }
 
     /// The exact difference, spelled like [`checked_add`](Quantity::checked_add) spells sums.
     pub fn checked_sub(&self, rhs: &Quantity) -> Option<Quantity> {
-        let value = self.value.checked_add(&rhs.value.negated())?;
+        let value = self.value().checked_add(&rhs.value().negated())?;
         Some(Quantity::from_value(value, self.arithmetic_format(rhs)))
     }
 
     fn arithmetic_format(&self, rhs: &Quantity) -> Format {
-        if self.value.is_zero() {
-            rhs.format
+        if self.value().is_zero() {
+            rhs.format()
         } else {
-            self.format
+            self.format()
         }
     }
 }
@@ -359,15 +391,14 @@ impl Default for Quantity {
     fn default() -> Self {
         Quantity {
             raw: "0".to_owned(),
-            value: Decimal::zero(),
-            format: Format::DecimalSI,
+            format: Some(Format::DecimalSI),
         }
     }
 }
 
 impl PartialEq for Quantity {
     fn eq(&self, other: &Self) -> bool {
-        self.value == other.value
+        self.cmp(other) == Ordering::Equal
     }
 }
 
@@ -376,7 +407,7 @@ impl Eq for Quantity {}
 impl Hash for Quantity {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // Consistent with `Eq`: the normalised value, not the spelling.
-        self.value.hash(state);
+        self.value().hash(state);
     }
 }
 
@@ -388,7 +419,11 @@ impl PartialOrd for Quantity {
 
 impl Ord for Quantity {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.value.cmp(&other.value)
+        // The same string is the same value (and the same suffix family does not matter).
+        if self.raw == other.raw {
+            return Ordering::Equal;
+        }
+        self.value().cmp(&other.value())
     }
 }
 

@@ -99,8 +99,21 @@ fn interpret_suffix(suffix: &str) -> Result<(Multiplier, Format), ErrorKind> {
     Err(ErrorKind::UnknownSuffix(quote_abbreviated(suffix)))
 }
 
-/// Parses the quantity grammar into an exact value and its format (see the module docs).
-pub(super) fn parse_value(s: &str) -> Result<(Decimal, Format), ErrorKind> {
+/// A string that follows the quantity grammar, split into its parts: what [`value_of`] builds
+/// the exact value from. Scanning allocates nothing, so checking a quantity is cheap; building
+/// its value is left until it is needed.
+pub(super) struct Scanned<'a> {
+    negative: bool,
+    int_digits: &'a [u8],
+    frac_digits: &'a [u8],
+    multiplier: Multiplier,
+    format: Format,
+}
+
+/// Checks the quantity grammar (see the module docs), without building the value. Every error
+/// [`parse_value`] can report is reported here: building the value of a scanned string cannot
+/// fail.
+pub(super) fn scan(s: &str) -> Result<Scanned<'_>, ErrorKind> {
     if s.is_empty() {
         return Err(ErrorKind::Empty);
     }
@@ -139,8 +152,31 @@ pub(super) fn parse_value(s: &str) -> Result<(Decimal, Format), ErrorKind> {
         return Err(ErrorKind::NoDigits);
     }
     // `pos` only ever advanced over ASCII bytes, so it is a char boundary.
-    let (multiplier, mut format) = interpret_suffix(&s[pos..])?;
+    let (multiplier, format) = interpret_suffix(&s[pos..])?;
+    Ok(Scanned {
+        negative,
+        int_digits,
+        frac_digits,
+        multiplier,
+        format,
+    })
+}
 
+/// Parses the quantity grammar into an exact value and its format (see the module docs).
+pub(super) fn parse_value(s: &str) -> Result<(Decimal, Format), ErrorKind> {
+    scan(s).map(value_of)
+}
+
+/// The exact value and format of a scanned quantity: digits times the suffix's multiplier,
+/// rounded away from zero to nano, binarySI capped at 2^63-1.
+pub(super) fn value_of(scanned: Scanned<'_>) -> (Decimal, Format) {
+    let Scanned {
+        negative,
+        int_digits,
+        frac_digits,
+        multiplier,
+        mut format,
+    } = scanned;
     let digits: Vec<u8> = int_digits
         .iter()
         .chain(frac_digits)
@@ -175,5 +211,5 @@ pub(super) fn parse_value(s: &str) -> Result<(Decimal, Format), ErrorKind> {
             format = Format::DecimalSI;
         }
     }
-    Ok((value, format))
+    (value, format)
 }

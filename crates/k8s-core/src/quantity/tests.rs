@@ -139,8 +139,8 @@ fn parse_table_from_apimachinery() {
             } else {
                 value.clone()
             };
-            assert_eq!(got.value, want, "value of {text}");
-            assert_eq!(got.format, *format, "format of {text}");
+            assert_eq!(got.value(), want, "value of {text}");
+            assert_eq!(got.format(), *format, "format of {text}");
             assert_eq!(got.as_str(), text, "string of {text}");
         }
     }
@@ -297,7 +297,7 @@ fn canonical_table_from_apimachinery() {
         let parsed = q(expect);
         assert!(parsed.is_canonical(), "{expect} should be canonical");
         assert_eq!(parsed.canonical(), *expect);
-        assert_eq!(&parsed.value, value);
+        assert_eq!(parsed.value(), *value);
         if !alternate.is_empty() {
             let alt = q(alternate);
             assert_eq!(alt.canonical(), *expect, "alternate {alternate}");
@@ -545,7 +545,7 @@ fn constructors() {
         Quantity::from(u64::MAX),
     ] {
         let reparsed = q(built.as_str());
-        assert_eq!(reparsed.value, built.value);
+        assert_eq!(reparsed.value(), built.value());
         assert_eq!(reparsed.canonical(), built.canonical());
     }
 }
@@ -820,4 +820,67 @@ fn pathological_inputs_stay_cheap() {
     }
     assert_eq!(q("100e2147483647").canonical(), "1000e2147483646");
     assert_eq!(q("1e-2147483647").canonical(), "1e-9");
+}
+
+#[test]
+fn decoding_checks_the_grammar_and_keeps_only_the_string() {
+    let decoded: Vec<Quantity> = serde_json::from_str(r#"["128Mi", "250m", "1e3"]"#).unwrap();
+    assert!(decoded.iter().all(|x| x.format.is_none()));
+    // Still every invalid string is refused while decoding, with the same message.
+    for bad in ["1Gb", "", "1.1.M", "Mi"] {
+        let json = format!("{bad:?}");
+        let err = serde_json::from_str::<Quantity>(&json).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid quantity"),
+            "{bad:?}: {err}"
+        );
+    }
+    // A decoded quantity behaves as one built from a value.
+    assert_eq!(decoded[0], Quantity::from_bytes(128 << 20));
+    assert_eq!(decoded[1].to_millis(), Some(250));
+    assert_eq!(decoded[2].canonical(), "1e3");
+}
+
+#[test]
+fn hash_eq_and_order_agree_between_decoded_and_built_values() {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+    let hasher = std::collections::hash_map::RandomState::new();
+    let pairs = [
+        ("1k", Quantity::from(1000)),
+        ("1000m", Quantity::from_millis(1000)),
+        ("1Gi", Quantity::from_bytes(1 << 30)),
+        ("0.5", Quantity::from_millis(500)),
+        ("0", Quantity::default()),
+    ];
+    for (text, built) in &pairs {
+        let lazy: Quantity = serde_json::from_str(&format!("{text:?}")).unwrap();
+        assert_eq!(hasher.hash_one(&lazy), hasher.hash_one(built), "{text}");
+        let lazy: Quantity = serde_json::from_str(&format!("{text:?}")).unwrap();
+        assert_eq!(lazy.cmp(built), Ordering::Equal, "{text}");
+        assert_eq!(&lazy, built, "{text}");
+    }
+    let set: HashSet<Quantity> = ["1", "1000m", "1e0", "1Ki", "1024"]
+        .iter()
+        .map(|t| serde_json::from_str(&format!("{t:?}")).unwrap())
+        .chain([Quantity::from(1), Quantity::from_bytes(1024)])
+        .collect();
+    assert_eq!(set.len(), 2);
+}
+
+#[test]
+fn built_quantities_keep_their_suffix_family() {
+    // binarySI below 1024 is spelled in decimalSI, but sums stay binarySI.
+    let k = Quantity::from_bytes(1000);
+    assert_eq!(k.as_str(), "1k");
+    assert_eq!(
+        k.checked_add(&Quantity::from_bytes(24)).unwrap().as_str(),
+        "1Ki"
+    );
+    // canonicalize keeps the family of the value it spelled.
+    let mut half = q("0.5Ki");
+    half.canonicalize();
+    assert_eq!(half.as_str(), "512");
+    assert_eq!(half.checked_add(&q("512")).unwrap().as_str(), "1Ki");
+    assert_eq!(q("512").checked_add(&q("512")).unwrap().as_str(), "1024");
 }
