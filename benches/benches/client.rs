@@ -3,9 +3,12 @@
 //! server over TLS on 127.0.0.1, in the same run. Requests are sequential (one in flight), so
 //! requests/s is 1 / latency.
 //!
-//! Protobuf (`client_pb_*`): the same list and watch against a real kube-apiserver
-//! (`k8s-envtest`; the test server cannot answer protobuf yet), SDK in protobuf vs SDK in JSON
-//! vs kube 5 (JSON), in the same run. Skipped with one line without the envtest binaries.
+//! Protobuf (`client_pb_*`): the same GET, list and watch against a real kube-apiserver
+//! (`k8s-envtest`, a separate process, Go's encoders), SDK in protobuf vs SDK in JSON vs kube 5
+//! (JSON), in the same run. Skipped with one line without the envtest binaries.
+//!
+//! `K8S_BENCH_SERVER=test` runs only the test-server groups, `=real` only the real
+//! kube-apiserver's (each fills its server first, which takes a while): for profiling one side.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -25,7 +28,18 @@ const WATCH_NS: &str = "bench-watch";
 const LIST_PODS: u64 = 1000;
 const WATCH_EVENTS: usize = 10_000;
 
+/// Whether the groups against `server` (`"test"` or `"real"`) run (`K8S_BENCH_SERVER`).
+fn wanted(server: &str) -> bool {
+    match std::env::var("K8S_BENCH_SERVER") {
+        Ok(v) if !v.is_empty() => v == server,
+        _ => true,
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    if !wanted("test") {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -112,6 +126,9 @@ fn bench(c: &mut Criterion) {
 /// protobuf, the SDK in JSON, kube (JSON).
 fn bench_real_apiserver(c: &mut Criterion) {
     const TOKEN: &str = "bench-admin-token";
+    if !wanted("real") {
+        return;
+    }
     let Some(binaries) = k8s_envtest::binaries_or_skip().unwrap() else {
         return;
     };
@@ -120,7 +137,7 @@ fn bench_real_apiserver(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (env, pb, json, kube, rv) = rt.block_on(async {
+    let (env, pb, json, kube, get_name, rv) = rt.block_on(async {
         let env = k8s_envtest::EnvTest::builder()
             .binaries(binaries)
             .token(TOKEN, "bench-admin", &["system:masters"])
@@ -136,6 +153,7 @@ fn bench_real_apiserver(c: &mut Criterion) {
         let pb = k8s_client::Client::new(config).unwrap();
         let started = std::time::Instant::now();
         let (_, rv) = fill(&json).await;
+        let get_name = server::first_pod(&json, LIST_NS).await.unwrap();
         eprintln!(
             "client pb bench setup (kube-apiserver {}): {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
             env.version(),
@@ -146,7 +164,7 @@ fn bench_real_apiserver(c: &mut Criterion) {
             .await
             .unwrap();
         let kube = kube::Client::try_from(config).unwrap();
-        (env, pb, json, kube, rv)
+        (env, pb, json, kube, get_name, rv)
     });
     let kube_list: kube::Api<TheirPod> = kube::Api::namespaced(kube.clone(), LIST_NS);
     let kube_watch: kube::Api<TheirPod> = kube::Api::namespaced(kube, WATCH_NS);
@@ -155,7 +173,27 @@ fn bench_real_apiserver(c: &mut Criterion) {
         let b = json.send(Pod::list(LIST_NS)).await.unwrap();
         assert_eq!(a.items.len() as u64, LIST_PODS);
         assert_eq!(a.items, b.items, "protobuf and JSON decode the same Pods");
+        let p = kube_list.get(&get_name).await.unwrap();
+        assert_eq!(p.metadata.name.as_deref(), Some(get_name.as_str()));
     });
+
+    let mut g = c.benchmark_group("client_pb_get_pod");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1));
+    for (name, client) in [("k8s-client-protobuf", &pb), ("k8s-client-json", &json)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(client.send(Pod::read(LIST_NS, &get_name)))
+                    .unwrap()
+            })
+        });
+    }
+    g.bench_function("kube", |b| {
+        b.iter(|| rt.block_on(kube_list.get(&get_name)).unwrap())
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("client_pb_list_1000_pods");
     g.sample_size(10)

@@ -247,8 +247,20 @@ pub fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// The Pod of [`pod`] as a client would create it: no `uid`, `resourceVersion`,
 /// `creationTimestamp`, `managedFields` (the server sets them) and no `status` (set through the
-/// status subresource). Returns `(pod for create, status)`.
+/// status subresource). A container's memory request is set to its limit where it has one (a
+/// real kube-apiserver refuses a request above the limit with 422; [`pod`] picks both at
+/// random). Returns `(pod for create, status)`.
 pub fn for_create(mut pod: Value) -> (Value, Value) {
+    let containers = pod
+        .pointer_mut("/spec/containers")
+        .and_then(Value::as_array_mut);
+    for c in containers.into_iter().flatten() {
+        if let Some(limit) = c.pointer("/resources/limits/memory").cloned()
+            && let Some(req) = c.pointer_mut("/resources/requests/memory")
+        {
+            *req = limit;
+        }
+    }
     let status = pod
         .as_object_mut()
         .and_then(|o| o.remove("status"))
@@ -280,6 +292,34 @@ mod tests {
         assert_ne!(a, pod_list_json(43, 5000, "bench"), "another seed differs");
         let mb = a.len() as f64 / 1e6;
         assert!((8.0..=13.5).contains(&mb), "PodList is {mb:.2} MB");
+    }
+
+    #[test]
+    fn created_pods_request_no_more_memory_than_their_limit() {
+        let mut raised = 0;
+        for i in 0..200 {
+            let original = pod(42, i, "x");
+            let (created, _) = for_create(original.clone());
+            for (c, o) in created["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(original["spec"]["containers"].as_array().unwrap())
+            {
+                let res = &c["resources"];
+                match res["limits"].get("memory") {
+                    Some(limit) => {
+                        assert_eq!(&res["requests"]["memory"], limit);
+                        raised += usize::from(o["resources"]["requests"]["memory"] != *limit);
+                    }
+                    None => assert_eq!(res, &o["resources"], "no limit: unchanged"),
+                }
+            }
+        }
+        assert!(
+            raised > 0,
+            "some generated requests differed from their limit"
+        );
     }
 
     #[test]
