@@ -242,6 +242,8 @@ fn write_json(path: &Path, rows: &[Row]) -> Result<(), String> {
                 "label": r.label,
                 "debug_secs": r.debug.wall.as_secs_f64(),
                 "release_secs": r.release.wall.as_secs_f64(),
+                "debug_cpu_secs": r.debug.cpu.map(|d| d.as_secs_f64()),
+                "release_cpu_secs": r.release.cpu.map(|d| d.as_secs_f64()),
                 "binary_bytes": r.binary,
                 "stripped_bytes": r.stripped,
             }),

@@ -494,7 +494,7 @@ pub static KNOWN: &[Known] = &[
         [],
         ContentType,
         "",
-        "aggregated discovery (`apidiscovery.k8s.io/v2`, no generated type) is answered in JSON by the test server, in protobuf by the real one; protobuf#44: see its status"
+        "protobuf#44: see its status (aggregated discovery is answered in protobuf by both servers now)"
     ),
     Known {
         scenario: "protobuf",
@@ -504,13 +504,6 @@ pub static KNOWN: &[Known] = &[
         reason: "the Node as the real node lifecycle controller has left it by then (taints, annotations; timing-dependent, the more so as kube-controller-manager restarts after eviction-pdb)",
         sometimes: true,
     },
-    known!(
-        "protobuf",
-        [],
-        Body,
-        "",
-        "aggregated discovery: protobuf body (real) vs JSON (test server), as its content type"
-    ),
     Known {
         scenario: "protobuf",
         steps: &[52, 54, 57],
