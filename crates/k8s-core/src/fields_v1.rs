@@ -25,13 +25,6 @@ impl FieldsV1 {
         serde_json::from_str(self.as_json()).unwrap_or(serde_json::Value::Null)
     }
 
-    /// A field set from JSON text that is already compact, as serde_json writes it (the
-    /// protobuf decoder checks that before calling this).
-    #[cfg(feature = "protobuf")]
-    pub(crate) fn from_compact_json(text: String) -> Self {
-        FieldsV1(text)
-    }
-
     /// Builds a field set from a JSON value.
     pub fn from_value(value: &serde_json::Value) -> Self {
         FieldsV1(value.to_string())

@@ -167,12 +167,8 @@ fn read_raw<'a>(value: Value<'a>, what: &'static str) -> Result<Option<&'a [u8]>
 impl Field for FieldsV1 {
     fn merge(&mut self, value: Value<'_>) -> Result<(), Error> {
         let raw = read_raw(value, "a FieldsV1 message")?.unwrap_or(b"{}");
-        // The server writes compact JSON: kept as it is when re-serialising it would give the
-        // same text (checked without allocating), else transcoded as from JSON.
-        if let Some(text) = compact_json(raw) {
-            *self = FieldsV1::from_compact_json(text.to_owned());
-            return Ok(());
-        }
+        // As from a JSON body: the server's compact text is kept as it is when re-serialising it
+        // would give the same text (`fields_v1.rs`), else transcoded.
         *self = serde_json::from_slice(raw)
             .map_err(|e| Error::Invalid(format!("FieldsV1 is not JSON: {e}")))?;
         Ok(())
@@ -181,35 +177,6 @@ impl Field for FieldsV1 {
     fn encode(&self, field: u32, w: &mut Writer) {
         w.nested(field, |w| w.bytes_field(1, self.as_json().as_bytes()));
     }
-}
-
-/// `raw` as text when it is valid JSON that `serde_json` writes back byte for byte (what
-/// [`FieldsV1`]'s transcoding would produce): no whitespace or numbers outside strings, and no
-/// escapes in strings other than `\"` and `\\`. `None` means "transcode it" (not an error).
-fn compact_json(raw: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(raw).ok()?;
-    let mut in_string = false;
-    let mut bytes = raw.iter();
-    while let Some(&b) = bytes.next() {
-        if in_string {
-            match b {
-                b'"' => in_string = false,
-                b'\\' => match bytes.next() {
-                    Some(b'"' | b'\\') => {}
-                    _ => return None,
-                },
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'}' | b'[' | b']' | b':' | b',' | b'a'..=b'z' => {}
-                _ => return None,
-            }
-        }
-    }
-    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
-    Some(text)
 }
 
 /// `RawExtension` and apiextensions' `JSON`: `{1: raw}`, where raw is JSON text (absent: `null`).
