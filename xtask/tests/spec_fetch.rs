@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "../src/spec_fetch.rs"]
 mod spec_fetch;
 
@@ -16,6 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use common::{real_spec_dir, repo_root};
 
 use sha2::{Digest, Sha256};
 use spec_fetch::{
@@ -619,13 +622,6 @@ fn version_lookup() {
     );
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 #[test]
 fn repository_versions_table_is_valid() {
     let table = load_versions(&repo_root().join("spec/versions.toml")).unwrap();
@@ -697,25 +693,9 @@ fn repository_versions_table_is_valid() {
     }
 }
 
-/// The local copy of the real specs, if this machine has one: `$K8S_SPEC_DIR`, else `shared/spec`
-/// beside the checkout (CI), else `/work/shared/spec`.
-fn real_spec_dir() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("K8S_SPEC_DIR").filter(|v| !v.is_empty()) {
-        candidates.push(dir.into());
-    }
-    if let Some(parent) = repo_root().parent() {
-        candidates.push(parent.join("shared/spec"));
-    }
-    candidates.push("/work/shared/spec".into());
-    candidates
-        .into_iter()
-        .find(|d| d.join("v1.36.0/swagger.json").is_file())
-}
-
 #[test]
 fn repository_versions_table_matches_real_spec_files() {
-    let Some(dir) = real_spec_dir() else {
+    let Some(dir) = real_spec_dir("v1.36.0/swagger.json") else {
         println!(
             "NOTE: no local copy of the Kubernetes specs (K8S_SPEC_DIR, ../shared/spec or \
              /work/shared/spec); hashes of spec/versions.toml not checked against real files"
@@ -892,7 +872,7 @@ fn run_fetch_with_a_mirror() {
 
 #[test]
 fn fetch_latest_real_version_from_a_local_mirror() {
-    let Some(dir) = real_spec_dir() else {
+    let Some(dir) = real_spec_dir("v1.36.0/swagger.json") else {
         println!(
             "NOTE: no local copy of the Kubernetes specs; real fetch through a mirror skipped"
         );

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "../src/spec_fetch.rs"]
 mod spec_fetch;
 
@@ -15,15 +16,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::{real_spec_dir, repo_root};
+
 use spec_fetch::proto::{self, ProtoSources, check_pins, h1_of_zip, lay_out};
 use spec_fetch::{SpecError, VersionEntry, load_versions};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
 
 fn table() -> Vec<VersionEntry> {
     load_versions(&repo_root().join("spec/versions.toml"))
@@ -104,27 +100,12 @@ fn h1_of_cached_zips_equals_the_go_commands_hash_and_the_pin() {
     }
 }
 
-/// The local copy of the real specs: `$K8S_SPEC_DIR`, else `shared/spec` beside the checkout.
-fn real_spec_dir() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("K8S_SPEC_DIR").filter(|v| !v.is_empty()) {
-        candidates.push(dir.into());
-    }
-    if let Some(parent) = repo_root().parent() {
-        candidates.push(parent.join("shared/spec"));
-    }
-    candidates.push("/work/shared/spec".into());
-    candidates
-        .into_iter()
-        .find(|d| d.join("v1.36.0/proto").is_dir())
-}
-
 /// For every version whose published `proto/` is in the shared copy (taken from the staging
 /// repositories' git tags, not from Go modules), the layout from the module zips is the same,
 /// byte for byte, `SHA256SUMS` included; a second run finds it present.
 #[test]
 fn layout_from_module_zips_equals_the_published_proto_directories() {
-    let Some(real) = real_spec_dir() else {
+    let Some(real) = real_spec_dir("v1.36.0/proto") else {
         println!("NOTE: no local copy of the specs with proto/; comparison skipped");
         return;
     };
