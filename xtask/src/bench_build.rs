@@ -523,16 +523,28 @@ fn today() -> String {
 /// Replaces the text between the markers of `path` with `table` (appends a section with the
 /// markers when they are missing), writing atomically.
 fn write_section(path: &Path, table: &str) -> Result<(), String> {
+    write_between(path, (BEGIN, END), "Build cost", table)
+}
+
+/// Replaces the text between the `markers` of `path` with `table` (appends a section headed
+/// `heading` with the markers when they are missing), writing atomically. `bench-table` uses it
+/// with its own markers.
+pub(crate) fn write_between(
+    path: &Path,
+    (begin, end): (&str, &str),
+    heading: &str,
+    table: &str,
+) -> Result<(), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from("# Benchmarks\n"),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let new = match (text.find(BEGIN), text.find(END)) {
+    let new = match (text.find(begin), text.find(end)) {
         (Some(b), Some(e)) if b < e => {
-            format!("{}{BEGIN}\n{table}{}", &text[..b], &text[e..])
+            format!("{}{begin}\n{table}{}", &text[..b], &text[e..])
         }
-        _ => format!("{text}\n## Build cost\n\n{BEGIN}\n{table}{END}\n"),
+        _ => format!("{text}\n## {heading}\n\n{begin}\n{table}{end}\n"),
     };
     let tmp: PathBuf = path.with_extension("md.tmp");
     std::fs::write(&tmp, new).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;

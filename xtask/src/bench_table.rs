@@ -391,15 +391,8 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     })
 }
 
-/// Replaces the text between the markers (appends a section when they are missing).
 fn write_section(path: &Path, table: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let new = match (text.find(BEGIN), text.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{table}{}", &text[..b], &text[e..]),
-        _ => format!("{text}\n## Issue 18 performance table\n\n{BEGIN}\n{table}{END}\n"),
-    };
-    write_atomic(path, &new)
+    crate::bench_build::write_between(path, (BEGIN, END), "Issue 18 performance table", table)
 }
 
 #[cfg(test)]
