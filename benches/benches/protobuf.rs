@@ -61,7 +61,8 @@ fn podlist(c: &mut Criterion) {
     );
     let ours_json = serde_json::to_vec(&ours).unwrap();
     let theirs_json = serde_json::to_vec(&theirs).unwrap();
-    eprintln!(
+    // On stdout, beside criterion's own results: `cargo xtask bench-table` reads it there.
+    println!(
         "bytes: JSON in {} (k8s-sdk out {}, k8s-openapi out {}); protobuf {} ({:.3}x of the JSON in)",
         json.len(),
         ours_json.len(),
