@@ -446,8 +446,18 @@ fn relative_url_path(path: &Path) -> String {
         .join("/")
 }
 
+/// TLS of every download: the platform's roots (rustls-platform-verifier: the system store,
+/// `SSL_CERT_FILE`), as the go command and curl use them, so that a proxy with its own CA in
+/// that store works; ureq's default (Mozilla's roots only) refuses it with `UnknownIssuer`.
+pub(crate) fn tls_config() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build()
+}
+
 fn make_agent(opts: &FetchOptions) -> ureq::Agent {
     let mut config = ureq::Agent::config_builder()
+        .tls_config(tls_config())
         .timeout_global(Some(opts.timeout))
         // Non-200 answers are reported by us, with the URL and file.
         .http_status_as_error(false);

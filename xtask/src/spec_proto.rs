@@ -365,6 +365,7 @@ fn module_zip(pin: &ModulePin, sources: &ProtoSources) -> Result<(Vec<u8>, Strin
 
 fn download(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let mut config = ureq::Agent::config_builder()
+        .tls_config(super::tls_config())
         .timeout_global(Some(timeout))
         .http_status_as_error(false);
     if super::is_loopback_url(url) {
