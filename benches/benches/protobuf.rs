@@ -7,6 +7,14 @@
 //! body sizes are printed once (`bytes: ...`) for the wire ratio in BENCHMARKS.md.
 //! k8s-pb decodes the object's message after the `k8s\0` envelope is split off without a copy
 //! (`k8s_core::protobuf::unwrap_envelope`), so its figure is prost's decoding alone.
+//!
+//! A second group, `protobuf_podlist_5000_no_trim`, repeats the decodes with glibc's heap
+//! trimming off (`mallopt(M_TRIM_THRESHOLD)`, for every decoder alike). With glibc's defaults,
+//! whether the heap is handed back to the kernel after a decode's drop, and faulted in again by
+//! the next decode, depends on where a few long-lived allocations happen to sit: after a
+//! protobuf decode the ~114 MB are trimmed every time, after a JSON decode they stay (measured
+//! with `malloc_stats`, and 609,620 vs 216,263 page faults in 5 s). The first group is what a
+//! program with default glibc settings gets; the second compares the decoders themselves.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -101,6 +109,53 @@ fn podlist(c: &mut Criterion) {
         b.iter(|| serde_json::to_vec(black_box(&theirs)).unwrap())
     });
     g.finish();
+
+    if !glibc_trim_off() {
+        eprintln!("protobuf_podlist_5000_no_trim: not glibc; skipped");
+        return;
+    }
+    let mut g = c.benchmark_group("protobuf_podlist_5000_no_trim");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(6));
+    g.throughput(Throughput::Elements(PODS));
+    g.bench_function("decode/k8s-sdk-protobuf", |b| {
+        b.iter(|| k8s_core::protobuf::from_bytes::<OursList>(black_box(&pb)).unwrap())
+    });
+    g.bench_function("decode/k8s-pb-protobuf", |b| {
+        b.iter(|| {
+            let (_, raw) = k8s_core::protobuf::unwrap_envelope(black_box(&pb)).unwrap();
+            PbList::decode(raw).unwrap()
+        })
+    });
+    g.bench_function("decode/k8s-sdk-json", |b| {
+        b.iter(|| serde_json::from_slice::<OursList>(black_box(&json)).unwrap())
+    });
+    g.bench_function("decode/k8s-openapi-json", |b| {
+        b.iter(|| serde_json::from_slice::<TheirList>(black_box(&json)).unwrap())
+    });
+    g.finish();
+}
+
+/// Turns glibc's heap trimming off for the rest of the process (a fixed, huge
+/// `M_TRIM_THRESHOLD`); `false` where the C library is not glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // the FFI declaration and call below, see the comment at the call
+fn glibc_trim_off() -> bool {
+    use std::ffi::c_int;
+    const M_TRIM_THRESHOLD: c_int = -1;
+    unsafe extern "C" {
+        fn mallopt(param: c_int, value: c_int) -> c_int;
+    }
+    // Unsafe: a call into the C library. mallopt takes two integers and only sets a parameter
+    // of glibc's malloc (it returns 1 on success); no pointer, no Rust invariant is involved.
+    let ok = unsafe { mallopt(M_TRIM_THRESHOLD, c_int::MAX) };
+    ok == 1
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_trim_off() -> bool {
+    false
 }
 
 criterion_group!(benches, podlist);

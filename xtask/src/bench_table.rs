@@ -205,6 +205,8 @@ fn render(
     build_json: &Path,
 ) -> Result<String, String> {
     const PB: &str = "protobuf_podlist_5000";
+    // The decodes again after `mallopt(M_TRIM_THRESHOLD)` (see benches/benches/protobuf.rs).
+    const PB_NO_TRIM: &str = "protobuf_podlist_5000_no_trim";
     const LIST: &str = "client_pb_list_1000_pods";
     const WATCH: &str = "client_pb_watch_10000_events";
     let mut lines = vec![
@@ -220,6 +222,20 @@ fn render(
             "decode the 5,000-Pod list: protobuf vs k8s-pb (prost types) on the same bytes",
             (PB, "decode/k8s-sdk-protobuf"),
             (PB, "decode/k8s-pb-protobuf"),
+            None,
+        )?,
+        speed(
+            est,
+            "the same decode with glibc's heap trimming off (every decoder alike): protobuf vs k8s-openapi JSON",
+            (PB_NO_TRIM, "decode/k8s-sdk-protobuf"),
+            (PB_NO_TRIM, "decode/k8s-openapi-json"),
+            None,
+        )?,
+        speed(
+            est,
+            "the same decode with glibc's heap trimming off: protobuf vs k8s-pb",
+            (PB_NO_TRIM, "decode/k8s-sdk-protobuf"),
+            (PB_NO_TRIM, "decode/k8s-pb-protobuf"),
             None,
         )?,
         wire_bytes(stdout)?,
@@ -426,6 +442,24 @@ mod tests {
         estimate(c, "protobuf_podlist_5000", "decode/k8s-sdk-protobuf", 50e6);
         estimate(c, "protobuf_podlist_5000", "decode/k8s-openapi-json", 200e6);
         estimate(c, "protobuf_podlist_5000", "decode/k8s-pb-protobuf", 75e6);
+        estimate(
+            c,
+            "protobuf_podlist_5000_no_trim",
+            "decode/k8s-sdk-protobuf",
+            40e6,
+        );
+        estimate(
+            c,
+            "protobuf_podlist_5000_no_trim",
+            "decode/k8s-openapi-json",
+            52e6,
+        );
+        estimate(
+            c,
+            "protobuf_podlist_5000_no_trim",
+            "decode/k8s-pb-protobuf",
+            30e6,
+        );
         estimate(c, "client_pb_list_1000_pods", "k8s-client-protobuf", 40e6);
         estimate(c, "client_pb_list_1000_pods", "kube", 60e6);
         estimate(c, "client_pb_watch_10000_events", "k8s-client-json", 1e9);
@@ -447,6 +481,8 @@ mod tests {
         let t = render(&Estimates::new(c), stdout, &builds, Path::new("b.json")).unwrap();
         assert!(t.contains("| **4.00×** | ≥ 3× | met |"), "{t}");
         assert!(t.contains("| **1.50×** | — | (comparison) |"), "{t}");
+        assert!(t.contains("| **1.30×** | — | (comparison) |"), "{t}");
+        assert!(t.contains("| **0.75×** | — | (comparison) |"), "{t}");
         assert!(
             t.contains("480 B | 1000 B | **0.48×** | ≤ 0.5× | met |"),
             "{t}"
