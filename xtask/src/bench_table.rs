@@ -77,6 +77,8 @@ fn run_benches(root: &Path, criterion: &Path) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // One bench at a time, in the table's order, so a bench that fails late (the client's,
     // which needs a real apiserver) leaves the others' figures written.
+    std::fs::create_dir_all(criterion)
+        .map_err(|e| format!("cannot create {}: {e}", criterion.display()))?;
     let mut captured = String::new();
     for b in BENCHES {
         eprintln!("bench-table: cargo bench -p k8s-sdk-benches --bench {b}");
@@ -97,8 +99,6 @@ fn run_benches(root: &Path, criterion: &Path) -> Result<(), String> {
         let status = child
             .wait()
             .map_err(|e| format!("cargo bench --bench {b} did not finish: {e}"))?;
-        std::fs::create_dir_all(criterion)
-            .map_err(|e| format!("cannot create {}: {e}", criterion.display()))?;
         write_atomic(&criterion.join(STDOUT_FILE), &captured)?;
         if !status.success() {
             return Err(format!("cargo bench --bench {b} failed: {status}"));
@@ -169,7 +169,7 @@ struct Line {
     ours: String,
     theirs: String,
     ratio: f64,
-    /// `None`: a comparison the issue asks for without a target (k8s-pb).
+    /// `None`: a comparison without a target of its own (k8s-pb, the no-trim decodes).
     target: Option<f64>,
     lower_is_better: bool,
 }

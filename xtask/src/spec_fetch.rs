@@ -446,23 +446,29 @@ fn relative_url_path(path: &Path) -> String {
         .join("/")
 }
 
-/// TLS of every download: the platform's roots (rustls-platform-verifier: the system store,
-/// `SSL_CERT_FILE`), as the go command and curl use them, so that a proxy with its own CA in
-/// that store works; ureq's default (Mozilla's roots only) refuses it with `UnknownIssuer`.
-pub(crate) fn tls_config() -> ureq::tls::TlsConfig {
-    ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build()
+fn make_agent(opts: &FetchOptions) -> ureq::Agent {
+    agent(
+        opts.timeout,
+        opts.base_url.as_deref().is_some_and(is_loopback_url),
+    )
 }
 
-fn make_agent(opts: &FetchOptions) -> ureq::Agent {
+/// The HTTP agent of every xtask download (spec files, proto module zips).
+///
+/// TLS trusts the platform's roots (rustls-platform-verifier: the system store,
+/// `SSL_CERT_FILE`), as the go command and curl do, so that a proxy with its own CA in that
+/// store works; ureq's default (Mozilla's roots only) refuses it with `UnknownIssuer`.
+/// Non-200 answers are not errors here: callers report them with the URL and file. A loopback
+/// server (tests' mirrors) is reached without a proxy taken from the environment.
+pub(crate) fn agent(timeout: Duration, loopback: bool) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
     let mut config = ureq::Agent::config_builder()
-        .tls_config(tls_config())
-        .timeout_global(Some(opts.timeout))
-        // Non-200 answers are reported by us, with the URL and file.
+        .tls_config(tls)
+        .timeout_global(Some(timeout))
         .http_status_as_error(false);
-    // A loopback mirror (tests) must not go through a proxy taken from the environment.
-    if opts.base_url.as_deref().is_some_and(is_loopback_url) {
+    if loopback {
         config = config.proxy(None);
     }
     ureq::Agent::new_with_config(config.build())

@@ -364,15 +364,7 @@ fn module_zip(pin: &ModulePin, sources: &ProtoSources) -> Result<(Vec<u8>, Strin
 }
 
 fn download(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    let mut config = ureq::Agent::config_builder()
-        .tls_config(super::tls_config())
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false);
-    if super::is_loopback_url(url) {
-        config = config.proxy(None);
-    }
-    let agent = ureq::Agent::new_with_config(config.build());
-    let response = agent
+    let response = super::agent(timeout, super::is_loopback_url(url))
         .get(url)
         .call()
         .map_err(|e| format!("GET {url}: {e}"))?;
