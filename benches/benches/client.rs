@@ -45,12 +45,15 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (srv, ours, kube, get_name, watch_name, rv) = rt.block_on(async {
+    let (srv, ours, kube, get_name, rv) = rt.block_on(async {
         let srv = server::start(WATCH_EVENTS * 3).await.unwrap();
         let kubeconfig = srv.kubeconfig_for(server::TOKEN);
         let ours = server::client(&kubeconfig).unwrap();
         let started = std::time::Instant::now();
-        let (watch_name, rv) = fill(&ours).await;
+        let watch_name = fill(&ours).await;
+        let rv = server::modify(&ours, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
+            .await
+            .unwrap();
         let get_name = server::first_pod(&ours, LIST_NS).await.unwrap();
         eprintln!(
             "client bench setup: {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
@@ -61,7 +64,7 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap();
         let kube = kube::Client::try_from(config).unwrap();
-        (srv, ours, kube, get_name, watch_name, rv)
+        (srv, ours, kube, get_name, rv)
     });
     let kube_list: kube::Api<TheirPod> = kube::Api::namespaced(kube.clone(), LIST_NS);
     let kube_watch: kube::Api<TheirPod> = kube::Api::namespaced(kube, WATCH_NS);
@@ -118,7 +121,6 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(kube_watch_events(&kube_watch, &rv)))
     });
     g.finish();
-    let _ = &watch_name;
     rt.block_on(srv.shutdown());
 }
 
@@ -152,10 +154,10 @@ fn bench_real_apiserver(c: &mut Criterion) {
         config.protobuf = true;
         let pb = k8s_client::Client::new(config).unwrap();
         let started = std::time::Instant::now();
-        let (watch_name, _) = fill(&json).await;
+        let watch_name = fill(&json).await;
         let get_name = server::first_pod(&json, LIST_NS).await.unwrap();
         eprintln!(
-            "client pb bench setup (kube-apiserver {}): {LIST_PODS} pods + {WATCH_EVENTS} modifications in {:.1?}",
+            "client pb bench setup (kube-apiserver {}): {LIST_PODS} pods in {:.1?}",
             env.version(),
             started.elapsed()
         );
@@ -242,20 +244,16 @@ fn bench_real_apiserver(c: &mut Criterion) {
     env.stop();
 }
 
-/// Creates the bench's Pods (`LIST_PODS` in `LIST_NS`, one in `WATCH_NS`) and modifies the one
-/// `WATCH_EVENTS` times; returns its name and the resource version the watches start from.
-async fn fill(client: &k8s_client::Client) -> (String, String) {
+/// Creates the bench's Pods (`LIST_PODS` in `LIST_NS`, one in `WATCH_NS`); returns the name of
+/// the one in `WATCH_NS`, whose modifications (`server::modify`) the watch groups read.
+async fn fill(client: &k8s_client::Client) -> String {
     server::populate(client, LIST_NS, SEED, LIST_PODS)
         .await
         .unwrap();
     server::populate(client, WATCH_NS, SEED ^ 1, 1)
         .await
         .unwrap();
-    let watch_name = server::first_pod(client, WATCH_NS).await.unwrap();
-    let rv = server::modify(client, WATCH_NS, &watch_name, WATCH_EVENTS as u64)
-        .await
-        .unwrap();
-    (watch_name, rv)
+    server::first_pod(client, WATCH_NS).await.unwrap()
 }
 
 /// Reads `WATCH_EVENTS` `Modified` events from the SDK's watch, starting at `rv`.
